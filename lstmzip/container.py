@@ -1,0 +1,145 @@
+"""The archive format, version 1 (see FORMAT.md): a header, self-describing blocks, a trailer.
+
+Sizes and checksums of the whole input live in the trailer, so compression streams (stdin
+of unknown length, bounded memory) and a cut-off archive is always detected. Every length
+is checked against fixed caps before anything is allocated or read.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import BinaryIO
+
+from lstmzip.errors import ArchiveError
+
+MAGIC = b"LSTMZ"
+VERSION = 1
+MAX_BLOCK = 64 << 20
+MAX_STREAMS = 1 << 20
+MAX_NAME = 64
+# No model codes a byte in fewer than ~0.0056 bits (the largest frequency is 2^16 of a total
+# of at least 2^16 + 255), so an LSTM block cannot expand more than ~1430x. Refusing more
+# keeps a hostile header from making the decoder run for hours on a few coded bytes.
+MAX_LSTM_RATIO = 1500
+
+_HEADER = struct.Struct("<5sBBB")  # magic, version, flags, model-name length
+_BLOCK = struct.Struct("<IIBBIII")  # raw_len, coded_len, method, transform, model_len, streams, raw_crc
+_TRAILER = struct.Struct("<IQI")  # blocks, total size, crc32 of everything decoded
+_CRC = struct.Struct("<I")
+TAG_BLOCK, TAG_END = b"B", b"E"
+
+
+class Method(IntEnum):
+    STORED = 0
+    LSTM = 1
+    LZMA = 2
+
+
+@dataclass(frozen=True)
+class Header:
+    model_name: str
+    model_sha256: str
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    raw_len: int
+    coded_len: int
+    method: Method
+    transform: int
+    model_len: int  # bytes the model codes (after the transform)
+    streams: int
+    raw_crc: int
+
+
+@dataclass(frozen=True)
+class Trailer:
+    blocks: int
+    total_size: int
+    total_crc: int
+
+
+def crc32(data: bytes, value: int = 0) -> int:
+    return zlib.crc32(data, value) & 0xFFFFFFFF
+
+
+def _with_crc(body: bytes) -> bytes:
+    return body + _CRC.pack(crc32(body))
+
+
+def pack_header(h: Header) -> bytes:
+    name = h.model_name.encode("utf-8")
+    if len(name) > MAX_NAME:
+        raise ValueError("model name too long for the archive header")
+    return _with_crc(_HEADER.pack(MAGIC, VERSION, 0, len(name)) + name + bytes.fromhex(h.model_sha256))
+
+
+def pack_block(b: BlockHeader) -> bytes:
+    return TAG_BLOCK + _with_crc(_BLOCK.pack(b.raw_len, b.coded_len, int(b.method), b.transform,
+                                             b.model_len, b.streams, b.raw_crc))
+
+
+def pack_trailer(t: Trailer) -> bytes:
+    return TAG_END + _with_crc(_TRAILER.pack(t.blocks, t.total_size, t.total_crc))
+
+
+def _read_exact(f: BinaryIO, n: int, what: str) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise ArchiveError(f"truncated archive (cut off in {what})")
+    return data
+
+
+def _check_crc(body: bytes, crc_bytes: bytes, what: str) -> None:
+    if _CRC.unpack(crc_bytes)[0] != crc32(body):
+        raise ArchiveError(f"damaged archive ({what} checksum mismatch)")
+
+
+def read_header(f: BinaryIO) -> Header:
+    first = f.read(_HEADER.size)
+    if len(first) < len(MAGIC) or first[: len(MAGIC)] != MAGIC:
+        raise ArchiveError("not an lstmzip archive")
+    if len(first) < _HEADER.size:
+        raise ArchiveError("truncated archive (cut off in header)")
+    _, version, flags, name_len = _HEADER.unpack(first)
+    if version != VERSION:
+        raise ArchiveError(f"archive format version {version} is not supported (this lstmzip reads {VERSION})")
+    if flags != 0:
+        raise ArchiveError("archive uses features this lstmzip does not know (flags)")
+    if name_len > MAX_NAME:
+        raise ArchiveError("damaged archive (model name length)")
+    rest = _read_exact(f, name_len + 32, "header")
+    _check_crc(first + rest, _read_exact(f, 4, "header"), "header")
+    try:
+        name = rest[:name_len].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ArchiveError("damaged archive (model name)") from None
+    return Header(name, rest[name_len:].hex())
+
+
+def read_record(f: BinaryIO) -> BlockHeader | Trailer:
+    tag = _read_exact(f, 1, "block table")
+    if tag == TAG_END:
+        body = _read_exact(f, _TRAILER.size, "trailer")
+        _check_crc(body, _read_exact(f, 4, "trailer"), "trailer")
+        return Trailer(*_TRAILER.unpack(body))
+    if tag != TAG_BLOCK:
+        raise ArchiveError("damaged archive (bad block marker)")
+    body = _read_exact(f, _BLOCK.size, "block header")
+    _check_crc(body, _read_exact(f, 4, "block header"), "block header")
+    raw_len, coded_len, method, transform, model_len, streams, raw_crc = _BLOCK.unpack(body)
+    try:
+        method = Method(method)
+    except ValueError:
+        raise ArchiveError(f"archive uses an unknown block method {method}") from None
+    ok = (0 < raw_len <= MAX_BLOCK and coded_len <= raw_len + 64 and model_len <= raw_len and transform <= 1
+          and streams <= min(MAX_STREAMS, model_len) and (streams > 0 or model_len == 0))
+    if method == Method.STORED:
+        ok = ok and coded_len == raw_len
+    if method == Method.LSTM:
+        ok = ok and model_len <= (coded_len + 16) * MAX_LSTM_RATIO
+    if not ok:
+        raise ArchiveError("damaged archive (impossible block sizes)")
+    return BlockHeader(raw_len, coded_len, method, transform, model_len, streams, raw_crc)

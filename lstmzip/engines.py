@@ -1,0 +1,53 @@
+"""Model resolution and engine construction (cached per model and device)."""
+from __future__ import annotations
+
+import torch
+
+from lstmzip.errors import ArchiveError, LstmzipError
+from models import registry
+from models.errors import ModelError
+from models.int_engine import IntegerLSTM
+from models.model_file import LoadedModel
+
+
+def load_model(name: str) -> LoadedModel:
+    try:
+        return registry.load(name)
+    except ModelError as e:
+        raise LstmzipError(str(e)) from None
+
+
+def model_for_archive(name: str, sha256: str, override: str | None = None) -> LoadedModel:
+    """The model an archive was made with: by name, else any shipped model with its sha256."""
+    if override:
+        m = load_model(override)
+        if m.sha256 != sha256:
+            raise ArchiveError(f"archive was made with model '{name}' (sha256 {sha256[:16]}...), "
+                               f"not with '{m.name}' (sha256 {m.sha256[:16]}...)")
+        return m
+    try:
+        m = registry.load(name) if name in registry.SHIPPED else None
+    except ModelError:
+        m = None
+    if m is not None and m.sha256 == sha256:
+        return m
+    found = registry.find_by_sha(sha256)
+    if found is not None:
+        return found
+    here = f"; model '{name}' here has sha256 {m.sha256[:16]}..." if m is not None else ""
+    raise ArchiveError(f"archive was made with model '{name}' (sha256 {sha256[:16]}...), which is not "
+                       f"available{here} (give the model file with --model)")
+
+
+def engine_for(model: LoadedModel, device: str = "cpu") -> IntegerLSTM:
+    return _engine_cached(model.sha256, device, model)
+
+
+_ENGINES: dict[tuple[str, str], IntegerLSTM] = {}
+
+
+def _engine_cached(sha: str, device: str, model: LoadedModel) -> IntegerLSTM:
+    key = (sha, device)
+    if key not in _ENGINES:
+        _ENGINES[key] = IntegerLSTM(model.qmodel, torch.device(device))
+    return _ENGINES[key]

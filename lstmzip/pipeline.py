@@ -1,0 +1,181 @@
+"""Block coding: split a block into S equal streams and code them in lockstep with the engine.
+
+Stream i of a block of n model bytes covers a contiguous slice; the first n % S streams are
+one byte longer than the rest (so lengths follow from n and S alone). Step t feeds every
+stream's byte t-1 (START_BYTE at t=0) to the engine and codes every stream's byte t with the
+resulting frequency rows, in stream order. The decoder runs the identical loop.
+"""
+from __future__ import annotations
+
+import lzma
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from codec.errors import CodecError
+from codec.range_coder import Decoder, Encoder
+from lstmzip import transforms
+from lstmzip.container import BlockHeader, Method, crc32
+from lstmzip.errors import ArchiveError
+from models.int_engine import EngineState, IntegerLSTM
+
+Progress = Callable[[int], None]
+_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6}]
+
+
+@dataclass(frozen=True)
+class CodingConfig:
+    block_size: int = 4 << 20
+    min_stream_len: int = 4096  # shorter streams pay more warm-up than they save time
+    max_streams: int = 256
+    physical_batch: int = 0  # engine rows per call; 0 = all active streams (no effect on output)
+    try_lzma: bool = True
+
+
+def plan_streams(n: int, cfg: CodingConfig) -> int:
+    if n == 0:
+        return 0
+    return max(1, min(cfg.max_streams, n // cfg.min_stream_len))
+
+
+def _stream_matrix(data: bytes, streams: int) -> tuple[np.ndarray, int, int]:
+    """[S, T] uint8 matrix of stream bytes (short rows padded), base length, long-row count."""
+    n = len(data)
+    base, extra = divmod(n, streams)
+    arr = np.frombuffer(data, dtype=np.uint8)
+    steps = base + (1 if extra else 0)
+    mat = np.zeros((streams, steps), dtype=np.uint8)
+    split = extra * (base + 1)
+    if extra:
+        mat[:extra, :] = arr[:split].reshape(extra, base + 1)
+    if base:
+        mat[extra:, :base] = arr[split:].reshape(streams - extra, base)
+    return mat, base, extra
+
+
+def _unstream(mat: np.ndarray, base: int, extra: int) -> bytes:
+    return mat[:extra, : base + 1].tobytes() + mat[extra:, :base].tobytes()
+
+
+def _engine_step(engine: IntegerLSTM, x: torch.Tensor, state: EngineState, batch: int):
+    rows = x.shape[0]
+    if not batch or rows <= batch:
+        return engine.step(x, state)
+    freqs, states = [], []
+    for lo in range(0, rows, batch):
+        sl = slice(lo, min(rows, lo + batch))
+        f, s = engine.step(x[sl], EngineState([h[sl] for h in state.h], [c[sl] for c in state.c]))
+        freqs.append(f)
+        states.append(s)
+    return torch.cat(freqs), EngineState.concat(states)
+
+
+def _active(t: int, base: int, extra: int, streams: int) -> int:
+    return streams if t < base else extra
+
+
+def _trim(state: EngineState, rows: int) -> EngineState:
+    if state.h[0].shape[0] == rows:
+        return state
+    return EngineState([h[:rows] for h in state.h], [c[:rows] for c in state.c])
+
+
+def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
+                progress: Progress | None = None) -> tuple[bytes, float]:
+    """Code `data` as `streams` streams; returns coded bytes and the model's estimate in bits."""
+    mat, base, extra = _stream_matrix(data, streams)
+    enc = Encoder()
+    state = engine.initial_state(streams)
+    x = engine.start_bytes(streams)
+    bits = 0.0
+    for t in range(mat.shape[1]):
+        rows = _active(t, base, extra, streams)
+        state = _trim(state, rows)
+        freqs, state = _engine_step(engine, x[:rows], state, batch)
+        f = freqs.cpu().numpy().astype(np.float32)
+        sym = mat[:rows, t].astype(np.int64)
+        enc.encode(sym, f)
+        bits += float(np.log2(f.sum(axis=1, dtype=np.float64)).sum() - np.log2(f[np.arange(rows), sym]).sum())
+        x = torch.from_numpy(sym).to(engine.device)
+        if progress:
+            progress(rows)
+    return enc.finish(), bits
+
+
+def lstm_decode(engine: IntegerLSTM, coded: bytes, n: int, streams: int, batch: int = 0,
+                progress: Progress | None = None) -> bytes:
+    base, extra = divmod(n, streams)
+    mat = np.zeros((streams, base + (1 if extra else 0)), dtype=np.uint8)
+    dec = Decoder(coded)
+    state = engine.initial_state(streams)
+    x = engine.start_bytes(streams)
+    for t in range(mat.shape[1]):
+        rows = _active(t, base, extra, streams)
+        state = _trim(state, rows)
+        freqs, state = _engine_step(engine, x[:rows], state, batch)
+        sym = dec.decode(freqs.cpu().numpy().astype(np.float32))
+        mat[:rows, t] = sym
+        x = torch.from_numpy(sym).to(engine.device)
+        if progress:
+            progress(rows)
+    return _unstream(mat, base, extra)
+
+
+@dataclass
+class BlockResult:
+    header: BlockHeader
+    coded: bytes
+    model_bits: float  # the model's own estimate for this block (also when not chosen)
+
+
+def _lzma_compress(data: bytes) -> bytes:
+    return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+
+
+def _lzma_decompress(coded: bytes, raw_len: int) -> bytes:
+    d = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+    try:
+        out = d.decompress(coded, max_length=raw_len + 1)
+    except lzma.LZMAError:
+        raise ArchiveError("damaged block (lzma data)") from None
+    return out
+
+
+def compress_block(engine: IntegerLSTM, data: bytes, cfg: CodingConfig, progress: Progress | None = None) -> BlockResult:
+    transform = transforms.choose(data)
+    model_data = transforms.forward(data, transform)
+    streams = plan_streams(len(model_data), cfg)
+    coded, bits = lstm_encode(engine, model_data, streams, cfg.physical_batch, progress)
+    best = (Method.LSTM, coded)
+    if cfg.try_lzma:
+        alt = _lzma_compress(data)
+        if len(alt) < len(best[1]):
+            best = (Method.LZMA, alt)
+    if len(best[1]) >= len(data):
+        best = (Method.STORED, data)
+    method, payload = best
+    if method != Method.LSTM:
+        transform, streams, model_len = transforms.Transform.NONE, 0, 0
+    else:
+        model_len = len(model_data)
+    header = BlockHeader(len(data), len(payload), method, int(transform), model_len, streams, crc32(data))
+    return BlockResult(header, payload, bits)
+
+
+def decompress_block(engine_for: Callable[[], IntegerLSTM], h: BlockHeader, payload: bytes, index: int,
+                     batch: int = 0, progress: Progress | None = None) -> bytes:
+    if h.method == Method.STORED:
+        data = payload
+    elif h.method == Method.LZMA:
+        data = _lzma_decompress(payload, h.raw_len)
+    else:
+        try:
+            model_data = lstm_decode(engine_for(), payload, h.model_len, h.streams, batch, progress)
+        except CodecError as e:
+            raise ArchiveError(f"block {index} is damaged ({e})") from None
+        data = transforms.inverse(model_data, transforms.Transform(h.transform))
+    if len(data) != h.raw_len or crc32(data) != h.raw_crc:
+        raise ArchiveError(f"block {index} is damaged (checksum mismatch)")
+    return data

@@ -1,0 +1,1 @@
+"""Training of float models and their quantisation to the integer engine."""

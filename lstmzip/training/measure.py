@@ -1,0 +1,35 @@
+"""Float vs integer bpc of a model on the same bytes, streamed the way the compressor does."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from lstmzip.pipeline import _stream_matrix, lstm_encode
+from models import fixed_point as fp
+from models.float_lstm import FloatLSTM
+from models.int_engine import IntegerLSTM
+
+
+@torch.no_grad()
+def float_bits(model: FloatLSTM, data: bytes, streams: int) -> float:
+    """-log2 p summed over `data` split into streams like the pipeline (zero state, START_BYTE)."""
+    mat, base, extra = _stream_matrix(data, streams)
+    x = np.concatenate([np.full((streams, 1), fp.START_BYTE, dtype=np.int64), mat.astype(np.int64)], axis=1)
+    model.eval()
+    logits, _ = model(torch.from_numpy(x[:, :-1]))
+    logp = torch.log_softmax(logits.double(), dim=-1)
+    tgt = torch.from_numpy(x[:, 1:])
+    nll = -logp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+    mask = torch.zeros_like(nll, dtype=torch.bool)
+    mask[:extra, : base + 1] = True
+    mask[extra:, :base] = True
+    return float(nll[mask].sum()) / math.log(2)
+
+
+def compare(model: FloatLSTM, engine: IntegerLSTM, data: bytes, streams: int = 1) -> dict:
+    fb = float_bits(model, data, streams)
+    _, ib = lstm_encode(engine, data, streams)
+    n = len(data)
+    return {"bytes": n, "float_bpc": fb / n, "int_bpc": ib / n, "ratio": ib / fb}

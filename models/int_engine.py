@@ -1,0 +1,94 @@
+"""The integer LSTM engine: one step = one byte for each of B streams, integer-exact.
+
+Everything that reaches the coder is int32 arithmetic (exact int8 GEMMs, multiply + arithmetic
+shift, table look-ups), so the frequency tables are identical for any batch size, thread
+count or device. Formats: `models.fixed_point`; bounds are proven by `models.quantize`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from models import fixed_point as fp
+from models.exact_matmul import ExactMatmul
+from models.quantize import QuantizedModel
+
+_HALF = fp.GATE_ONE // 2  # sigmoid value 0.5 in Q15
+
+
+@dataclass
+class EngineState:
+    h: list[torch.Tensor]  # per layer, int8 [B, H], scale 1/128
+    c: list[torch.Tensor]  # per layer, int32 [B, H], Q11
+
+    def select(self, idx: torch.Tensor) -> "EngineState":
+        return EngineState([h[idx] for h in self.h], [c[idx] for c in self.c])
+
+    @staticmethod
+    def concat(states: list["EngineState"]) -> "EngineState":
+        layers = len(states[0].h)
+        return EngineState([torch.cat([s.h[i] for s in states]) for i in range(layers)],
+                           [torch.cat([s.c[i] for s in states]) for i in range(layers)])
+
+
+class IntegerLSTM:
+    def __init__(self, qm: QuantizedModel, device: str | torch.device = "cpu", use_int_mm: bool | None = None):
+        self.cfg = qm.cfg
+        self.device = torch.device(device)
+        t = {k: v.to(self.device) for k, v in qm.tensors.items()}
+        self.layers = []
+        for layer in range(self.cfg.layers):
+            add = t["layer0.in_table"] if layer == 0 else t[f"layer{layer}.bias"]
+            self.layers.append((ExactMatmul(t[f"layer{layer}.w"], self.device, use_int_mm),
+                                t[f"layer{layer}.mult"], t[f"layer{layer}.shift"], add))
+        self.use_int_mm = self.layers[0][0].use_int_mm
+        self.head = ExactMatmul(t["head.w"], self.device, use_int_mm)
+        self.head_mult, self.head_shift, self.head_bias = t["head.mult"], t["head.shift"], t["head.bias"]
+        self.lut_sigmoid = t["lut.sigmoid"]
+        self.lut_exp = t["lut.exp"]
+
+    def initial_state(self, batch: int) -> EngineState:
+        H, L = self.cfg.hidden, self.cfg.layers
+        return EngineState([torch.zeros(batch, H, dtype=torch.int8, device=self.device) for _ in range(L)],
+                           [torch.zeros(batch, H, dtype=torch.int32, device=self.device) for _ in range(L)])
+
+    def start_bytes(self, batch: int) -> torch.Tensor:
+        return torch.full((batch,), fp.START_BYTE, dtype=torch.int64, device=self.device)
+
+    def _sigmoid(self, idx: torch.Tensor) -> torch.Tensor:
+        idx = idx.clamp_(0, fp.LUT_SIZE - 1)
+        return self.lut_sigmoid.index_select(0, idx.view(-1)).view(idx.shape)
+
+    def _cell(self, idx: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """idx: int32 [B, 4H] LUT indices (unclamped); c: Q11 -> new h (int8), new c."""
+        H = self.cfg.hidden
+        s = self._sigmoid(idx)  # Q15; the g block holds sigmoid(2x)
+        i, f, sg, o = s[:, :H], s[:, H : 2 * H], s[:, 2 * H : 3 * H], s[:, 3 * H :]
+        # i*g with g = 2*sg - 1 (Q15): i*(sg - 1/2) is i*g/2 in Q30; >> 3 gives i*g in Q26.
+        ig = (i * (sg - _HALF)) >> 3
+        c = ((f * c + ig + (1 << 14)) >> 15).clamp_(-fp.CELL_MAX, fp.CELL_MAX)  # Q26 -> Q11
+        # tanh(c) = 2*sigmoid(2c) - 1; 2c in LUT steps of 1/256 is c/4 (rounded).
+        sc = self._sigmoid(((c + 2) >> 2) + fp.LUT_HALF)
+        # h = o * tanh(c) = 2*o*(sc - 1/2): Q30 -> steps of 1/128 is >> 22 (rounded).
+        h = ((o * (sc - _HALF) + (1 << 21)) >> 22).clamp_(-127, 127).to(torch.int8)
+        return h, c
+
+    def step(self, x: torch.Tensor, state: EngineState) -> tuple[torch.Tensor, EngineState]:
+        """x: int64 [B] previous bytes -> int32 frequencies [B, 256] (each >= 1), next state."""
+        hs, cs = [], []
+        for layer, (mm, mult, shift, add) in enumerate(self.layers):
+            if layer == 0:
+                acc = mm(state.h[0])
+                add = add.index_select(0, x)
+            else:
+                acc = mm(torch.cat([hs[-1], state.h[layer]], dim=1))
+            idx = (acc * mult + add) >> shift
+            h, c = self._cell(idx, state.c[layer])
+            hs.append(h)
+            cs.append(c)
+        acc = self.head(torch.cat(hs, dim=1) if len(hs) > 1 else hs[0])
+        logits = (acc * self.head_mult + self.head_bias) >> self.head_shift
+        d = (logits.amax(dim=1, keepdim=True) - logits).clamp_(0, fp.EXP_TABLE_SIZE - 1)
+        freqs = self.lut_exp.index_select(0, d.view(-1)).view(d.shape)
+        return freqs, EngineState(hs, cs)

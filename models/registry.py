@@ -1,0 +1,65 @@
+"""Shipped models: name -> file in models/weights, its sha256 and what it is for.
+
+A shipped file whose sha256 differs from this table is refused (a damaged install would
+otherwise produce archives nobody else can decode).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from models import model_file
+from models.errors import ModelError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_MODEL = "default"
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    name: str
+    filename: str
+    sha256: str
+    description: str
+
+
+SHIPPED: dict[str, ShippedModel] = {
+    m.name: m
+    for m in [
+        ShippedModel("default", "default.lstmzm", "", "English text (2 x 256 LSTM), the CPU default"),
+    ]
+}
+
+
+def names() -> list[str]:
+    return list(SHIPPED)
+
+
+@functools.lru_cache(maxsize=None)
+def load(name: str) -> model_file.LoadedModel:
+    """A shipped model by name, or a model file by path."""
+    if name in SHIPPED:
+        entry = SHIPPED[name]
+        loaded = model_file.read(WEIGHTS_DIR / entry.filename, name)
+        if entry.sha256 and loaded.sha256 != entry.sha256:
+            raise ModelError(f"shipped model {name} is damaged (sha256 {loaded.sha256[:16]}..., "
+                             f"expected {entry.sha256[:16]}...); reinstall lstmzip")
+        return loaded
+    path = Path(name)
+    if path.suffix in (".lstmzm", ".safetensors") or "/" in name:
+        if not path.is_file():
+            raise ModelError(f"model file {name} not found")
+        return model_file.read(path)
+    raise ModelError(f"unknown model '{name}' (shipped models: {', '.join(SHIPPED)})")
+
+
+def find_by_sha(sha256: str) -> model_file.LoadedModel | None:
+    for name in SHIPPED:
+        try:
+            m = load(name)
+        except ModelError:
+            continue
+        if m.sha256 == sha256:
+            return m
+    return None

@@ -1,0 +1,37 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL = Path(os.environ.get("LSTMZIP_EVAL", ROOT.parent / "shared" / "corpora" / "eval"))
+
+
+def eval_file(rel: str) -> bytes:
+    path = EVAL / rel
+    if not path.exists():
+        pytest.skip(f"eval corpus not found at {EVAL}")
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory) -> Path:
+    """A second, small model (random weights) written with the real model-file code."""
+    from models import model_file
+    from models.config import ModelConfig
+    from models.float_lstm import FloatLSTM
+    from models.quantize import quantize
+
+    torch.manual_seed(7)
+    model = FloatLSTM(ModelConfig(layers=1, hidden=32, embed=8))
+    # A unigram prior in the head bias, so this model beats storing text (~5 bpc) and its
+    # archives really need it.
+    counts = torch.bincount(torch.frombuffer(bytearray(b"etaoin shrdlu\n" * 9 + bytes(range(256))), dtype=torch.uint8).long(),
+                            minlength=256).float()
+    with torch.no_grad():
+        model.head.weight.mul_(0.01)
+        model.head.bias.copy_(counts.log())
+    path = tmp_path_factory.mktemp("models") / "tiny.lstmzm"
+    model_file.write(path, quantize(model), {"name": "tiny"})
+    return path

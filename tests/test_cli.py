@@ -1,0 +1,148 @@
+"""The command line, through typer's CliRunner: happy paths and every kind of bad input."""
+import json
+import os
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from lstmzip.cli import app
+from tests.conftest import eval_file
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def text(tmp_path):
+    p = tmp_path / "xargs.1"
+    p.write_bytes(eval_file("canterbury/xargs.1"))
+    return p
+
+
+def _one_line_error(result, code=1, contains=""):
+    assert result.exit_code == code, (result.exit_code, result.output)
+    err = result.stderr.strip()
+    assert err.startswith("lstmzip: ") and "\n" not in err and "Traceback" not in result.output, err
+    assert contains in err, err
+
+
+def test_compress_decompress_test(runner, text, tmp_path):
+    original = text.read_bytes()
+    r = runner.invoke(app, ["compress", "-q", str(text)])
+    assert r.exit_code == 0, r.output
+    archive = tmp_path / "xargs.1.lstmz"
+    assert archive.exists() and text.read_bytes() == original  # input kept
+    r = runner.invoke(app, ["test", str(archive)])
+    assert r.exit_code == 0 and "OK" in r.stderr
+    text.unlink()
+    r = runner.invoke(app, ["decompress", "-q", str(archive)])
+    assert r.exit_code == 0, r.output
+    assert text.read_bytes() == original and archive.exists()
+
+
+def test_stdout_and_output_options(runner, text, tmp_path):
+    r = runner.invoke(app, ["compress", "-c", str(text)])
+    assert r.exit_code == 0
+    packed = r.stdout_bytes
+    out = tmp_path / "custom.bin"
+    (tmp_path / "a.lstmz").write_bytes(packed)
+    r = runner.invoke(app, ["decompress", "-o", str(out), str(tmp_path / "a.lstmz")])
+    assert r.exit_code == 0 and out.read_bytes() == text.read_bytes()
+    r = runner.invoke(app, ["decompress", "-c", str(tmp_path / "a.lstmz")])
+    assert r.stdout_bytes == text.read_bytes()
+
+
+def test_stdin_to_stdout(runner, text):
+    r = runner.invoke(app, ["compress", "-"], input=text.read_bytes())
+    assert r.exit_code == 0
+    r2 = runner.invoke(app, ["decompress"], input=r.stdout_bytes)
+    assert r2.exit_code == 0 and r2.stdout_bytes == text.read_bytes()
+
+
+def test_rm_removes_input_only_when_asked(runner, text):
+    r = runner.invoke(app, ["compress", "-q", "--rm", str(text)])
+    assert r.exit_code == 0 and not text.exists()
+
+
+def test_bpc_json(runner, text):
+    r = runner.invoke(app, ["bpc", "--json", "--verify", str(text)])
+    assert r.exit_code == 0, r.output
+    row = json.loads(r.stdout.strip().splitlines()[0])
+    assert {"file", "bytes", "model_bpc", "actual_bpc"} <= set(row)
+    assert row["bytes"] == text.stat().st_size and 0 < row["actual_bpc"] < 8 and row["verified"]
+
+
+def test_models_lists_default(runner):
+    r = runner.invoke(app, ["models"])
+    assert r.exit_code == 0 and "default" in r.stdout
+
+
+def test_missing_file(runner, tmp_path):
+    _one_line_error(runner.invoke(app, ["compress", str(tmp_path / "nope")]), contains="no such file")
+
+
+def test_directory(runner, tmp_path):
+    _one_line_error(runner.invoke(app, ["compress", str(tmp_path)]), contains="is a directory")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable(runner, text):
+    text.chmod(0)
+    _one_line_error(runner.invoke(app, ["compress", str(text)]), contains="permission denied")
+
+
+def test_output_exists_without_force(runner, text, tmp_path):
+    target = tmp_path / "xargs.1.lstmz"
+    target.write_bytes(b"precious")
+    _one_line_error(runner.invoke(app, ["compress", str(text)]), contains="already exists")
+    assert target.read_bytes() == b"precious"
+    r = runner.invoke(app, ["compress", "-q", "-f", str(text)])
+    assert r.exit_code == 0 and target.read_bytes()[:5] == b"LSTMZ"
+
+
+def test_not_an_archive(runner, text, tmp_path):
+    fake = tmp_path / "fake.lstmz"
+    shutil.copy(text, fake)
+    _one_line_error(runner.invoke(app, ["decompress", str(fake)]), contains="not an lstmzip archive")
+    assert not (tmp_path / "fake").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+
+
+def test_truncated_archive_leaves_no_output(runner, text, tmp_path):
+    runner.invoke(app, ["compress", "-q", str(text)])
+    archive = tmp_path / "xargs.1.lstmz"
+    archive.write_bytes(archive.read_bytes()[:-30])
+    text.unlink()
+    _one_line_error(runner.invoke(app, ["decompress", str(archive)]), contains="truncated")
+    assert not text.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["xargs.1.lstmz"]
+
+
+def test_archive_made_with_another_model(runner, text, tmp_path, tiny_model_file):
+    import lstmzip
+
+    archive = tmp_path / "xargs.1.lstmz"
+    packed = lstmzip.compress(text.read_bytes(), model=str(tiny_model_file), config=lstmzip.CodingConfig(try_lzma=False))
+    assert b"tiny" in packed[:40]
+    archive.write_bytes(packed)
+    text.unlink()
+    _one_line_error(runner.invoke(app, ["decompress", str(archive)]), contains="tiny")
+    _one_line_error(runner.invoke(app, ["decompress", "--model", "default", str(archive)]), contains="default")
+    r = runner.invoke(app, ["decompress", "-q", "--model", str(tiny_model_file), str(archive)])
+    assert r.exit_code == 0 and text.read_bytes() == eval_file("canterbury/xargs.1")
+
+
+def test_unknown_model(runner, text):
+    _one_line_error(runner.invoke(app, ["compress", "--model", "klingon", str(text)]), contains="unknown model")
+
+
+def test_unknown_suffix(runner, text):
+    _one_line_error(runner.invoke(app, ["decompress", str(text)]), contains="suffix")
+
+
+def test_usage_error_exits_2(runner):
+    assert runner.invoke(app, ["compress", "--no-such-flag"]).exit_code == 2
+    assert runner.invoke(app, ["frobnicate"]).exit_code == 2

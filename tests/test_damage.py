@@ -1,0 +1,39 @@
+"""Damaged archives fail with ArchiveError (a clean message), never a wrong result."""
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lstmzip
+from lstmzip.errors import LstmzipError
+from tests.conftest import eval_file
+
+
+@pytest.fixture(scope="module")
+def packed():
+    data = eval_file("canterbury/grammar.lsp")
+    return data, lstmzip.compress(data, config=lstmzip.CodingConfig(try_lzma=False))
+
+
+def test_truncations(packed):
+    data, arc = packed
+    for cut in list(range(0, 80)) + list(range(len(arc) - 40, len(arc))):
+        with pytest.raises(LstmzipError):
+            lstmzip.decompress(arc[:cut])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_flipped_bytes(packed, data_st):
+    data, arc = packed
+    pos = data_st.draw(st.integers(0, len(arc) - 1))
+    bit = data_st.draw(st.integers(0, 7))
+    bad = bytearray(arc)
+    bad[pos] ^= 1 << bit
+    with pytest.raises(LstmzipError):
+        lstmzip.decompress(bytes(bad))
+
+
+def test_trailing_garbage(packed):
+    _, arc = packed
+    with pytest.raises(LstmzipError, match="trailing"):
+        lstmzip.decompress(arc + b"x")

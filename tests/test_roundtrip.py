@@ -1,0 +1,90 @@
+import io
+import os
+
+import pytest
+import torch
+
+import lstmzip
+from lstmzip import CodingConfig
+from lstmzip.api import compress_stream
+from tests.conftest import EVAL, eval_file
+
+FAST = ["canterbury/grammar.lsp", "canterbury/xargs.1"]
+ALL = sorted(str(p.relative_to(EVAL)) for p in EVAL.glob("*/*") if p.is_file() and p.suffix not in (".md", ".tsv")) \
+    if EVAL.exists() else []
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_eval_files_fast(name):
+    data = eval_file(name)
+    packed = lstmzip.compress(data)
+    assert lstmzip.decompress(packed) == data
+    assert len(packed) < len(data)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ALL)
+def test_eval_files_all(name):
+    data = eval_file(name)
+    assert lstmzip.decompress(lstmzip.compress(data)) == data
+
+
+@pytest.mark.parametrize("data", [b"", b"x", b"\n", b"\r\n", b"\r", b"\x00" * 3])
+def test_tiny_inputs(data):
+    assert lstmzip.decompress(lstmzip.compress(data)) == data
+
+
+def test_random_binary_barely_grows():
+    data = os.urandom(20000)
+    packed = lstmzip.compress(data)
+    assert lstmzip.decompress(packed) == data
+    assert len(packed) <= len(data) + 150  # header + one block record + trailer
+
+
+def test_non_utf8_and_mixed_line_endings():
+    data = b"caf\xe9 \xff\xfe\r\nline two\nlone\rcr\r\n" * 40 + bytes(range(256))
+    assert lstmzip.decompress(lstmzip.compress(data)) == data
+
+
+def test_crlf_text_uses_the_transform_and_codes_like_lf():
+    lf = eval_file("canterbury/xargs.1")
+    crlf = lf.replace(b"\n", b"\r\n")
+    cfg = CodingConfig(try_lzma=False)
+    a = compress_stream(io.BytesIO(lf), io.BytesIO(), config=cfg)
+    b = compress_stream(io.BytesIO(crlf), io.BytesIO(), config=cfg)
+    assert lstmzip.decompress(lstmzip.compress(crlf)) == crlf
+    assert abs(a.model_bits - b.model_bits) < 1e-6 and abs(a.output_bytes - b.output_bytes) <= 4
+
+
+def test_several_blocks():
+    data = eval_file("canterbury/xargs.1") * 3
+    cfg = CodingConfig(block_size=5000)
+    packed = lstmzip.compress(data, config=cfg)
+    assert lstmzip.decompress(packed) == data
+
+
+def test_archive_bytes_independent_of_batch_and_threads():
+    """Same archive for engine batches 1, 7 and all streams, and torch threads 1 and 2."""
+    data = eval_file("canterbury/alice29.txt")[:6000]
+    outs = []
+    before = torch.get_num_threads()
+    try:
+        for threads, batch in [(2, 0), (1, 0), (2, 7), (1, 1)]:
+            torch.set_num_threads(threads)
+            cfg = CodingConfig(min_stream_len=500, physical_batch=batch, try_lzma=False)
+            outs.append(lstmzip.compress(data, config=cfg))
+    finally:
+        torch.set_num_threads(before)
+    assert all(o == outs[0] for o in outs)
+    assert lstmzip.decompress(outs[0]) == data
+
+
+def test_open_like_gzip(tmp_path):
+    path = tmp_path / "a.lstmz"
+    with lstmzip.open(path, "wb") as f:
+        f.write(b"hello ")
+        f.write(b"world\n" * 100)
+    with lstmzip.open(path, "rb") as f:
+        assert f.read(6) == b"hello "
+        assert f.read() == b"world\n" * 100
+    assert lstmzip.decompress(path.read_bytes()) == b"hello " + b"world\n" * 100
