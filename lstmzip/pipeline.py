@@ -20,6 +20,7 @@ from lstmzip import transforms
 from lstmzip.container import BlockHeader, Method, crc32
 from lstmzip.errors import ArchiveError
 from models.int_engine import EngineState, IntegerLSTM
+from models.match_model import MatchModel
 
 Progress = Callable[[int], None]
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6}]
@@ -89,15 +90,17 @@ def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
     enc = Encoder()
     state = engine.initial_state(streams)
     x = engine.start_bytes(streams)
+    match = MatchModel(streams, mat.shape[1], base, extra)
     bits = 0.0
     for t in range(mat.shape[1]):
         rows = _active(t, base, extra, streams)
         state = _trim(state, rows)
         freqs, state = _engine_step(engine, x[:rows], state, batch)
-        f = freqs.cpu().numpy().astype(np.float32)
+        f = match.adjust(freqs.cpu().numpy())
         sym = mat[:rows, t].astype(np.int64)
         enc.encode(sym, f)
         bits += float(np.log2(f.sum(axis=1, dtype=np.float64)).sum() - np.log2(f[np.arange(rows), sym]).sum())
+        match.update(t, sym)
         x = torch.from_numpy(sym).to(engine.device)
         if progress:
             progress(rows)
@@ -111,12 +114,14 @@ def lstm_decode(engine: IntegerLSTM, coded: bytes, n: int, streams: int, batch: 
     dec = Decoder(coded)
     state = engine.initial_state(streams)
     x = engine.start_bytes(streams)
+    match = MatchModel(streams, mat.shape[1], base, extra)
     for t in range(mat.shape[1]):
         rows = _active(t, base, extra, streams)
         state = _trim(state, rows)
         freqs, state = _engine_step(engine, x[:rows], state, batch)
-        sym = dec.decode(freqs.cpu().numpy().astype(np.float32))
+        sym = dec.decode(match.adjust(freqs.cpu().numpy()))
         mat[:rows, t] = sym
+        match.update(t, sym)
         x = torch.from_numpy(sym).to(engine.device)
         if progress:
             progress(rows)

@@ -61,17 +61,21 @@ class IntegerLSTM:
         return self.lut_sigmoid.index_select(0, idx.view(-1)).view(idx.shape)
 
     def _cell(self, idx: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """idx: int32 [B, 4H] LUT indices (unclamped); c: Q11 -> new h (int8), new c."""
+        """idx: int32 [B, 4H] LUT indices (unclamped); c: Q11 -> new h (int8), new c.
+
+        In-place ops where possible: at CPU batch sizes the allocations cost as much as the math.
+        """
         H = self.cfg.hidden
         s = self._sigmoid(idx)  # Q15; the g block holds sigmoid(2x)
         i, f, sg, o = s[:, :H], s[:, H : 2 * H], s[:, 2 * H : 3 * H], s[:, 3 * H :]
         # i*g with g = 2*sg - 1 (Q15): i*(sg - 1/2) is i*g/2 in Q30; >> 3 gives i*g in Q26.
-        ig = (i * (sg - _HALF)) >> 3
-        c = ((f * c + ig + (1 << 14)) >> 15).clamp_(-fp.CELL_MAX, fp.CELL_MAX)  # Q26 -> Q11
+        ig = sg.sub(_HALF).mul_(i).bitwise_right_shift_(3)
+        # c' = f*c + i*g: Q26, rounded back to Q11.
+        c = f.mul(c).add_(ig).add_(1 << 14).bitwise_right_shift_(15).clamp_(-fp.CELL_MAX, fp.CELL_MAX)
         # tanh(c) = 2*sigmoid(2c) - 1; 2c in LUT steps of 1/256 is c/4 (rounded).
-        sc = self._sigmoid(((c + 2) >> 2) + fp.LUT_HALF)
+        sc = self._sigmoid(c.add(2 + (fp.LUT_HALF << 2)).bitwise_right_shift_(2))
         # h = o * tanh(c) = 2*o*(sc - 1/2): Q30 -> steps of 1/128 is >> 22 (rounded).
-        h = ((o * (sc - _HALF) + (1 << 21)) >> 22).clamp_(-127, 127).to(torch.int8)
+        h = sc.sub_(_HALF).mul_(o).add_(1 << 21).bitwise_right_shift_(22).clamp_(-127, 127).to(torch.int8)
         return h, c
 
     def step(self, x: torch.Tensor, state: EngineState) -> tuple[torch.Tensor, EngineState]:
@@ -83,12 +87,13 @@ class IntegerLSTM:
                 add = add.index_select(0, x)
             else:
                 acc = mm(torch.cat([hs[-1], state.h[layer]], dim=1))
-            idx = (acc * mult + add) >> shift
+            idx = acc.mul_(mult).add_(add).bitwise_right_shift_(shift)
             h, c = self._cell(idx, state.c[layer])
             hs.append(h)
             cs.append(c)
         acc = self.head(torch.cat(hs, dim=1) if len(hs) > 1 else hs[0])
-        logits = (acc * self.head_mult + self.head_bias) >> self.head_shift
-        d = (logits.amax(dim=1, keepdim=True) - logits).clamp_(0, fp.EXP_TABLE_SIZE - 1)
+        logits = acc.mul_(self.head_mult).add_(self.head_bias).bitwise_right_shift_(self.head_shift)
+        top = logits.amax(dim=1, keepdim=True)
+        d = logits.neg_().add_(top).clamp_(0, fp.EXP_TABLE_SIZE - 1)  # max - logit
         freqs = self.lut_exp.index_select(0, d.view(-1)).view(d.shape)
         return freqs, EngineState(hs, cs)
