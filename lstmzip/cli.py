@@ -23,6 +23,22 @@ SUFFIX = ".lstmz"
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Lossless text compression with an LSTM model and a range coder.")
 
+def _version(value: bool) -> None:
+    if value:
+        from lstmzip import __version__
+        from lstmzip.container import VERSION
+        from models.fixed_point import ENGINE_VERSION
+
+        typer.echo(f"lstmzip {__version__} (archive format {VERSION}, engine {ENGINE_VERSION})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                        help="Show the version and exit.")) -> None:
+    pass
+
+
 FilesArg = typer.Argument(None, help="Files; '-' or none for stdin.")
 ModelOpt = typer.Option(registry.DEFAULT_MODEL, "--model", "-m", help="Shipped model name or model file.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
@@ -248,8 +264,7 @@ def models() -> None:
         except Exception as e:  # a damaged install: say so, keep listing
             t.add_row(name, "-", "-", "-", f"unavailable: {e}")
             continue
-        figures = m.meta.get("bpc", {})
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in figures.items()) or "-"
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in entry.bpc) or "-"
         t.add_row(name, f"{m.size / 1e6:.2f} MB", m.sha256[:16], shown, entry.description)
     Console().print(t)
 
