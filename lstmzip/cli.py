@@ -97,6 +97,22 @@ def _size(name: str) -> int | None:
         return None
 
 
+def _convert(name: str, target: Optional[Path], force: bool, quiet: bool, label: str, total: int | None, job) -> None:
+    """Run job(src, dst, progress) from file `name` (or stdin) to `target` (or stdout if None)."""
+    src = sys.stdin.buffer if name == "-" else open_input(Path(name))
+    try:
+        with progress_bar(f"{label} {name}", total, quiet) as progress:
+            if target is None:
+                job(src, sys.stdout.buffer, progress)
+                sys.stdout.buffer.flush()
+            else:
+                with atomic_output(target, force, mode_from=None if name == "-" else name) as dst:
+                    job(src, dst, progress)
+    finally:
+        if src is not sys.stdin.buffer:
+            src.close()
+
+
 @app.command()
 @handle_errors
 def compress(
@@ -119,20 +135,11 @@ def compress(
         to_stdout = stdout or (name == "-" and output is None)
         if name != "-" and name.endswith(SUFFIX) and not force and not to_stdout and output is None:
             raise LstmzipError(f"{name} already has the {SUFFIX} suffix; use -f to compress it anyway")
-        src = sys.stdin.buffer if name == "-" else open_input(Path(name))
-        try:
-            with progress_bar(f"compress {name}", _size(name), quiet) as progress:
-                if to_stdout:
-                    _stdout_ok(force)
-                    api.compress_stream(src, sys.stdout.buffer, model, progress=progress)
-                    sys.stdout.buffer.flush()
-                else:
-                    target = output or Path(name + SUFFIX)
-                    with atomic_output(target, force, mode_from=name) as dst:
-                        api.compress_stream(src, dst, model, progress=progress)
-        finally:
-            if src is not sys.stdin.buffer:
-                src.close()
+        if to_stdout:
+            _stdout_ok(force)
+        target = None if to_stdout else output or Path(name + SUFFIX)
+        _convert(name, target, force, quiet, "compress", _size(name),
+                 lambda src, dst, progress: api.compress_stream(src, dst, model, progress=progress))
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
 
@@ -166,18 +173,8 @@ def decompress(
     for name in files:
         to_stdout = stdout or (name == "-" and output is None)
         target = None if to_stdout else _decompress_target(name, output)
-        src = sys.stdin.buffer if name == "-" else open_input(Path(name))
-        try:
-            with progress_bar(f"decompress {name}", None, quiet) as progress:
-                if to_stdout:
-                    api.decompress_stream(src, sys.stdout.buffer, model, progress=progress)
-                    sys.stdout.buffer.flush()
-                else:
-                    with atomic_output(target, force, mode_from=None if name == "-" else name) as dst:
-                        api.decompress_stream(src, dst, model, progress=progress)
-        finally:
-            if src is not sys.stdin.buffer:
-                src.close()
+        _convert(name, target, force, quiet, "decompress", None,
+                 lambda src, dst, progress: api.decompress_stream(src, dst, model, progress=progress))
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
 
