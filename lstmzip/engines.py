@@ -39,15 +39,12 @@ def model_for_archive(name: str, sha256: str, override: str | None = None) -> Lo
                        f"available{here} (give the model file with --model)")
 
 
-def engine_for(model: LoadedModel, device: str = "cpu") -> IntegerLSTM:
-    return _engine_cached(model.sha256, device, model)
-
-
 _ENGINES: dict[tuple[str, str], IntegerLSTM] = {}
 
 
-def _engine_cached(sha: str, device: str, model: LoadedModel) -> IntegerLSTM:
-    key = (sha, device)
+def engine_for(model: LoadedModel, device: str = "cpu") -> IntegerLSTM:
+    """One engine per (model sha256, device), built on first use."""
+    key = (model.sha256, device)
     if key not in _ENGINES:
         _ENGINES[key] = IntegerLSTM(model.qmodel, torch.device(device))
     return _ENGINES[key]

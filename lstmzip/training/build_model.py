@@ -42,7 +42,6 @@ def main() -> None:
     qm = quantize(model)
 
     from lstmzip.training.loop import build_corpus
-    from lstmzip.training.corpus import read_pool  # noqa: F401  (pools documented below)
 
     pools = Path(__file__).resolve().parents[3] / "shared/corpora/train"
     seed = meta_run.get("config", {}).get("seed", 1234)
