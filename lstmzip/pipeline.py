@@ -85,6 +85,12 @@ def _trim(state: EngineState, rows: int) -> EngineState:
     return EngineState([h[:rows] for h in state.h], [c[:rows] for c in state.c])
 
 
+def code_bits(freqs: np.ndarray, sym: np.ndarray) -> float:
+    """-log2 p of `sym` summed over rows of a frequency table (the model's estimate)."""
+    f = freqs.astype(np.float64, copy=False)
+    return float(np.log2(f.sum(axis=1)).sum() - np.log2(f[np.arange(len(sym)), sym]).sum())
+
+
 def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
                 progress: Progress | None = None) -> tuple[bytes, float]:
     """Code `data` as `streams` streams; returns coded bytes and the model's estimate in bits."""
@@ -101,7 +107,7 @@ def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
         f = match.adjust(freqs.cpu().numpy())
         sym = mat[:rows, t].astype(np.int64)
         enc.encode(sym, f)
-        bits += float(np.log2(f.sum(axis=1, dtype=np.float64)).sum() - np.log2(f[np.arange(rows), sym]).sum())
+        bits += code_bits(f, sym)
         match.update(t, sym)
         x = torch.from_numpy(sym).to(engine.device)
         if progress:

@@ -65,7 +65,7 @@ def main() -> None:
         "pool_sha256_raw": {p: sha(pools / f"{p}.txt.xz") for p in ("english", "python", "logs")},
     }
     meta = {"name": a.name, "description": a.description, "training": training,
-            "validation": figures, }
+            "validation": figures}
     float_weights.FLOAT_DIR.mkdir(exist_ok=True)
     float_weights.save_float(model, float_weights.FLOAT_DIR / f"{a.name}.safetensors", {"training": training})
     digest = model_file.write(WEIGHTS_DIR / f"{a.name}.lstmzm", qm, meta)

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import torch
 
-from lstmzip.pipeline import _stream_matrix, lstm_encode
+from lstmzip.pipeline import _active, _stream_matrix, _trim, code_bits, lstm_encode
 from models import fixed_point as fp
 from models.float_lstm import FloatLSTM
-from models.int_engine import EngineState, IntegerLSTM
+from models.int_engine import IntegerLSTM
 
 
 @torch.no_grad()
@@ -35,12 +35,10 @@ def int_bits(engine: IntegerLSTM, data: bytes, streams: int) -> float:
     x = engine.start_bytes(streams)
     bits = 0.0
     for t in range(mat.shape[1]):
-        rows = streams if t < base else extra
-        state = EngineState([h[:rows] for h in state.h], [c[:rows] for c in state.c])
-        f, state = engine.step(x[:rows], state)
-        f = f.cpu().numpy().astype(np.float64)
+        rows = _active(t, base, extra, streams)
+        f, state = engine.step(x[:rows], _trim(state, rows))
         sym = mat[:rows, t].astype(np.int64)
-        bits += float(np.log2(f.sum(axis=1)).sum() - np.log2(f[np.arange(rows), sym]).sum())
+        bits += code_bits(f.cpu().numpy(), sym)
         x = torch.from_numpy(sym).to(engine.device)
     return bits
 
