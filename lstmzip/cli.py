@@ -42,7 +42,8 @@ def _main(version: bool = typer.Option(False, "--version", "-V", callback=_versi
 FilesArg = typer.Argument(None, help="Files; '-' or none for stdin.")
 ModelOpt = typer.Option(registry.DEFAULT_MODEL, "--model", "-m", help="Shipped model name or model file.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
-ThreadsOpt = typer.Option(0, "--threads", "-T", help="CPU threads (0: torch default). Output is the same for any value.")
+ThreadsOpt = typer.Option(0, "--threads", "-T", help="torch CPU threads (0: one less than the cores, the "
+                          "last one runs the adaptive stages beside the LSTM). Output is the same for any value.")
 
 
 def handle_errors(fn):
@@ -75,10 +76,9 @@ def handle_errors(fn):
 def _set_threads(n: int) -> None:
     if n < 0:
         raise typer.BadParameter("must be >= 0", param_hint="--threads")
-    if n:
-        import torch
+    import torch
 
-        torch.set_num_threads(n)
+    torch.set_num_threads(n or max(1, (os.cpu_count() or 2) - 1))
 
 
 def _stdout_ok(force: bool) -> None:

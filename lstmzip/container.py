@@ -18,6 +18,7 @@ MAGIC = b"LSTMZ"
 VERSION = 1
 MAX_BLOCK = 64 << 20
 MAX_STREAMS = 1 << 20
+MAX_ADAPTIVE_STREAMS = 1 << 14  # models.context_bias.MAX_STREAMS
 MAX_NAME = 64
 # No model codes a byte in fewer than ~0.0056 bits (the largest frequency is 2^16 of a total
 # of at least 2^16 + 255), so an LSTM block cannot expand more than ~1430x. Refusing more
@@ -33,8 +34,9 @@ TAG_BLOCK, TAG_END = b"B", b"E"
 
 class Method(IntEnum):
     STORED = 0
-    LSTM = 1
+    LSTM = 1  # LSTM + match model (archives of lstmzip 0.1 before the context bias)
     LZMA = 2
+    LSTM_ADAPTIVE = 3  # LSTM + context bias learned while coding + match model
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,10 @@ def read_record(f: BinaryIO) -> BlockHeader | Trailer:
           and streams <= min(MAX_STREAMS, model_len) and (streams > 0 or model_len == 0))
     if method == Method.STORED:
         ok = ok and coded_len == raw_len
-    if method == Method.LSTM:
+    if method in (Method.LSTM, Method.LSTM_ADAPTIVE):
         ok = ok and model_len <= (coded_len + 16) * MAX_LSTM_RATIO
+    if method == Method.LSTM_ADAPTIVE:
+        ok = ok and streams <= MAX_ADAPTIVE_STREAMS
     if not ok:
         raise ArchiveError("damaged archive (impossible block sizes)")
     return BlockHeader(raw_len, coded_len, method, transform, model_len, streams, raw_crc)

@@ -1,5 +1,8 @@
 """Block coding: split a block into S equal streams and code them in lockstep with the engine.
 
+Per step, the engine's logits go through the context bias (models.context_bias, learned from
+the block as it is coded; method LSTM_ADAPTIVE) and the match model before the coder.
+
 Stream i of a block of n model bytes covers a contiguous slice; the first n % S streams are
 one byte longer than the rest (so lengths follow from n and S alone). Step t feeds every
 stream's byte t-1 (START_BYTE at t=0) to the engine and codes every stream's byte t with the
@@ -8,6 +11,8 @@ resulting frequency rows, in stream order. The decoder runs the identical loop.
 from __future__ import annotations
 
 import lzma
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,9 +22,10 @@ import torch
 from codec.errors import CodecError
 from codec.range_coder import Decoder, Encoder
 from lstmzip import transforms
-from lstmzip.container import BlockHeader, Method, crc32
+from lstmzip.container import MAX_ADAPTIVE_STREAMS, BlockHeader, Method, crc32
 from lstmzip.errors import ArchiveError
 from models.int_engine import EngineState, IntegerLSTM
+from models.context_bias import ContextBias
 from models.match_model import MatchModel
 
 Progress = Callable[[int], None]
@@ -35,12 +41,14 @@ class CodingConfig:
     max_streams: int = 512
     physical_batch: int = 0  # engine rows per call; 0 = all active streams (no effect on output)
     try_lzma: bool = True
+    adaptive: bool = True  # context bias on (Method.LSTM_ADAPTIVE) or off (Method.LSTM)
 
 
 def plan_streams(n: int, cfg: CodingConfig) -> int:
     if n == 0:
         return 0
-    return max(1, min(cfg.max_streams, n // cfg.min_stream_len))
+    cap = min(cfg.max_streams, MAX_ADAPTIVE_STREAMS) if cfg.adaptive else cfg.max_streams
+    return max(1, min(cap, n // cfg.min_stream_len))
 
 
 def _stream_matrix(data: bytes, streams: int) -> tuple[np.ndarray, int, int]:
@@ -63,16 +71,69 @@ def _unstream(mat: np.ndarray, base: int, extra: int) -> bytes:
 
 
 def _engine_step(engine: IntegerLSTM, x: torch.Tensor, state: EngineState, batch: int):
+    """int32 logits [rows, 256] and the next state, in slices of `batch` rows (same result)."""
     rows = x.shape[0]
     if not batch or rows <= batch:
-        return engine.step(x, state)
-    freqs, states = [], []
+        return engine.step_logits(x, state)
+    logits, states = [], []
     for lo in range(0, rows, batch):
         sl = slice(lo, min(rows, lo + batch))
-        f, s = engine.step(x[sl], EngineState([h[sl] for h in state.h], [c[sl] for c in state.c]))
-        freqs.append(f)
+        lg, s = engine.step_logits(x[sl], EngineState([h[sl] for h in state.h], [c[sl] for c in state.c]))
+        logits.append(lg)
         states.append(s)
-    return torch.cat(freqs), EngineState.concat(states)
+    return torch.cat(logits), EngineState.concat(states)
+
+
+class _Predictor:
+    """Engine, context bias (optional) and match model: the frequency table for each step.
+
+    The next step's LSTM only needs the bytes just coded, so it can run on a worker thread while
+    this thread updates the context bias and the match model (torch and numpy release the GIL
+    in their kernels). Each side touches only its own state: the result does not depend on
+    the timing. It only pays when torch leaves a core free for it (`torch.set_num_threads`
+    below the core count; the CLI does that by default): torch's own threads spin between
+    kernels and fight a worker on a busy core (book1 on 2 cores: 74 KB/s with 1 torch thread
+    and the worker, 65 with 2 threads and none, 44 with 2 threads and the worker).
+    """
+
+    def __init__(self, engine: IntegerLSTM, streams: int, steps: int, base: int, extra: int,
+                 adaptive: bool, batch: int):
+        self.engine, self.batch = engine, batch
+        self.state = engine.initial_state(streams)
+        self.x = engine.start_bytes(streams)
+        self.bias = ContextBias(streams, engine.lut_exp) if adaptive else None
+        self.match = MatchModel(streams, steps, base, extra)
+        self._overlap = torch.get_num_threads() < (os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: Future | None = None
+
+    def __enter__(self) -> "_Predictor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _lstm(self, rows: int) -> torch.Tensor:
+        self.state = _trim(self.state, rows)
+        logits, self.state = _engine_step(self.engine, self.x[:rows], self.state, self.batch)
+        return logits
+
+    def freqs(self, rows: int) -> np.ndarray:
+        logits = self._pending.result() if self._pending is not None else self._lstm(rows)
+        self._pending = None
+        if self.bias is not None:
+            f = self.bias.freqs(logits)
+        else:
+            f = self.engine.freqs(logits).cpu().numpy()
+        return self.match.adjust(f)
+
+    def update(self, t: int, sym: np.ndarray, next_rows: int) -> None:
+        self.x = torch.from_numpy(sym).to(self.engine.device)
+        if next_rows and self._overlap:
+            self._pending = self._pool.submit(self._lstm, next_rows)
+        if self.bias is not None:
+            self.bias.update(sym)
+        self.match.update(t, sym)
 
 
 def _active(t: int, base: int, extra: int, streams: int) -> int:
@@ -92,47 +153,39 @@ def code_bits(freqs: np.ndarray, sym: np.ndarray) -> float:
 
 
 def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
-                progress: Progress | None = None) -> tuple[bytes, float]:
+                progress: Progress | None = None, adaptive: bool = True) -> tuple[bytes, float]:
     """Code `data` as `streams` streams; returns coded bytes and the model's estimate in bits."""
     mat, base, extra = _stream_matrix(data, streams)
     enc = Encoder()
-    state = engine.initial_state(streams)
-    x = engine.start_bytes(streams)
-    match = MatchModel(streams, mat.shape[1], base, extra)
     bits = 0.0
-    for t in range(mat.shape[1]):
-        rows = _active(t, base, extra, streams)
-        state = _trim(state, rows)
-        freqs, state = _engine_step(engine, x[:rows], state, batch)
-        f = match.adjust(freqs.cpu().numpy())
-        sym = mat[:rows, t].astype(np.int64)
-        enc.encode(sym, f)
-        bits += code_bits(f, sym)
-        match.update(t, sym)
-        x = torch.from_numpy(sym).to(engine.device)
-        if progress:
-            progress(rows)
+    steps = mat.shape[1]
+    with _Predictor(engine, streams, steps, base, extra, adaptive, batch) as pred:
+        for t in range(steps):
+            rows = _active(t, base, extra, streams)
+            f = pred.freqs(rows)
+            sym = mat[:rows, t].astype(np.int64)
+            enc.encode(sym, f)
+            bits += code_bits(f, sym)
+            pred.update(t, sym, _active(t + 1, base, extra, streams) if t + 1 < steps else 0)
+            if progress:
+                progress(rows)
     return enc.finish(), bits
 
 
 def lstm_decode(engine: IntegerLSTM, coded: bytes, n: int, streams: int, batch: int = 0,
-                progress: Progress | None = None) -> bytes:
+                progress: Progress | None = None, adaptive: bool = True) -> bytes:
     base, extra = divmod(n, streams)
     mat = np.zeros((streams, base + (1 if extra else 0)), dtype=np.uint8)
     dec = Decoder(coded)
-    state = engine.initial_state(streams)
-    x = engine.start_bytes(streams)
-    match = MatchModel(streams, mat.shape[1], base, extra)
-    for t in range(mat.shape[1]):
-        rows = _active(t, base, extra, streams)
-        state = _trim(state, rows)
-        freqs, state = _engine_step(engine, x[:rows], state, batch)
-        sym = dec.decode(match.adjust(freqs.cpu().numpy()))
-        mat[:rows, t] = sym
-        match.update(t, sym)
-        x = torch.from_numpy(sym).to(engine.device)
-        if progress:
-            progress(rows)
+    steps = mat.shape[1]
+    with _Predictor(engine, streams, steps, base, extra, adaptive, batch) as pred:
+        for t in range(steps):
+            rows = _active(t, base, extra, streams)
+            sym = dec.decode(pred.freqs(rows))
+            mat[:rows, t] = sym
+            pred.update(t, sym, _active(t + 1, base, extra, streams) if t + 1 < steps else 0)
+            if progress:
+                progress(rows)
     return _unstream(mat, base, extra)
 
 
@@ -160,8 +213,9 @@ def compress_block(engine: IntegerLSTM, data: bytes, cfg: CodingConfig, progress
     transform = transforms.choose(data)
     model_data = transforms.forward(data, transform)
     streams = plan_streams(len(model_data), cfg)
-    coded, bits = lstm_encode(engine, model_data, streams, cfg.physical_batch, progress)
-    best = (Method.LSTM, coded)
+    coded, bits = lstm_encode(engine, model_data, streams, cfg.physical_batch, progress, cfg.adaptive)
+    lstm_method = Method.LSTM_ADAPTIVE if cfg.adaptive else Method.LSTM
+    best = (lstm_method, coded)
     if cfg.try_lzma:
         alt = _lzma_compress(data)
         if len(alt) < len(best[1]):
@@ -169,7 +223,7 @@ def compress_block(engine: IntegerLSTM, data: bytes, cfg: CodingConfig, progress
     if len(best[1]) >= len(data):
         best = (Method.STORED, data)
     method, payload = best
-    if method != Method.LSTM:
+    if method != lstm_method:
         transform, streams, model_len = transforms.Transform.NONE, 0, 0
     else:
         model_len = len(model_data)
@@ -185,7 +239,8 @@ def decompress_block(engine_for: Callable[[], IntegerLSTM], h: BlockHeader, payl
         data = _lzma_decompress(payload, h.raw_len)
     else:
         try:
-            model_data = lstm_decode(engine_for(), payload, h.model_len, h.streams, batch, progress)
+            model_data = lstm_decode(engine_for(), payload, h.model_len, h.streams, batch, progress,
+                                     adaptive=h.method == Method.LSTM_ADAPTIVE)
         except CodecError as e:
             raise ArchiveError(f"block {index} is damaged ({e})") from None
         data = transforms.inverse(model_data, transforms.Transform(h.transform))

@@ -80,6 +80,17 @@ class IntegerLSTM:
 
     def step(self, x: torch.Tensor, state: EngineState) -> tuple[torch.Tensor, EngineState]:
         """x: int64 [B] previous bytes -> int32 frequencies [B, 256] (each >= 1), next state."""
+        logits, state = self.step_logits(x, state)
+        return self.freqs(logits), state
+
+    def freqs(self, logits: torch.Tensor) -> torch.Tensor:
+        """int32 logits [B, 256] (1/64 nat) -> int32 frequencies (each >= 1); consumes logits."""
+        top = logits.amax(dim=1, keepdim=True)
+        d = logits.neg_().add_(top).clamp_(0, fp.EXP_TABLE_SIZE - 1)  # max - logit
+        return self.lut_exp.index_select(0, d.view(-1)).view(d.shape)
+
+    def step_logits(self, x: torch.Tensor, state: EngineState) -> tuple[torch.Tensor, EngineState]:
+        """x: int64 [B] previous bytes -> int32 logits [B, 256] in 1/64 nat, next state."""
         hs, cs = [], []
         for layer, (mm, mult, shift, add) in enumerate(self.layers):
             if layer == 0:
@@ -93,7 +104,4 @@ class IntegerLSTM:
             cs.append(c)
         acc = self.head(torch.cat(hs, dim=1) if len(hs) > 1 else hs[0])
         logits = acc.mul_(self.head_mult).add_(self.head_bias).bitwise_right_shift_(self.head_shift)
-        top = logits.amax(dim=1, keepdim=True)
-        d = logits.neg_().add_(top).clamp_(0, fp.EXP_TABLE_SIZE - 1)  # max - logit
-        freqs = self.lut_exp.index_select(0, d.view(-1)).view(d.shape)
-        return freqs, EngineState(hs, cs)
+        return logits, EngineState(hs, cs)

@@ -44,9 +44,12 @@ def int_bits(engine: IntegerLSTM, data: bytes, streams: int) -> float:
 
 
 def compare(model: FloatLSTM, engine: IntegerLSTM, data: bytes, streams: int = 1) -> dict:
-    """Float vs integer LSTM (the quantisation cost), and the full coder model (LSTM + match)."""
+    """Float vs integer LSTM (the quantisation cost), then with the match model, then the full
+    coder model (context bias + match)."""
     fb = float_bits(model, data, streams)
     ib = int_bits(engine, data, streams)
+    _, mb = lstm_encode(engine, data, streams, adaptive=False)
     _, cb = lstm_encode(engine, data, streams)
     n = len(data)
-    return {"bytes": n, "float_bpc": fb / n, "int_bpc": ib / n, "ratio": ib / fb, "with_match_bpc": cb / n}
+    return {"bytes": n, "float_bpc": fb / n, "int_bpc": ib / n, "ratio": ib / fb,
+            "with_match_bpc": mb / n, "full_bpc": cb / n}

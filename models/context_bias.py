@@ -1,0 +1,116 @@
+"""Context bias: a log-linear correction of the LSTM's logits, learned from the block as it is
+coded. Integer-exact torch on the CPU, batched over streams.
+
+The pretrained LSTM knows English in general, not this file: its names, its vocabulary, its
+markup, the habits of its code or log lines. For each context order k in `ORDERS`, a table
+maps the last k bytes (hashed for k >= 3) to 256 biases; the logit of byte x becomes
+
+    logit(x) = lstm_logit(x) + (sum over orders of B_k[context_k, x]) >> BIAS_FRAC_BITS
+
+and after each step every table row that was used moves along the gradient of -log p(y):
+B[row, x] += (1[x = y] - p(x)) in Q16, averaged over the streams that used that row in the
+step, times warm / (warm + n) / 2^rate_shift, where n counts the row's earlier updates. Sums of integers do not depend on the order of the streams, so encoder and
+decoder agree bit for bit. This is dynamic evaluation of the output layer's bias, conditioned
+on short contexts; hyperparameters were chosen on training-pool text (English books the
+model did not train on, Python, logs), not on the eval files.
+
+It is torch rather than numpy because torch's scatter-adds and row updates are several times
+faster here (integer sums are exact in any order, so index_add_ is deterministic).
+
+Tables are fresh for every block, like the match model's history, so blocks stay independent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+P_BITS = 16  # probabilities in the update are Q16
+BIAS_LIMIT = 1 << 22  # table entries are clamped: the sum of the orders stays far inside int32
+MAX_STREAMS = 1 << 14  # keeps every per-step sum of Q16 gradients inside int32
+_HASH_MULT = 0x2545F491  # < 2^30, times a context < 2^32: no int64 overflow
+
+
+@dataclass(frozen=True)
+class BiasConfig:
+    orders: tuple[int, ...] = (1, 2, 3, 4)
+    hash_bits: int = 16  # rows per table of order >= 2
+    bias_frac_bits: int = 6  # table units per logit unit (1/64 nat)
+    rate_shift: int = 5
+    # A row's n-th update is scaled by warm / (warm + min(n, cap)): new contexts learn fast,
+    # well-seen ones settle but never stop adapting.
+    warm: int = 16
+    cap: int = 255
+
+
+def _table_rows(order: int, hash_bits: int) -> int:
+    return min(256 ** order, 1 << hash_bits)
+
+
+class ContextBias:
+    def __init__(self, streams: int, exp_table: torch.Tensor, cfg: BiasConfig = BiasConfig()):
+        if streams > MAX_STREAMS:
+            raise ValueError(f"context bias supports at most {MAX_STREAMS} streams")
+        self.cfg = cfg
+        self.exp = exp_table.to("cpu", torch.int32)
+        sizes = [_table_rows(k, cfg.hash_bits) for k in cfg.orders]
+        self.offsets = np.cumsum([0] + sizes[:-1]).tolist()
+        # numpy's zeros maps pages lazily: memory grows with the contexts actually seen.
+        self.table = torch.from_numpy(np.zeros((sum(sizes), 256), dtype=np.int32))
+        self.row_updates = torch.zeros(sum(sizes), dtype=torch.int64)
+        self.ctx = torch.full((streams,), 10, dtype=torch.int64)  # last 4 bytes; START_BYTE first
+        self._ids = None
+
+    def _row_ids(self, rows: int) -> torch.Tensor:
+        """int64 [rows, orders]: the table row each stream uses for each order."""
+        ctx = self.ctx[:rows]
+        cols = []
+        for k, off in zip(self.cfg.orders, self.offsets):
+            if k == 0:
+                idx = torch.zeros(rows, dtype=torch.int64)
+            elif 256 ** k <= (1 << self.cfg.hash_bits):
+                idx = ctx & ((1 << (8 * k)) - 1)
+            else:
+                idx = (((ctx & ((1 << (8 * k)) - 1)) * _HASH_MULT) >> 16) & ((1 << self.cfg.hash_bits) - 1)
+            cols.append(idx + off)
+        return torch.stack(cols, dim=1)
+
+    def freqs(self, logits: torch.Tensor) -> np.ndarray:
+        """int32 logits [rows, 256] of the first `rows` streams -> int32 frequencies (>= 1)."""
+        rows = logits.shape[0]
+        ids = self._row_ids(rows)
+        bias = self.table.index_select(0, ids[:, 0])
+        for k in range(1, ids.shape[1]):
+            bias.add_(self.table.index_select(0, ids[:, k]))
+        lg = logits.to("cpu").add(bias.bitwise_right_shift_(self.cfg.bias_frac_bits))
+        d = lg.amax(dim=1, keepdim=True).sub(lg).clamp_(0, len(self.exp) - 1)
+        f = self.exp.index_select(0, d.view(-1)).view(d.shape)
+        self._ids, self._f = ids, f
+        return f.numpy()
+
+    def update(self, y: np.ndarray) -> None:
+        """After the step that coded y (int64 [rows]): learn, then shift y into the contexts."""
+        ids, f = self._ids, self._f
+        rows, n = ids.shape
+        yt = torch.from_numpy(y)
+        # p(x) in Q16 as f * (2^31 // total) >> 15: f <= 2^16 and total >= 2^16 + 255, so the
+        # product stays below 2^31 (int32)
+        recip = ((1 << 31) // f.sum(dim=1, keepdim=True, dtype=torch.int64)).to(torch.int32)
+        g = f.mul(recip).bitwise_right_shift_(31 - P_BITS).neg_()
+        g.scatter_add_(1, yt.unsqueeze(1), torch.full((rows, 1), 1 << P_BITS, dtype=torch.int32))
+        u, inverse = torch.unique(ids.view(-1), return_inverse=True)
+        inverse = inverse.view(rows, n)
+        sums = torch.zeros((len(u), 256), dtype=torch.int32)  # |sum| <= MAX_STREAMS * 2^16
+        for k in range(n):
+            sums.index_add_(0, inverse[:, k], g)
+        count = torch.bincount(inverse.view(-1), minlength=len(u))
+        n_u = self.row_updates.index_select(0, u)
+        # mean over the streams, times warm / (warm + n), as one Q16 factor per row. int32 is
+        # enough: |sums| <= count * 2^16 and factor <= 2^16 / count, so the product < 2^(32 - rate_shift)
+        factor = ((self.cfg.warm << 16) // ((self.cfg.warm + n_u) * count)).to(torch.int32)
+        step = sums.bitwise_right_shift_(self.cfg.rate_shift).mul_(factor.unsqueeze(1)).bitwise_right_shift_(16)
+        new = self.table.index_select(0, u).add_(step).clamp_(-BIAS_LIMIT, BIAS_LIMIT)
+        self.table.index_copy_(0, u, new)
+        self.row_updates.index_copy_(0, u, n_u.add_(1).clamp_(max=self.cfg.cap))
+        self.ctx[:rows] = ((self.ctx[:rows] << 8) | yt) & 0xFFFFFFFF
