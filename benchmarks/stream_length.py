@@ -7,8 +7,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import time
 from pathlib import Path
+
+import torch
 
 from lstmzip import CodingConfig
 from lstmzip.api import compress_stream
@@ -22,7 +25,9 @@ def main() -> None:
     ap.add_argument("--model", default="default")
     ap.add_argument("--lengths", type=int, nargs="*", default=[1024, 2048, 4096, 8192, 16384, 65536])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "stream_length")
+    ap.add_argument("--threads", type=int, default=0, help="0: cores - 1, as the CLI")
     a = ap.parse_args()
+    torch.set_num_threads(a.threads or max(1, (os.cpu_count() or 2) - 1))
     data = (EVAL / a.file).read_bytes()
     rows = []
     for min_len in a.lengths:
@@ -39,7 +44,9 @@ def main() -> None:
     a.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
     md = ["| stream length (bytes) | streams | actual bpc | model bpc | compress KB/s |", "|---:|---:|---:|---:|---:|"]
     md += [f"| {r['min_stream_len']} | {r['streams']} | {r['actual_bpc']:.3f} | {r['model_bpc']:.3f} | {r['compress_kbps']:.1f} |" for r in rows]
-    a.out.with_suffix(".md").write_text(f"`{a.file}` ({len(data)} bytes), model `{a.model}`\n\n" + "\n".join(md) + "\n")
+    a.out.with_suffix(".md").write_text(f"`{a.file}` ({len(data)} bytes), model `{a.model}`, "
+                                        f"{torch.get_num_threads()} torch thread(s), {time.strftime('%Y-%m-%d')}\n\n"
+                                        + "\n".join(md) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,22 @@
-"""lstmzip: lossless text compression with an integer-exact LSTM and a range coder."""
-from lstmzip.api import (  # noqa: F401
-    ArchiveError,
-    CodingConfig,
-    CompressStats,
-    LstmzipError,
-    compress,
-    compress_stream,
-    decompress,
-    decompress_stream,
-    open,
-)
+"""lstmzip: lossless text compression with an integer-exact LSTM and a range coder.
 
+The API names load lazily (PEP 562), so `import lstmzip.peers` and the benchmark's peer
+workers do not pay for (or measure) torch.
+"""
 __version__ = "0.1.0"
+
+_API = {"ArchiveError", "CodingConfig", "CompressStats", "LstmzipError", "compress", "compress_stream",
+        "decompress", "decompress_stream", "open"}
+__all__ = sorted(_API | {"train"})
+
+
+def __getattr__(name: str):
+    if name == "train":
+        from lstmzip.training.run import train_api
+
+        return train_api
+    if name in _API:
+        from lstmzip import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'lstmzip' has no attribute {name!r}")
