@@ -14,6 +14,7 @@ from typing import List, Optional
 import typer
 
 from lstmzip import api
+from lstmzip.engines import load_model
 from lstmzip.errors import LstmzipError
 from lstmzip.fileio import atomic_output, open_input
 from lstmzip.progress import progress_bar
@@ -248,10 +249,15 @@ def bpc(
 
 @app.command()
 @handle_errors
-def models() -> None:
-    """List the shipped models."""
+def models(info: Optional[str] = typer.Option(None, "--info", help="Show one model's metadata: a shipped name or a file.")) -> None:
+    """List the shipped models (or describe one with --info)."""
     from rich.console import Console
     from rich.table import Table
+
+    if info:
+        m = load_model(info)
+        typer.echo(json.dumps({"name": m.name, "sha256": m.sha256, "bytes": m.size, **m.meta}, indent=1))
+        return
 
     t = Table("name", "size", "sha256", "bpc (measured)", "description")
     for name in registry.names():
@@ -264,6 +270,112 @@ def models() -> None:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in entry.bpc) or "-"
         t.add_row(name, f"{m.size / 1e6:.2f} MB", m.sha256[:16], shown, entry.description)
     Console().print(t)
+
+
+@app.command()
+@handle_errors
+def train(
+    corpus: List[Path] = typer.Argument(..., help="Files, folders (recursive) or .xz/.gz/.bz2 files of text."),
+    output: Path = typer.Option(..., "--output", "-o", help="Model file to write (NAME.lstmzm)."),
+    layers: int = typer.Option(2, "--layers"),
+    hidden: int = typer.Option(256, "--hidden"),
+    embed: int = typer.Option(64, "--embed"),
+    seq_len: int = typer.Option(128, "--seq-len", help="Truncated BPTT length."),
+    batch: int = typer.Option(128, "--batch", help="Parallel streams per step."),
+    lr: float = typer.Option(2e-3, "--lr"),
+    steps: int = typer.Option(0, "--steps", help="Stop after this many steps (0: no limit)."),
+    time_budget: float = typer.Option(0.0, "--time-budget", help="Stop after this many seconds (0: no limit)."),
+    val_fraction: float = typer.Option(0.05, "--val-fraction", help="Share of whole documents held out."),
+    seed: int = typer.Option(1234, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    init_from: Optional[str] = typer.Option(None, "--init-from", help="Start from a shipped model or float weights."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue from a run folder (MODEL.run)."),
+    no_quantize: bool = typer.Option(False, "--no-quantize", help="Stop at the float weights."),
+    patience: int = typer.Option(8, "--patience", help="Evaluations without improvement before stopping (0: never)."),
+    quiet: bool = QuietOpt,
+    threads: int = ThreadsOpt,
+) -> None:
+    """Train a model for your kind of text (a code base, logs, books); compress with --model FILE."""
+    from lstmzip.training import run as train_run
+
+    _set_threads(threads)
+    opts = train_run.TrainOptions(layers=layers, hidden=hidden, embed=embed, seq_len=seq_len, batch=batch, lr=lr,
+                                  steps=steps, time_budget=time_budget, val_fraction=val_fraction, seed=seed,
+                                  device=device, init_from=init_from, resume=resume, quantize=not no_quantize,
+                                  patience=patience, name=output.name.split(".")[0])
+    from lstmzip.progress import training_progress
+
+    with training_progress(steps, time_budget, quiet) as (on_step, on_eval):
+        report = train_run.train(corpus, output, opts, on_eval=on_eval, on_step=on_step)
+    for s in report.skipped:
+        typer.echo(f"lstmzip: warning: skipped {s}", err=True)
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table("", "bpc on validation text", title=f"{output} ({report.steps} steps, {report.elapsed_s:.0f} s, "
+                                                   f"stopped by {report.stopped})")
+    if report.model_path:
+        t.add_row("float model", f"{report.float_bpc:.4f}")
+        t.add_row("integer model", f"{report.int_bpc:.4f}")
+        t.add_row("integer / float", f"{report.ratio:.4f}")
+        t.add_row("xz -9e", f"{report.xz_bpc:.4f}")
+        t.add_row("bzip2 -9", f"{report.bzip2_bpc:.4f}")
+    else:
+        t.add_row("float model (best)", f"{report.best_val_bpc:.4f}")
+    Console(stderr=True).print(t)
+
+
+def _corpus_files(corpus: Path) -> list[Path]:
+    if not corpus.is_dir():
+        raise LstmzipError(f"{corpus}: not a directory")
+    return sorted(p for p in corpus.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+@app.command()
+@handle_errors
+def bench(
+    files: Optional[List[Path]] = typer.Argument(None, help="Files to measure."),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="Measure every file under this folder."),
+    models_: str = typer.Option("default", "--models", help="Comma-separated shipped model names or model files."),
+    peers_: str = typer.Option("gzip,bz2,xz,zstd,brotli", "--peers", help="Comma-separated peers; '' for none."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON here."),
+    md_out: Optional[Path] = typer.Option(None, "--markdown", help="Write markdown tables here."),
+    plot_out: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG plot here (needs matplotlib)."),
+    quiet: bool = QuietOpt,
+    threads: int = ThreadsOpt,
+) -> None:
+    """Compare lstmzip with gzip, bzip2, xz, zstd and brotli on real files (all round-trip verified)."""
+    from rich.console import Console
+
+    from lstmzip import bench as bench_mod
+    from lstmzip import bench_report
+
+    paths = list(files or []) + (_corpus_files(corpus) if corpus else [])
+    if not paths:
+        raise typer.BadParameter("give files or --corpus DIR", param_hint="FILES")
+    if plot_out:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise LstmzipError("--plot needs matplotlib (pip install 'lstmzip[bench]')") from None
+    cfg = bench_mod.BenchConfig(paths, [m for m in models_.split(",") if m],
+                                [p for p in peers_.split(",") if p], threads)
+    err = Console(stderr=True)
+
+    def show(r: bench_mod.Result) -> None:
+        if not quiet:
+            err.print(f"{r.file}: {r.codec} {r.bpc:.3f} bpc, {r.compress_kbps:,.1f} / {r.decompress_kbps:,.1f} KB/s")
+
+    report = bench_mod.run(cfg, show)
+    for note in report.notes:
+        err.print(f"note: {note}")
+    Console().print(bench_report.rich_table(report))
+    for path, text in [(json_out, report.to_json()), (md_out, bench_report.markdown(report))]:
+        if path:
+            with atomic_output(path, force=True) as f:
+                f.write(text.encode())
+    if plot_out:
+        bench_report.plot(report, plot_out)
 
 
 def main() -> None:

@@ -21,3 +21,33 @@ def progress_bar(label: str, total: int | None, quiet: bool):
     with bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+@contextlib.contextmanager
+def training_progress(steps: int, time_budget: float, quiet: bool):
+    """Yields (on_step(step, elapsed), on_eval(step, train_bpc, val_bpc, elapsed)).
+
+    On a terminal: a bar over steps (or over the time budget) with live bpc and ETA.
+    Elsewhere: one line per evaluation on stderr (for logs), nothing with quiet.
+    """
+    err = Console(stderr=True)
+    if quiet:
+        yield None, None
+        return
+    if not sys.stderr.isatty():
+        yield None, lambda st, tr, val, el: err.print(f"step {st}: train {tr:.4f} bpc, validation {val:.4f} bpc ({el:.0f} s)")
+        return
+    by_time = not steps
+    bar = Progress(TextColumn("train"), BarColumn(), TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
+                   console=err, transient=False)
+    with bar:
+        task = bar.add_task("train", total=time_budget if by_time else steps, info="")
+        last = {"eval": ""}
+
+        def on_step(st: int, el: float) -> None:
+            bar.update(task, completed=el if by_time else st, info=f"step {st} {last['eval']}")
+
+        def on_eval(st: int, tr: float, val: float, el: float) -> None:
+            last["eval"] = f"train {tr:.3f} val {val:.3f} bpc"
+
+        yield on_step, on_eval

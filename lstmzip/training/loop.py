@@ -63,19 +63,13 @@ class BatchStream:
         return chunk[:, :-1], chunk[:, 1:]
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
-
-
 @torch.no_grad()
-def evaluate(model: FloatLSTM, data: np.ndarray, streams: int = 32, seq_len: int = 256) -> float:
+def evaluate(model: FloatLSTM, data: np.ndarray, streams: int = 32, seq_len: int = 256, device="cpu") -> float:
     """bpc on `data`, streamed in `streams` contiguous pieces with state carried."""
     model.eval()
+    streams = max(1, min(streams, len(data) // (seq_len + 1)))
     n = (len(data) // streams // seq_len) * seq_len
-    x_all = torch.from_numpy(data[: n * streams].astype(np.int64)).view(streams, n)
+    x_all = torch.from_numpy(data[: n * streams].astype(np.int64)).view(streams, n).to(device)
     state, total, count = None, 0.0, 0
     for t in range(0, n - 1, seq_len):
         x = x_all[:, t : t + seq_len]
@@ -122,81 +116,160 @@ def load_optimizer_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch.
     opt.load_state_dict(sd)
 
 
-def save_checkpoint(out: Path, model, opt, step: int, stream: BatchStream, cfg: TrainConfig, extra: dict) -> None:
-    """Weights and optimiser state as safetensors, the rest as JSON; written then renamed."""
+def save_checkpoint(out: Path, model, opt, step: int, stream: BatchStream, cfg: TrainConfig, extra: dict,
+                    state=None) -> None:
+    """Weights, optimiser state and the carried LSTM state as safetensors, the rest as JSON;
+    written then renamed (the JSON last: it is what marks a checkpoint complete)."""
     out.mkdir(parents=True, exist_ok=True)
     save_file(model.state_dict(), out / "ckpt.model.safetensors.tmp")
     save_file(optimizer_tensors(opt), out / "ckpt.optim.safetensors.tmp")
+    carried = {f"{i}.{k}": t.detach().cpu().contiguous() for i, hc in enumerate(state or []) for k, t in zip("hc", hc)}
+    save_file(carried, out / "ckpt.state.safetensors.tmp")
     meta = {"step": step, "positions": stream.pos.tolist(), "config": asdict(cfg),
             "torch_rng": torch.get_rng_state().tolist(), **extra}
     (out / "ckpt.json.tmp").write_text(json.dumps(meta))
-    for name in ("ckpt.model.safetensors", "ckpt.optim.safetensors", "ckpt.json"):
+    for name in ("ckpt.model.safetensors", "ckpt.optim.safetensors", "ckpt.state.safetensors", "ckpt.json"):
         os.replace(out / (name + ".tmp"), out / name)
 
 
-def train(cfg: TrainConfig, pools: Path, out: Path, resume: bool = False) -> Path:
-    torch.set_num_threads(cfg.threads)
+@dataclass
+class FitResult:
+    float_path: Path  # the best weights seen (by validation bpc), safetensors
+    steps: int
+    best_val: float
+    last_train: float
+    elapsed_s: float
+    stopped: str  # "steps", "time budget", "early stop", "interrupted"
+
+
+def lr_at_fraction(frac: float, step: int, cfg: TrainConfig) -> float:
+    """Warm-up by steps, then cosine decay over `frac` (0..1) of the run (time or steps)."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = min(1.0, max(0.0, frac))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def fit(cfg: TrainConfig, train_data: np.ndarray, val_data: np.ndarray, out: Path, resume: bool = False,
+        init: FloatLSTM | None = None, time_budget: float | None = None, patience: int = 0,
+        device: str = "cpu", on_eval=None, on_step=None) -> FitResult:
+    """Train a FloatLSTM on `train_data`, validating on `val_data`; checkpoints in `out`.
+
+    With `time_budget` (seconds) the cosine decay runs over time instead of steps (cfg.steps
+    still caps the run). `patience` > 0 stops after that many evaluations without a new best.
+    Checkpoints every cfg.checkpoint_every_s and on SIGINT/SIGTERM; `resume` continues from
+    out/ckpt.* with the same data order, RNG and schedule (exact for step-based runs).
+    """
+    dev = torch.device(device)
     torch.manual_seed(cfg.seed)
-    train_data, val_data = build_corpus(pools, cfg.seed, cfg.val_bytes)
-    print(f"corpus: train {len(train_data):,} bytes, validation {len(val_data):,} bytes", flush=True)
-    model = FloatLSTM(cfg.model)
+    model = init if init is not None else FloatLSTM(cfg.model)
+    model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     stream = BatchStream(train_data, cfg.streams, cfg.seq_len)
-    step, best_val = 0, float("inf")
-    if resume and (out / "ckpt.json").exists():
+    step, best_val, bad_evals, elapsed_before = 0, float("inf"), 0, 0.0
+    resumed_state = None
+    out.mkdir(parents=True, exist_ok=True)
+    if resume:
         meta = json.loads((out / "ckpt.json").read_text())
         model.load_state_dict(load_file(out / "ckpt.model.safetensors"))
         load_optimizer_tensors(opt, load_file(out / "ckpt.optim.safetensors"))
         step, best_val = meta["step"], meta.get("best_val", best_val)
+        bad_evals, elapsed_before = meta.get("bad_evals", 0), meta.get("elapsed_s", 0.0)
         stream = BatchStream(train_data, cfg.streams, cfg.seq_len, meta["positions"])
         torch.set_rng_state(torch.tensor(meta["torch_rng"], dtype=torch.uint8))
-        print(f"resumed at step {step}", flush=True)
-    out.mkdir(parents=True, exist_ok=True)
+        carried = load_file(out / "ckpt.state.safetensors") if (out / "ckpt.state.safetensors").exists() else {}
+        if carried:
+            resumed_state = [(carried[f"{i}.h"].to(dev), carried[f"{i}.c"].to(dev)) for i in range(cfg.model.layers)]
+    best_path = out / "best.safetensors"
+    if not best_path.exists():
+        save_file(model.state_dict(), best_path)
     log_path = out / "log.csv"
     new_log = not log_path.exists() or step == 0
     log = open(log_path, "w" if new_log else "a", newline="")
     writer = csv.writer(log)
     if new_log:
         writer.writerow(["step", "chars", "lr", "train_bpc", "val_bpc", "elapsed_s"])
-    stop = {"flag": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
-    signal.signal(signal.SIGINT, lambda *_: stop.update(flag=True))
-    state = None
+    stop = {"why": ""}
+    handler = lambda *_: stop.update(why="interrupted")  # noqa: E731
+    old = [signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)]
+    state = resumed_state
     t0 = last_ckpt = time.time()
-    run_loss, run_n = 0.0, 0
-    while step < cfg.steps and not stop["flag"]:
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
-        x, y = stream.next()
-        if state is None:
-            state = model.initial_state(cfg.streams)
-        logits, state = model(x, state)
-        keep = (torch.rand(cfg.streams) >= cfg.reset_prob).float().view(1, -1, 1)
-        state = [(h.detach() * keep, c.detach() * keep) for h, c in state]
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 256), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-        opt.step()
-        step += 1
-        run_loss += loss.item()
-        run_n += 1
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            val = evaluate(model, val_data)
-            best_val = min(best_val, val)
-            tr = run_loss / run_n / LN2
-            run_loss, run_n = 0.0, 0
-            el = time.time() - t0
-            writer.writerow([step, step * cfg.streams * cfg.seq_len, f"{lr_at(step, cfg):.6f}", f"{tr:.4f}", f"{val:.4f}", f"{el:.0f}"])
-            log.flush()
-            print(f"step {step} train {tr:.4f} val {val:.4f} ({el:.0f}s)", flush=True)
-        if time.time() - last_ckpt > cfg.checkpoint_every_s:
-            save_checkpoint(out, model, opt, step, stream, cfg, {"best_val": best_val})
-            last_ckpt = time.time()
-    save_checkpoint(out, model, opt, step, stream, cfg, {"best_val": best_val})
-    save_file(model.state_dict(), out / "float.safetensors")
-    log.close()
-    return out / "float.safetensors"
+    run_loss, run_n, last_train = 0.0, 0, float("nan")
+
+    def elapsed() -> float:
+        return elapsed_before + time.time() - t0
+
+    def checkpoint() -> None:
+        save_checkpoint(out, model, opt, step, stream, cfg, {"best_val": best_val, "bad_evals": bad_evals,
+                                                           "elapsed_s": elapsed()}, state)
+
+    try:
+        while not stop["why"]:
+            if step >= cfg.steps:
+                stop["why"] = "steps"
+                break
+            if time_budget and elapsed() >= time_budget:
+                stop["why"] = "time budget"
+                break
+            frac = elapsed() / time_budget if time_budget else (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+            lr = lr_at_fraction(frac, step, cfg)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            x, y = stream.next()
+            x, y = x.to(dev), y.to(dev)
+            if state is None:
+                state = model.initial_state(cfg.streams)
+                state = [(h.to(dev), c.to(dev)) for h, c in state]
+            logits, state = model(x, state)
+            keep = (torch.rand(cfg.streams) >= cfg.reset_prob).float().view(1, -1, 1).to(dev)
+            state = [(h.detach() * keep, c.detach() * keep) for h, c in state]
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 256), y.reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+            step += 1
+            run_loss += loss.item()
+            run_n += 1
+            if on_step:
+                on_step(step, elapsed())
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                val = evaluate(model, val_data, device=dev)
+                last_train = run_loss / run_n / LN2
+                run_loss, run_n = 0.0, 0
+                if val < best_val:
+                    best_val, bad_evals = val, 0
+                    save_file(model.state_dict(), best_path)
+                else:
+                    bad_evals += 1
+                writer.writerow([step, step * cfg.streams * cfg.seq_len, f"{lr:.6f}", f"{last_train:.4f}",
+                                 f"{val:.4f}", f"{elapsed():.0f}"])
+                log.flush()
+                if on_eval:
+                    on_eval(step, last_train, val, elapsed())
+                if patience and bad_evals >= patience:
+                    stop["why"] = "early stop"
+            if time.time() - last_ckpt > cfg.checkpoint_every_s:
+                checkpoint()
+                last_ckpt = time.time()
+    finally:
+        checkpoint()
+        log.close()
+        for sig, h in zip((signal.SIGINT, signal.SIGTERM), old):
+            signal.signal(sig, h)
+    if best_val == float("inf"):  # stopped before the first evaluation: use what there is
+        save_file(model.state_dict(), best_path)
+    return FitResult(best_path, step, best_val, last_train, elapsed(), stop["why"])
+
+
+def train(cfg: TrainConfig, pools: Path, out: Path, resume: bool = False) -> Path:
+    """The shipped default model's run: English pools plus a little code and logs."""
+    torch.set_num_threads(cfg.threads)
+    train_data, val_data = build_corpus(pools, cfg.seed, cfg.val_bytes)
+    print(f"corpus: train {len(train_data):,} bytes, validation {len(val_data):,} bytes", flush=True)
+    res = fit(cfg, train_data, val_data, out, resume and (out / "ckpt.json").exists(),
+              on_eval=lambda st, tr, val, el: print(f"step {st} train {tr:.4f} val {val:.4f} ({el:.0f}s)", flush=True))
+    return res.float_path
 
 
 def main() -> None:

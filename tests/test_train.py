@@ -1,0 +1,114 @@
+"""`lstmzip train`: a tiny real run end to end, exact resume, and every kind of bad input."""
+import bz2
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import lstmzip
+from lstmzip.cli import app
+from lstmzip.errors import LstmzipError
+from lstmzip.training import sources
+from lstmzip.training.run import TrainOptions, train
+
+TINY = dict(layers=1, hidden=32, embed=8, seq_len=32, batch=8, eval_every=5, patience=0)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    d = tmp_path / "corpus"
+    (d / "sub").mkdir(parents=True)
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    for i in range(6):
+        text = "\n".join(" ".join(words[(i * 7 + j * k) % len(words)] for k in range(9)) for j in range(120))
+        (d / f"doc{i}.txt").write_text(text)
+    (d / "sub" / "more.txt.bz2").write_bytes(bz2.compress(("def f(x):\n    return x + 1\n" * 200).encode()))
+    (d / "image.bin").write_bytes(bytes(range(256)) * 20)  # binary: skipped with a warning
+    return d
+
+
+def test_corpus_reading_skips_binary_and_opens_compressed(corpus):
+    c = sources.read_corpus([corpus])
+    names = [f.path.split("/")[-1] for f in c.files]
+    assert "more.txt.bz2" in names and "image.bin" not in names and len(names) == 7
+    assert any("image.bin: binary" in s for s in c.skipped)
+
+
+def test_train_cli_end_to_end(corpus, tmp_path):
+    out = tmp_path / "tiny.lstmzm"
+    r = CliRunner().invoke(app, ["train", str(corpus), "-o", str(out), "--steps", "12", "--layers", "1",
+                                 "--hidden", "32", "--embed", "8", "--seq-len", "32", "--batch", "8", "-q"])
+    assert r.exit_code == 0, r.output
+    assert "integer / float" in r.stderr and "skipped" in r.stderr
+    for suffix in (".lstmzm", ".float.safetensors", ".log.csv", ".png"):
+        assert (tmp_path / f"tiny{suffix}").exists(), suffix
+    info = json.loads(CliRunner().invoke(app, ["models", "--info", str(out)]).stdout)
+    assert info["training"]["steps"] == 12 and info["training"]["corpus"]["files"]
+    assert info["validation"]["int_bpc"] > 0 and "library_version" in info
+    data = (corpus / "doc0.txt").read_bytes()
+    assert lstmzip.decompress(lstmzip.compress(data, str(out)), str(out)) == data
+    # fine-tune from the float weights written beside it
+    out2 = tmp_path / "tiny2.lstmzm"
+    report = lstmzip.train(corpus, out2, steps=5, init_from=str(out), **{k: v for k, v in TINY.items()
+                                                                           if k not in ("layers", "hidden", "embed")})
+    assert report.model_path == out2 and report.steps == 5
+
+
+def test_resume_is_exact(corpus, tmp_path):
+    """A run killed at step 7 and resumed ends with the same weights as one never stopped."""
+    whole = train([corpus], tmp_path / "a.lstmzm", TrainOptions(steps=10, quantize=False, **TINY))
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_7(step, elapsed):
+        if step == 7:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train([corpus], tmp_path / "b.lstmzm", TrainOptions(steps=10, quantize=False, **TINY), on_step=kill_at_7)
+    resumed = train([corpus], tmp_path / "b.lstmzm", TrainOptions(steps=10, quantize=False,
+                                                                    resume=tmp_path / "b.run", **TINY))
+    assert resumed.steps == 10 and resumed.best_val_bpc == whole.best_val_bpc
+    from safetensors.torch import load_file
+
+    wa, wb = load_file(tmp_path / "a.run" / "ckpt.model.safetensors"), load_file(tmp_path / "b.run" / "ckpt.model.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--steps", "5"], "no text to train on"),  # empty folder
+    (["--steps", "5", "--device", "cuda"], None),  # only when no GPU
+    (["--steps", "5", "--init-from", "nosuch"], "no shipped model or file"),
+])
+def test_bad_input(tmp_path, args, message):
+    import torch
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    if message != "no text to train on":
+        (empty / "a.txt").write_text("hello world\n" * 10000)
+    if "cuda" in args:
+        if torch.cuda.is_available():
+            pytest.skip("a GPU is present")
+        message = "no CUDA GPU"
+    r = CliRunner().invoke(app, ["train", str(empty), "-o", str(tmp_path / "m.lstmzm"), "-q", *args])
+    assert r.exit_code == 1, r.output
+    assert r.stderr.startswith("lstmzip: ") and message in r.stderr and "Traceback" not in r.output
+
+
+def test_bad_input_api(tmp_path, corpus):
+    short = tmp_path / "short"
+    short.mkdir()
+    (short / "a.txt").write_text("tiny")
+    with pytest.raises(LstmzipError, match="shorter than one training sequence|validation text is only"):
+        train([short], tmp_path / "m.lstmzm", TrainOptions(steps=3, **TINY))
+    with pytest.raises(LstmzipError, match="no such file"):
+        train([tmp_path / "missing"], tmp_path / "m.lstmzm", TrainOptions(steps=3, **TINY))
+    with pytest.raises(LstmzipError, match="--steps or --time-budget"):
+        train([corpus], tmp_path / "m.lstmzm", TrainOptions(**TINY))
+    train([corpus], tmp_path / "c.lstmzm", TrainOptions(steps=3, quantize=False, **TINY))
+    other = dict(TINY, hidden=48)
+    with pytest.raises(LstmzipError, match="checkpoint is a 1 x 32"):
+        train([corpus], tmp_path / "c.lstmzm", TrainOptions(steps=6, resume=tmp_path / "c.run", **other))
