@@ -93,9 +93,36 @@ def iter_blocks(src: BinaryIO, model: str | None = None, progress: Progress | No
         raise ArchiveError("trailing garbage after the end of the archive")
 
 
+AUTO_MODEL = "auto"
+AUTO_SAMPLE = 16 << 10  # bytes of the input each candidate model is scored on
+
+
+def choose_model(sample: bytes, candidates: list[str] | None = None, device: str = "cpu") -> str:
+    """The candidate (shipped model names by default) whose full coder model needs the fewest
+    bits for `sample`, the way the pipeline would code it. Ties go to the first candidate."""
+    from lstmzip import transforms
+    from lstmzip.pipeline import lstm_encode, plan_streams
+    from models import registry
+
+    names = candidates or registry.names()
+    if len(names) == 1 or not sample:
+        return names[0]
+    data = transforms.forward(sample, transforms.choose(sample))
+    streams = plan_streams(len(data), CodingConfig())
+    scores = [lstm_encode(engine_for(load_model(n), device), data, streams)[1] for n in names]
+    return names[scores.index(min(scores))]
+
+
 def compress_stream(src: BinaryIO, dst: BinaryIO, model: str = DEFAULT_MODEL, config: CodingConfig | None = None,
                     progress: Progress | None = None, device: str = "cpu") -> CompressStats:
+    """Compress `src` into `dst` block by block. `model="auto"` scores the start of the input
+    with every shipped model and uses the best (the archive records which, as always)."""
+    first = b""
+    if model == AUTO_MODEL:
+        first = src.read((config or CodingConfig()).block_size)
+        model = choose_model(first[:AUTO_SAMPLE], device=device)
     w = BlockWriter(dst, model, config, progress, device)
+    w.add_block(first)
     while True:
         block = src.read(w.cfg.block_size)
         if not block:

@@ -41,7 +41,8 @@ def _main(version: bool = typer.Option(False, "--version", "-V", callback=_versi
 
 
 FilesArg = typer.Argument(None, help="Files; '-' or none for stdin.")
-ModelOpt = typer.Option(registry.DEFAULT_MODEL, "--model", "-m", help="Shipped model name or model file.")
+ModelOpt = typer.Option(registry.DEFAULT_MODEL, "--model", "-m",
+                        help="Shipped model name, model file, or 'auto' (the shipped model that scores best on the input's start).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 ThreadsOpt = typer.Option(0, "--threads", "-T", help="torch CPU threads (0: one less than the cores, the "
                           "last one runs the adaptive stages beside the LSTM). Output is the same for any value.")

@@ -2,15 +2,16 @@
 coded. Integer-exact torch on the CPU, batched over streams.
 
 The pretrained LSTM knows English in general, not this file: its names, its vocabulary, its
-markup, the habits of its code or log lines. For each context order k in `ORDERS`, a table
-maps the last k bytes (hashed for k >= 3) to 256 biases; the logit of byte x becomes
+markup, the habits of its code or log lines. For each context order k in `BiasConfig.orders`,
+a table maps the last k bytes (hashed for k >= 3) to 256 biases; the logit of byte x becomes
 
-    logit(x) = lstm_logit(x) + (sum over orders of B_k[context_k, x]) >> BIAS_FRAC_BITS
+    logit(x) = lstm_logit(x) + (sum over orders of B_k[context_k, x]) >> bias_frac_bits
 
 and after each step every table row that was used moves along the gradient of -log p(y):
 B[row, x] += (1[x = y] - p(x)) in Q16, averaged over the streams that used that row in the
-step, times warm / (warm + n) / 2^rate_shift, where n counts the row's earlier updates. Sums of integers do not depend on the order of the streams, so encoder and
-decoder agree bit for bit. This is dynamic evaluation of the output layer's bias, conditioned
+step, times warm / (warm + n) / 2^rate_shift, where n counts the row's earlier updates.
+Sums of integers do not depend on the order of the streams, so encoder and decoder agree
+bit for bit. The defaults of BiasConfig are part of the archive format (block method 3). This is dynamic evaluation of the output layer's bias, conditioned
 on short contexts; hyperparameters were chosen on training-pool text (English books the
 model did not train on, Python, logs), not on the eval files.
 

@@ -88,3 +88,15 @@ def test_open_like_gzip(tmp_path):
         assert f.read(6) == b"hello "
         assert f.read() == b"world\n" * 100
     assert lstmzip.decompress(path.read_bytes()) == b"hello " + b"world\n" * 100
+
+
+def test_auto_model_picks_the_best_scoring_candidate(tiny_model_file):
+    from lstmzip.api import choose_model
+
+    text = eval_file("canterbury/alice29.txt")[:4096]
+    assert choose_model(text, [str(tiny_model_file), "default"]) == "default"  # not just the first
+    packed = lstmzip.compress(text, "auto")  # one shipped model today: no scoring needed
+    from lstmzip import container
+
+    assert container.read_header(io.BytesIO(packed)).model_name == "default"
+    assert lstmzip.decompress(packed) == text

@@ -31,6 +31,7 @@ from models.config import ModelConfig
 
 MIN_VAL_BYTES = 4096
 MEASURE_BYTES = 65536  # validation bytes the float/integer/xz/bzip2 comparison runs on
+EVAL_BYTES = 256 << 10  # validation bytes evaluated during training (keeps evaluations cheap)
 
 
 @dataclass
@@ -213,7 +214,7 @@ def train(corpus_paths: list[Path], out: Path, opts: TrainOptions,
                                f"(embed {model_cfg.embed})")
     torch.manual_seed(opts.seed)
     random.seed(opts.seed)
-    res: FitResult = fit(cfg, train_data, val_data, Path(run_dir), resume=resume, init=init,
+    res: FitResult = fit(cfg, train_data, val_data[:EVAL_BYTES], Path(run_dir), resume=resume, init=init,
                          time_budget=opts.time_budget or None, patience=opts.patience, device=device,
                          on_eval=on_eval, on_step=on_step)
     from models.float_lstm import FloatLSTM
