@@ -7,6 +7,7 @@ domain models, and the held-out files of benchmarks/domain_heldout.py.
         --val-fraction 0.01 -T 2
     python benchmarks/domain_heldout.py --model runs/python.lstmzm --files runs/python_heldout/* \
         --out benchmarks/results/domain_python
+    (logs: --heldout 8 --min-heldout-bytes 20000, and --time-budget 600)
 """
 from __future__ import annotations
 
@@ -26,14 +27,18 @@ def main() -> None:
     ap.add_argument("heldout_dir", type=Path)
     ap.add_argument("--heldout", type=int, default=12, help="whole files kept out of training")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--min-heldout-bytes", type=int, default=0, help="only hold out files at least this big")
     a = ap.parse_args()
     docs = corpus.read_pool(POOLS / f"{a.pool}.txt.xz")
     random.Random(a.seed).shuffle(docs)
-    for folder, part in ((a.heldout_dir, docs[: a.heldout]), (a.train_dir, docs[a.heldout :])):
+    big = [d for d in docs if len(d.data) >= a.min_heldout_bytes]
+    held = big[: a.heldout]
+    rest = [d for d in docs if not any(d is h for h in held)]
+    for folder, part in ((a.heldout_dir, held), (a.train_dir, rest)):
         folder.mkdir(parents=True, exist_ok=True)
         for i, d in enumerate(part):
             (folder / f"{i:05d}_{Path(d.name).name}").write_bytes(d.data)
-    print(f"{a.heldout} held out, {len(docs) - a.heldout} for training")
+    print(f"{len(held)} held out ({sum(len(d.data) for d in held):,} bytes), {len(rest)} for training")
 
 
 if __name__ == "__main__":
