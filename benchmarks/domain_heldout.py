@@ -10,12 +10,12 @@ import argparse
 import bz2
 import json
 import lzma
-import os
 from pathlib import Path
 
 import torch
 
 import lstmzip
+from lstmzip.pipeline import default_threads
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
     ap.add_argument("--files", nargs="+", type=Path, required=True)
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+    torch.set_num_threads(default_threads())
     rows, tot = [], {"bytes": 0, "model": 0, "default": 0, "xz": 0, "bz2": 0}
     for f in a.files:
         data = f.read_bytes()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 
 from lstmzip import CodingConfig
 from lstmzip.api import compress_stream
+from lstmzip.pipeline import default_threads
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "eval"
 
@@ -27,7 +27,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "stream_length")
     ap.add_argument("--threads", type=int, default=0, help="0: cores - 1, as the CLI")
     a = ap.parse_args()
-    torch.set_num_threads(a.threads or max(1, (os.cpu_count() or 2) - 1))
+    torch.set_num_threads(a.threads or default_threads())
     data = (EVAL / a.file).read_bytes()
     rows = []
     for min_len in a.lengths:

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 import lstmzip
+from lstmzip.pipeline import default_threads
 from lstmzip.pipeline import CodingConfig, plan_streams
 
 HERE = Path(__file__).resolve().parent
@@ -39,7 +40,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="0: cores - 1, as the CLI")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "throughput")
     a = ap.parse_args()
-    torch.set_num_threads(a.threads or max(1, (os.cpu_count() or 2) - 1))
+    torch.set_num_threads(a.threads or default_threads())
     text = b"".join((EVAL / t).read_bytes() for t in TEXTS)
     lstmzip.decompress(lstmzip.compress(b"warm-up " * 300, a.model))
     rows = []

@@ -91,6 +91,7 @@ def _versions() -> dict:
 
 
 def run(cfg: BenchConfig, on_result: Callable[[Result], None] | None = None) -> Report:
+    from lstmzip.pipeline import default_threads
     from models import registry
 
     notes = []
@@ -135,6 +136,6 @@ def run(cfg: BenchConfig, on_result: Callable[[Result], None] | None = None) -> 
             if on_result:
                 on_result(r)
     meta = {"machine": _machine(), "versions": _versions(), "date": time.strftime("%Y-%m-%d %H:%M"),
-            "threads": cfg.threads or max(1, (os.cpu_count() or 2) - 1), "models": cfg.models,
+            "threads": cfg.threads or default_threads(), "models": cfg.models,
             "codecs": [{"codec": c, "label": lab} for c, lab, _, _ in codecs]}
     return Report(meta, results, notes)

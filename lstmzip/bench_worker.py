@@ -20,13 +20,12 @@ from pathlib import Path
 
 
 def _lstmzip_codec(model: str, threads: int):
-    import os
-
     import torch
 
     import lstmzip
+    from lstmzip.pipeline import default_threads
 
-    torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))  # as the CLI does
+    torch.set_num_threads(threads or default_threads())  # as the CLI does
     lstmzip.decompress(lstmzip.compress(b"warm-up " * 300, model))  # load model, self-test kernels
     return lambda d: lstmzip.compress(d, model), lstmzip.decompress
 

@@ -16,7 +16,7 @@ import typer
 from lstmzip import api
 from lstmzip.engines import load_model
 from lstmzip.errors import LstmzipError
-from lstmzip.fileio import atomic_output, open_input
+from lstmzip.fileio import atomic_output, open_input, walk_files
 from lstmzip.progress import progress_bar
 from models import registry
 
@@ -80,7 +80,9 @@ def _set_threads(n: int) -> None:
         raise typer.BadParameter("must be >= 0", param_hint="--threads")
     import torch
 
-    torch.set_num_threads(n or max(1, (os.cpu_count() or 2) - 1))
+    from lstmzip.pipeline import default_threads
+
+    torch.set_num_threads(n or default_threads())
 
 
 def _stdout_ok(force: bool) -> None:
@@ -329,7 +331,7 @@ def train(
 def _corpus_files(corpus: Path) -> list[Path]:
     if not corpus.is_dir():
         raise LstmzipError(f"{corpus}: not a directory")
-    return sorted(p for p in corpus.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return walk_files(corpus)
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Safe output files: write to a temporary file beside the target, fsync, rename."""
+"""Files: safe output (a temporary file beside the target, fsync, rename) and folder walks."""
 from __future__ import annotations
 
 import contextlib
@@ -63,3 +63,10 @@ def open_input(path: Path):
         raise LstmzipError(f"{path}: permission denied") from None
     except OSError as e:
         raise LstmzipError(f"{path}: {e.strerror}") from None
+
+
+def walk_files(folder: Path) -> list[Path]:
+    """Every file under `folder`, recursively and sorted, leaving out hidden files and
+    anything inside hidden folders (.git and the like)."""
+    return sorted(f for f in folder.rglob("*")
+                  if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts))

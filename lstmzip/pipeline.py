@@ -44,6 +44,12 @@ class CodingConfig:
     adaptive: bool = True  # context bias on (Method.LSTM_ADAPTIVE) or off (Method.LSTM)
 
 
+def default_threads() -> int:
+    """torch threads unless told otherwise: one less than the cores, so that the next LSTM step
+    can run on the last core beside the adaptive stages (see _Predictor)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 def plan_streams(n: int, cfg: CodingConfig) -> int:
     if n == 0:
         return 0

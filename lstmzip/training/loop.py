@@ -218,8 +218,7 @@ def fit(cfg: TrainConfig, train_data: np.ndarray, val_data: np.ndarray, out: Pat
             x, y = stream.next()
             x, y = x.to(dev), y.to(dev)
             if state is None:
-                state = model.initial_state(cfg.streams)
-                state = [(h.to(dev), c.to(dev)) for h, c in state]
+                state = model.initial_state(cfg.streams, dev)
             logits, state = model(x, state)
             keep = (torch.rand(cfg.streams) >= cfg.reset_prob).float().view(1, -1, 1).to(dev)
             state = [(h.detach() * keep, c.detach() * keep) for h, c in state]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lstmzip.errors import LstmzipError
+from lstmzip.fileio import walk_files
 from lstmzip.training.corpus import Document
 
 _OPENERS = {".xz": lzma.open, ".lzma": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
@@ -67,7 +68,7 @@ def _expand(paths: list[Path]) -> list[Path]:
         if not p.exists():
             raise LstmzipError(f"{p}: no such file or directory")
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            out += walk_files(p)
         else:
             out.append(p)
     return out
