@@ -8,7 +8,7 @@ from typing import BinaryIO, Iterator
 
 from lstmzip import container as ct
 from lstmzip.engines import engine_for, load_model, model_for_archive
-from lstmzip.errors import ArchiveError, LstmzipError
+from lstmzip.errors import ArchiveError, BlockDamaged, LstmzipError
 from lstmzip.pipeline import CodingConfig, Progress, compress_block, decompress_block
 from models.registry import DEFAULT_MODEL
 
@@ -48,7 +48,9 @@ class BlockWriter:
     def add_block(self, data: bytes) -> None:
         if not data:
             return
-        r = compress_block(self.engine, data, self.cfg, self.progress)
+        report = _BlockProgress(self.progress)
+        r = compress_block(self.engine, data, self.cfg, report.inner)
+        report.block_done(len(data))
         self._emit(ct.pack_block(r.header))
         self._emit(r.coded)
         self._crc = ct.crc32(data, self._crc)
@@ -62,10 +64,59 @@ class BlockWriter:
         return self.stats
 
 
+class _Source:
+    """The archive being read: counts bytes (for damage reports) and knows how many are left
+    when the file is seekable, so a header's lengths are checked against the real file."""
+
+    def __init__(self, f: BinaryIO):
+        self.f, self.pos, self.size = f, 0, None
+        try:
+            if f.seekable():
+                here = f.tell()
+                self.size = f.seek(0, io.SEEK_END) - here
+                f.seek(here)
+        except (OSError, ValueError):
+            self.size = None
+
+    def read(self, n: int) -> bytes:
+        data = self.f.read(n)
+        self.pos += len(data)
+        return data
+
+    @property
+    def available(self) -> int | None:
+        return None if self.size is None else self.size - self.pos
+
+
+class _BlockProgress:
+    """Reports a block's bytes once it is done, less what the LSTM loop already reported."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress, self.done = progress, 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        self.progress(n)
+
+    def block_done(self, size: int) -> None:
+        if self.progress is not None and size > self.done:
+            self.progress(size - self.done)
+        self.done = 0
+
+    @property
+    def inner(self) -> Progress | None:
+        return self if self.progress is not None else None
+
+
 def iter_blocks(src: BinaryIO, model: str | None = None, progress: Progress | None = None,
-                device: str = "cpu") -> Iterator[bytes]:
-    """Decoded blocks of an archive, each verified; the trailer is checked at the end."""
-    header = ct.read_header(src)
+                device: str = "cpu", keep_going: bool = False) -> Iterator[bytes]:
+    """Decoded blocks of an archive, each verified; the trailer is checked at the end.
+
+    A damaged block is reported with its index and byte ranges. With `keep_going` (for
+    `lstmzip test`) every block is still checked and one error at the end lists them all.
+    """
+    s = _Source(src)
+    header = ct.read_header(s)
     loaded = None
 
     def engine():
@@ -76,20 +127,33 @@ def iter_blocks(src: BinaryIO, model: str | None = None, progress: Progress | No
 
     if model:  # an explicit model is checked up front, even for archives of stored blocks
         engine()
-    crc, total, index = 0, 0, 0
+    report = _BlockProgress(progress)
+    crc, total, index, damaged = 0, 0, 0, []
     while True:
-        rec = ct.read_record(src)
+        rec = ct.read_record(s)
         if isinstance(rec, ct.Trailer):
             break
-        payload = src.read(rec.coded_len)
-        if len(payload) != rec.coded_len:
-            raise ArchiveError(f"truncated archive (cut off in block {index})")
-        data = decompress_block(engine, rec, payload, index, progress=progress)
-        crc, total, index = ct.crc32(data, crc), total + len(data), index + 1
-        yield data
+        start = s.pos
+        payload = ct.read_payload(s, rec.coded_len, f"block {index}", s.available)
+        try:
+            data = decompress_block(engine, rec, payload, index, progress=report.inner)
+        except BlockDamaged as e:
+            where = (f"original bytes {total}-{total + rec.raw_len - 1}, "
+                     f"archive bytes {start}-{start + rec.coded_len - 1}")
+            if not keep_going:
+                raise BlockDamaged(f"{e}: {where}") from None
+            damaged.append(f"block {index} ({where})")
+            data = None
+        report.block_done(rec.raw_len)
+        if data is not None:
+            crc = ct.crc32(data, crc)
+            yield data
+        total, index = total + rec.raw_len, index + 1
+    if damaged:
+        raise BlockDamaged(f"{len(damaged)} of {index} blocks damaged: {'; '.join(damaged)}")
     if rec.blocks != index or rec.total_size != total or rec.total_crc != crc:
         raise ArchiveError("damaged archive (trailer does not match the blocks)")
-    if src.read(1):
+    if s.read(1):
         raise ArchiveError("trailing garbage after the end of the archive")
 
 
@@ -133,9 +197,10 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model: str = DEFAULT_MODEL, co
 
 def decompress_stream(src: BinaryIO, dst: BinaryIO | None, model: str | None = None,
                       progress: Progress | None = None, device: str = "cpu") -> int:
-    """Decode `src` into `dst` (None: verify only). Returns the number of decoded bytes."""
+    """Decode `src` into `dst` (None: verify only, and report every damaged block, not just
+    the first). Returns the number of decoded bytes."""
     n = 0
-    for block in iter_blocks(src, model, progress, device):
+    for block in iter_blocks(src, model, progress, device, keep_going=dst is None):
         if dst is not None:
             dst.write(block)
         n += len(block)

@@ -17,6 +17,7 @@ from lstmzip import api
 from lstmzip.engines import load_model
 from lstmzip.errors import LstmzipError
 from lstmzip.fileio import atomic_output, open_input, walk_files
+from lstmzip.launcher import install_signal_handlers, interrupted_exit_code
 from lstmzip.progress import progress_bar
 from models import registry
 
@@ -58,9 +59,10 @@ def handle_errors(fn):
         except LstmzipError as e:
             typer.echo(f"lstmzip: {e}", err=True)
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            typer.echo("lstmzip: interrupted", err=True)
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as e:
+            message, code = interrupted_exit_code(e)
+            typer.echo(message, err=True)
+            raise typer.Exit(code) from None
         except BrokenPipeError:
             raise typer.Exit(1) from None
         except OSError as e:
@@ -107,10 +109,17 @@ def _convert(name: str, target: Optional[Path], force: bool, quiet: bool, label:
     try:
         with progress_bar(f"{label} {name}", total, quiet) as progress:
             if target is None:
-                job(src, sys.stdout.buffer, progress)
-                sys.stdout.buffer.flush()
+                try:
+                    job(src, sys.stdout.buffer, progress)
+                    sys.stdout.buffer.flush()
+                except BrokenPipeError:
+                    raise
+                except OSError as e:
+                    if e.filename is not None:
+                        raise
+                    raise LstmzipError(f"standard output: {e.strerror or e}") from None
             else:
-                with atomic_output(target, force, mode_from=None if name == "-" else name) as dst:
+                with atomic_output(target, force, like=None if name == "-" else name) as dst:
                     job(src, dst, progress)
     finally:
         if src is not sys.stdin.buffer:
@@ -127,11 +136,18 @@ def compress(
     keep: bool = typer.Option(True, "--keep", "-k", help="Keep input files (the default)."),
     rm: bool = typer.Option(False, "--rm", help="Remove each input after it was compressed and written."),
     model: str = ModelOpt,
+    fast: bool = typer.Option(False, "--fast", help="No LSTM: LZMA (or stored) blocks only, at about xz's "
+                              "speed, for data the model cannot help or when time matters."),
     quiet: bool = QuietOpt,
     threads: int = ThreadsOpt,
 ) -> None:
     """Compress FILES to FILE.lstmz (input kept)."""
     _set_threads(threads)
+    from lstmzip.pipeline import CodingConfig
+
+    config = CodingConfig(lstm=not fast)
+    if fast and model == api.AUTO_MODEL:
+        model = registry.DEFAULT_MODEL  # nothing to choose: no model codes the blocks
     files = _inputs(files)
     if output and len(files) > 1:
         raise typer.BadParameter("-o takes one input file", param_hint="--output")
@@ -143,9 +159,17 @@ def compress(
             _stdout_ok(force)
         target = None if to_stdout else output or Path(name + SUFFIX)
         _convert(name, target, force, quiet, "compress", _size(name),
-                 lambda src, dst, progress: api.compress_stream(src, dst, model, progress=progress))
+                 lambda src, dst, progress: api.compress_stream(src, dst, model, config, progress=progress))
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
+
+
+def _original_size(name: str) -> int | None:
+    """For the progress bar: the size the archive's trailer declares (checked when decoding)."""
+    from lstmzip.container import peek_trailer
+
+    trailer = peek_trailer(name) if name != "-" else None
+    return trailer.total_size if trailer is not None else None
 
 
 def _decompress_target(name: str, output: Optional[Path]) -> Path:
@@ -177,7 +201,7 @@ def decompress(
     for name in files:
         to_stdout = stdout or (name == "-" and output is None)
         target = None if to_stdout else _decompress_target(name, output)
-        _convert(name, target, force, quiet, "decompress", None,
+        _convert(name, target, force, quiet, "decompress", _original_size(name),
                  lambda src, dst, progress: api.decompress_stream(src, dst, model, progress=progress))
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
@@ -196,7 +220,7 @@ def test_cmd(
     for name in _inputs(files):
         src = sys.stdin.buffer if name == "-" else open_input(Path(name))
         try:
-            with progress_bar(f"test {name}", None, quiet) as progress:
+            with progress_bar(f"test {name}", _original_size(name), quiet) as progress:
                 n = api.decompress_stream(src, None, model, progress=progress)
         finally:
             if src is not sys.stdin.buffer:
@@ -382,4 +406,5 @@ def bench(
 
 
 def main() -> None:
+    install_signal_handlers()
     app(prog_name="lstmzip")

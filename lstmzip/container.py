@@ -17,7 +17,10 @@ from lstmzip.errors import ArchiveError
 MAGIC = b"LSTMZ"
 VERSION = 1
 MAX_BLOCK = 64 << 20
-MAX_STREAMS = 1 << 20
+# Streams per LSTM block. The engine holds state, logits and a frequency table per stream
+# (~10 KB each for 2 x 256), so this cap is what keeps a small hostile header from asking for
+# gigabytes. lstmzip never writes more than 512 (CodingConfig.max_streams).
+MAX_STREAMS = 1 << 14
 MAX_ADAPTIVE_STREAMS = 1 << 14  # models.context_bias.MAX_STREAMS
 MAX_NAME = 64
 # No model codes a byte in fewer than ~0.0056 bits (the largest frequency is 2^16 of a total
@@ -94,6 +97,25 @@ def _read_exact(f: BinaryIO, n: int, what: str) -> bytes:
     return data
 
 
+TRAILER_BYTES = 1 + _TRAILER.size + _CRC.size
+_CHUNK = 1 << 20
+
+
+def read_payload(f: BinaryIO, n: int, what: str, available: int | None = None) -> bytes:
+    """`n` bytes of block payload. `available` (bytes left in the file, when known) is checked
+    first, and a pipe is read in chunks: a header that lies about its length costs nothing."""
+    if available is not None and n + TRAILER_BYTES > available:
+        raise ArchiveError(f"truncated archive ({what} claims {n} bytes, the file has {max(0, available - TRAILER_BYTES)} left)")
+    parts, left = [], n
+    while left:
+        part = f.read(min(left, _CHUNK))
+        if not part:
+            raise ArchiveError(f"truncated archive (cut off in {what})")
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
 def _check_crc(body: bytes, crc_bytes: bytes, what: str) -> None:
     if _CRC.unpack(crc_bytes)[0] != crc32(body):
         raise ArchiveError(f"damaged archive ({what} checksum mismatch)")
@@ -136,14 +158,33 @@ def read_record(f: BinaryIO) -> BlockHeader | Trailer:
         method = Method(method)
     except ValueError:
         raise ArchiveError(f"archive uses an unknown block method {method}") from None
-    ok = (0 < raw_len <= MAX_BLOCK and coded_len <= raw_len + 64 and model_len <= raw_len and transform <= 1
-          and streams <= min(MAX_STREAMS, model_len) and (streams > 0 or model_len == 0))
-    if method == Method.STORED:
-        ok = ok and coded_len == raw_len
+    ok = 0 < raw_len <= MAX_BLOCK and coded_len <= raw_len + 64
     if method in (Method.LSTM, Method.LSTM_ADAPTIVE):
-        ok = ok and model_len <= (coded_len + 16) * MAX_LSTM_RATIO
-    if method == Method.LSTM_ADAPTIVE:
-        ok = ok and streams <= MAX_ADAPTIVE_STREAMS
+        ok = (ok and transform <= 1 and 1 <= streams <= min(MAX_STREAMS, model_len) and model_len <= raw_len
+              and model_len <= (coded_len + 16) * MAX_LSTM_RATIO)
+        if method == Method.LSTM_ADAPTIVE:
+            ok = ok and streams <= MAX_ADAPTIVE_STREAMS
+    else:  # stored and lzma blocks have no model fields
+        ok = ok and transform == model_len == streams == 0
+        if method == Method.STORED:
+            ok = ok and coded_len == raw_len
     if not ok:
         raise ArchiveError("damaged archive (impossible block sizes)")
     return BlockHeader(raw_len, coded_len, method, transform, model_len, streams, raw_crc)
+
+
+def peek_trailer(path: str) -> Trailer | None:
+    """The trailer of an archive file, read from its end without decoding (None if the file
+    is not seekable or its last bytes are not a valid trailer). Used for progress totals."""
+    try:
+        with open(path, "rb") as f:
+            if f.seek(0, 2) < TRAILER_BYTES:
+                return None
+            f.seek(-TRAILER_BYTES, 2)
+            tail = f.read(TRAILER_BYTES)
+    except OSError:
+        return None
+    body = tail[1 : 1 + _TRAILER.size]
+    if tail[:1] != TAG_END or _CRC.unpack(tail[-4:])[0] != crc32(body):
+        return None
+    return Trailer(*_TRAILER.unpack(body))

@@ -7,3 +7,7 @@ class LstmzipError(Exception):
 
 class ArchiveError(LstmzipError):
     """The archive is not an lstmzip archive, is truncated, damaged or unsupported."""
+
+
+class BlockDamaged(ArchiveError):
+    """One block's payload does not decode to its checksummed bytes (its header was intact)."""

@@ -22,8 +22,8 @@ import torch
 from codec.errors import CodecError
 from codec.range_coder import Decoder, Encoder
 from lstmzip import transforms
-from lstmzip.container import MAX_ADAPTIVE_STREAMS, BlockHeader, Method, crc32
-from lstmzip.errors import ArchiveError
+from lstmzip.container import MAX_ADAPTIVE_STREAMS, MAX_STREAMS, BlockHeader, Method, crc32
+from lstmzip.errors import BlockDamaged
 from models.int_engine import EngineState, IntegerLSTM
 from models.context_bias import ContextBias
 from models.match_model import MatchModel
@@ -42,6 +42,7 @@ class CodingConfig:
     physical_batch: int = 0  # engine rows per call; 0 = all active streams (no effect on output)
     try_lzma: bool = True
     adaptive: bool = True  # context bias on (Method.LSTM_ADAPTIVE) or off (Method.LSTM)
+    lstm: bool = True  # False: LZMA or stored blocks only (`--fast`: xz speed, no model work)
 
 
 def default_threads() -> int:
@@ -53,7 +54,7 @@ def default_threads() -> int:
 def plan_streams(n: int, cfg: CodingConfig) -> int:
     if n == 0:
         return 0
-    cap = min(cfg.max_streams, MAX_ADAPTIVE_STREAMS) if cfg.adaptive else cfg.max_streams
+    cap = min(cfg.max_streams, MAX_ADAPTIVE_STREAMS if cfg.adaptive else MAX_STREAMS)
     return max(1, min(cap, n // cfg.min_stream_len))
 
 
@@ -211,30 +212,33 @@ def _lzma_decompress(coded: bytes, raw_len: int) -> bytes:
     try:
         out = d.decompress(coded, max_length=raw_len + 1)
     except lzma.LZMAError:
-        raise ArchiveError("damaged block (lzma data)") from None
+        raise BlockDamaged("lzma data") from None
     return out
 
 
-def compress_block(engine: IntegerLSTM, data: bytes, cfg: CodingConfig, progress: Progress | None = None) -> BlockResult:
-    transform = transforms.choose(data)
-    model_data = transforms.forward(data, transform)
-    streams = plan_streams(len(model_data), cfg)
-    coded, bits = lstm_encode(engine, model_data, streams, cfg.physical_batch, progress, cfg.adaptive)
+def compress_block(engine: IntegerLSTM | None, data: bytes, cfg: CodingConfig,
+                   progress: Progress | None = None) -> BlockResult:
+    """The smallest of: the LSTM coding (if cfg.lstm), LZMA (if cfg.try_lzma or not cfg.lstm), stored."""
+    transform, streams, model_len, bits = transforms.Transform.NONE, 0, 0, None
     lstm_method = Method.LSTM_ADAPTIVE if cfg.adaptive else Method.LSTM
-    best = (lstm_method, coded)
-    if cfg.try_lzma:
+    best: tuple[Method, bytes] | None = None
+    if cfg.lstm:
+        transform = transforms.choose(data)
+        model_data = transforms.forward(data, transform)
+        streams, model_len = plan_streams(len(model_data), cfg), len(model_data)
+        coded, bits = lstm_encode(engine, model_data, streams, cfg.physical_batch, progress, cfg.adaptive)
+        best = (lstm_method, coded)
+    if cfg.try_lzma or not cfg.lstm:
         alt = _lzma_compress(data)
-        if len(alt) < len(best[1]):
+        if best is None or len(alt) < len(best[1]):
             best = (Method.LZMA, alt)
     if len(best[1]) >= len(data):
         best = (Method.STORED, data)
     method, payload = best
     if method != lstm_method:
         transform, streams, model_len = transforms.Transform.NONE, 0, 0
-    else:
-        model_len = len(model_data)
     header = BlockHeader(len(data), len(payload), method, int(transform), model_len, streams, crc32(data))
-    return BlockResult(header, payload, bits)
+    return BlockResult(header, payload, bits if bits is not None else 8.0 * len(payload))
 
 
 def decompress_block(engine_for: Callable[[], IntegerLSTM], h: BlockHeader, payload: bytes, index: int,
@@ -242,14 +246,18 @@ def decompress_block(engine_for: Callable[[], IntegerLSTM], h: BlockHeader, payl
     if h.method == Method.STORED:
         data = payload
     elif h.method == Method.LZMA:
-        data = _lzma_decompress(payload, h.raw_len)
-    else:
         try:
-            model_data = lstm_decode(engine_for(), payload, h.model_len, h.streams, batch, progress,
+            data = _lzma_decompress(payload, h.raw_len)
+        except BlockDamaged as e:
+            raise BlockDamaged(f"block {index} is damaged ({e})") from None
+    else:
+        engine = engine_for()  # outside the try: a missing model is not a damaged block
+        try:
+            model_data = lstm_decode(engine, payload, h.model_len, h.streams, batch, progress,
                                      adaptive=h.method == Method.LSTM_ADAPTIVE)
         except CodecError as e:
-            raise ArchiveError(f"block {index} is damaged ({e})") from None
+            raise BlockDamaged(f"block {index} is damaged ({e})") from None
         data = transforms.inverse(model_data, transforms.Transform(h.transform))
     if len(data) != h.raw_len or crc32(data) != h.raw_crc:
-        raise ArchiveError(f"block {index} is damaged (checksum mismatch)")
+        raise BlockDamaged(f"block {index} is damaged (checksum mismatch)")
     return data

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = Path(os.environ.get("LSTMZIP_EVAL", ROOT.parent / "shared" / "corpora" / "eval"))
@@ -13,6 +14,19 @@ def eval_file(rel: str) -> bytes:
     if not path.exists():
         pytest.skip(f"eval corpus not found at {EVAL}")
     return path.read_bytes()
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def text(tmp_path):
+    """A small real text file (xargs.1) in a fresh folder."""
+    p = tmp_path / "xargs.1"
+    p.write_bytes(eval_file("canterbury/xargs.1"))
+    return p
 
 
 @pytest.fixture(scope="session")

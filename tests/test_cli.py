@@ -4,22 +4,9 @@ import os
 import shutil
 
 import pytest
-from typer.testing import CliRunner
 
 from lstmzip.cli import app
 from tests.conftest import eval_file
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
-
-
-@pytest.fixture
-def text(tmp_path):
-    p = tmp_path / "xargs.1"
-    p.write_bytes(eval_file("canterbury/xargs.1"))
-    return p
 
 
 def _one_line_error(result, code=1, contains=""):

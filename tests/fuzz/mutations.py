@@ -1,0 +1,111 @@
+"""Seed archives and the ways the fuzzer damages them (shared by the harness and the tests).
+
+Random mutations mostly hit a checksum; `rewrite_field` also recomputes the record's CRC, so
+a hostile header (lying lengths, stream counts, methods) reaches the caps and the decoder.
+"""
+from __future__ import annotations
+
+import random
+import struct
+from dataclasses import dataclass
+
+import lstmzip
+from lstmzip import container as ct
+from lstmzip.pipeline import CodingConfig
+
+TEXT = (b"It was the best of times, it was the worst of times, it was the age of wisdom,\n"
+        b"it was the age of foolishness, it was the epoch of belief, it was the epoch of\n"
+        b"incredulity. def f(x):\n    return x * 2  # code, 3.14159\n")
+
+
+@dataclass(frozen=True)
+class Seed:
+    name: str
+    original: bytes
+    archive: bytes
+
+
+def seeds() -> list[Seed]:
+    """Small archives of every block method, the CRLF transform, several blocks, empty input:
+    small so a mutated one decodes in milliseconds."""
+    rng = random.Random(0)
+    noise = bytes(rng.randrange(256) for _ in range(300))
+    made = [
+        ("lstm_adaptive", TEXT[:120], CodingConfig(try_lzma=False, min_stream_len=40)),
+        ("lstm_crlf", TEXT[:100].replace(b"\n", b"\r\n"), CodingConfig(try_lzma=False, adaptive=False, min_stream_len=40)),
+        ("lzma", TEXT * 3, CodingConfig(lstm=False)),
+        ("stored", noise, CodingConfig(lstm=False)),
+        ("blocks", TEXT[:80] + noise[:60] + TEXT[:80], CodingConfig(block_size=80, min_stream_len=40)),
+        ("empty", b"", CodingConfig()),
+    ]
+    return [Seed(name, data, lstmzip.compress(data, config=cfg)) for name, data, cfg in made]
+
+
+def records(archive: bytes) -> list[tuple[int, int]]:
+    """(offset, length) of every CRC-protected record body (header, block headers, trailer)."""
+    name_len = archive[ct._HEADER.size - 1]
+    head = ct._HEADER.size + name_len + 32
+    out, pos = [(0, head)], head + 4
+    while pos < len(archive):
+        tag = archive[pos : pos + 1]
+        if tag == ct.TAG_BLOCK:
+            out.append((pos + 1, ct._BLOCK.size))
+            coded_len = struct.unpack_from("<I", archive, pos + 5)[0]
+            pos += 1 + ct._BLOCK.size + 4 + coded_len
+        else:
+            out.append((pos + 1, ct._TRAILER.size))
+            break
+    return out
+
+
+INTERESTING = [0, 1, 2, 3, 4, 7, 8, 255, 256, 4096, 1 << 14, (1 << 14) + 1, 1 << 20, (1 << 20) + 1,
+               (64 << 20), (64 << 20) + 1, (1 << 31) - 1, 1 << 31, (1 << 32) - 1]
+
+
+def rewrite_field(buf: bytearray, rng: random.Random) -> None:
+    """Set one 1/4/8-byte field of a record to a hostile value, then fix that record's CRC."""
+    recs = records(bytes(buf))
+    off, size = rng.choice(recs)
+    if off + size + 4 > len(buf):
+        return
+    width = rng.choice([1, 4, 4, 4, 8]) if size >= 8 else 1
+    at = off + rng.randrange(0, max(1, size - width + 1))
+    value = rng.choice(INTERESTING + [rng.randrange(1 << (8 * width))]) % (1 << (8 * width))
+    buf[at : at + width] = value.to_bytes(width, "little")
+    struct.pack_into("<I", buf, off + size, ct.crc32(bytes(buf[off : off + size])))
+
+
+def mutate(archive: bytes, rng: random.Random, others: list[bytes]) -> bytes:
+    buf = bytearray(archive)
+    for _ in range(rng.choice([1, 1, 1, 2, 3])):
+        kind = rng.randrange(9)
+        n = len(buf)
+        if kind == 0 and n:  # flip a bit
+            buf[rng.randrange(n)] ^= 1 << rng.randrange(8)
+        elif kind == 1 and n:  # overwrite a byte
+            buf[rng.randrange(n)] = rng.choice([0, 0xFF, 0x80, rng.randrange(256)])
+        elif kind == 2:  # insert random bytes
+            at = rng.randrange(n + 1)
+            buf[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+        elif kind == 3 and n:  # delete a range
+            at = rng.randrange(n)
+            del buf[at : at + rng.randint(1, 32)]
+        elif kind == 4:  # truncate
+            del buf[rng.randrange(n + 1):]
+        elif kind == 5:  # append garbage
+            buf += bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
+        elif kind == 6 and n > 2:  # copy a range elsewhere
+            a, b = sorted(rng.sample(range(n), 2))
+            at = rng.randrange(n)
+            buf[at : at + (b - a)] = buf[a:b]
+        elif kind == 7 and others:  # splice with another archive
+            other = rng.choice(others)
+            cut = rng.randrange(len(buf) + 1)
+            buf = buf[:cut] + other[rng.randrange(len(other) + 1):]
+        else:  # a hostile header field with a valid CRC
+            if n >= 9 and buf[:5] == ct.MAGIC:
+                try:
+                    rewrite_field(buf, rng)
+                except (IndexError, struct.error):
+                    pass
+    return bytes(buf)
