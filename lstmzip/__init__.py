@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 _API = {"ArchiveError", "CodingConfig", "CompressStats", "LstmzipError", "compress", "compress_stream",
         "decompress", "decompress_stream", "open"}
-__all__ = sorted(_API | {"train"})
+__all__ = sorted(_API | {"train", "explain", "explain_html", "sample"})
 
 
 def __getattr__(name: str):
@@ -15,6 +15,18 @@ def __getattr__(name: str):
         from lstmzip.training.run import train_api
 
         return train_api
+    if name == "explain":
+        from lstmzip.explain_bits import explain_bytes
+
+        return explain_bytes
+    if name == "explain_html":
+        from lstmzip.explain_render import explain_html
+
+        return explain_html
+    if name == "sample":
+        from lstmzip.sampler import sample
+
+        return sample
     if name in _API:
         from lstmzip import api
 

@@ -352,6 +352,59 @@ def train(
     Console(stderr=True).print(t)
 
 
+@app.command()
+@handle_errors
+def explain(
+    file: str = typer.Argument(..., help="The file to look at."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="HTML page to write (default FILE.explain.html)."),
+    terminal: bool = typer.Option(False, "--terminal", help="Colour the text in the terminal instead of writing a page."),
+    limit: int = typer.Option(64, "--limit", help="Explain the first KB of the file (0: all of it)."),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing page."),
+    model: str = ModelOpt,
+    threads: int = ThreadsOpt,
+) -> None:
+    """Colour every character of FILE by its cost in bits under the model, with its top predictions."""
+    from rich.console import Console
+
+    from lstmzip.explain_bits import explain_file
+    from lstmzip.explain_render import explain_html, explain_terminal
+
+    _set_threads(threads)
+    if limit < 0:
+        raise typer.BadParameter("must be >= 0", param_hint="--limit")
+    if model == api.AUTO_MODEL:
+        with open_input(Path(file)) as f:
+            model = api.choose_model(f.read(api.AUTO_SAMPLE))
+    ex = explain_file(file, model, limit << 10)
+    if terminal:
+        explain_terminal(ex, Console())
+        return
+    target = output or Path(file + ".explain.html")
+    with atomic_output(target, force) as f:
+        f.write(explain_html(ex, Path(file).name).encode("utf-8"))
+    typer.echo(f"{target}: {len(ex.data)} bytes, {ex.bpc:.4f} bpc under {ex.model}", err=True)
+
+
+@app.command()
+@handle_errors
+def sample(
+    model: str = typer.Option(registry.DEFAULT_MODEL, "--model", "-m", help="Shipped model name or model file."),
+    prime: str = typer.Option("", "--prime", help="Text the model reads before it writes (not repeated)."),
+    length: int = typer.Option(500, "--length", "-n", help="Bytes to generate."),
+    temperature: float = typer.Option(0.8, "--temperature", "-t", help="0: always the likeliest byte; 1: the "
+                                      "model's own distribution; higher: wilder."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same text, on any machine."),
+    threads: int = ThreadsOpt,
+) -> None:
+    """Text written by the model (reproducible: the integer engine and a fixed PRNG)."""
+    from lstmzip.sampler import sample as generate
+
+    _set_threads(threads)
+    sys.stdout.buffer.write(generate(model, prime.encode("utf-8"), length, temperature, seed))
+    sys.stdout.buffer.write(b"\n")
+    sys.stdout.buffer.flush()
+
+
 def _corpus_files(corpus: Path) -> list[Path]:
     if not corpus.is_dir():
         raise LstmzipError(f"{corpus}: not a directory")

@@ -58,6 +58,13 @@ def plan_streams(n: int, cfg: CodingConfig) -> int:
     return max(1, min(cap, n // cfg.min_stream_len))
 
 
+def stream_starts(n: int, streams: int) -> np.ndarray:
+    """Offset in the block of each stream's first byte (the first n % S streams are longer)."""
+    base, extra = divmod(n, streams)
+    i = np.arange(streams, dtype=np.int64)
+    return i * base + np.minimum(i, extra)
+
+
 def _stream_matrix(data: bytes, streams: int) -> tuple[np.ndarray, int, int]:
     """[S, T] uint8 matrix of stream bytes (short rows padded), base length, long-row count."""
     n = len(data)
@@ -159,9 +166,14 @@ def code_bits(freqs: np.ndarray, sym: np.ndarray) -> float:
     return float(np.log2(f.sum(axis=1)).sum() - np.log2(f[np.arange(len(sym)), sym]).sum())
 
 
+Observer = Callable[[int, np.ndarray, np.ndarray], None]  # (step, frequency rows, symbols)
+
+
 def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
-                progress: Progress | None = None, adaptive: bool = True) -> tuple[bytes, float]:
-    """Code `data` as `streams` streams; returns coded bytes and the model's estimate in bits."""
+                progress: Progress | None = None, adaptive: bool = True,
+                observe: Observer | None = None) -> tuple[bytes, float]:
+    """Code `data` as `streams` streams; returns coded bytes and the model's estimate in bits.
+    `observe` sees every step's frequency rows and coded symbols (lstmzip explain)."""
     mat, base, extra = _stream_matrix(data, streams)
     enc = Encoder()
     bits = 0.0
@@ -173,6 +185,8 @@ def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
             sym = mat[:rows, t].astype(np.int64)
             enc.encode(sym, f)
             bits += code_bits(f, sym)
+            if observe:
+                observe(t, f, sym)
             pred.update(t, sym, _active(t + 1, base, extra, streams) if t + 1 < steps else 0)
             if progress:
                 progress(rows)
