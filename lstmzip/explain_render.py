@@ -122,6 +122,7 @@ spans.forEach((s) => {{ sum += parseFloat(s.dataset.b); }});
 const check = document.getElementById("check");
 check.dataset.sum = sum.toFixed(4);
 check.dataset.chars = String(spans.length);
+check.dataset.loadMs = String(Math.round(performance.now()));  // page responsiveness, for the tests
 document.body.dataset.ready = "1";
 </script>
 </body></html>

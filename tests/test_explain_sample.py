@@ -80,6 +80,7 @@ def test_page_in_a_headless_browser(page, tmp_path):
     assert 'data-ready="1"' in dom, dom[:500]  # the script ran to the end
     assert "data-errors" not in dom  # no script error
     assert 'id="legend"' in dom and "bits</span>" in dom
+    assert int(re.search(r'data-load-ms="([0-9]+)"', dom).group(1)) < 15000  # scripts done in the page's load
     page_sum = float(re.search(r'data-sum="([0-9.]+)"', dom).group(1))
     assert page_sum / src.stat().st_size == pytest.approx(bpc, abs=2e-4)
     shot = tmp_path / "page.png"
