@@ -103,6 +103,22 @@ def _size(name: str) -> int | None:
         return None
 
 
+def _each_file(files: list[str], job) -> None:
+    """job(name) for every file. Like gzip, a file that fails is reported (one line) and the
+    others are still done; the exit code is 1 if any failed."""
+    failed = 0
+    for name in files:
+        try:
+            job(name)
+        except LstmzipError as e:
+            if len(files) == 1:
+                raise
+            typer.echo(f"lstmzip: {e}", err=True)
+            failed += 1
+    if failed:
+        raise typer.Exit(1)
+
+
 def _convert(name: str, target: Optional[Path], force: bool, quiet: bool, label: str, total: int | None, job) -> None:
     """Run job(src, dst, progress) from file `name` (or stdin) to `target` (or stdout if None)."""
     src = sys.stdin.buffer if name == "-" else open_input(Path(name))
@@ -151,7 +167,7 @@ def compress(
     files = _inputs(files)
     if output and len(files) > 1:
         raise typer.BadParameter("-o takes one input file", param_hint="--output")
-    for name in files:
+    def one(name: str) -> None:
         to_stdout = stdout or (name == "-" and output is None)
         if name != "-" and name.endswith(SUFFIX) and not force and not to_stdout and output is None:
             raise LstmzipError(f"{name} already has the {SUFFIX} suffix; use -f to compress it anyway")
@@ -162,6 +178,8 @@ def compress(
                  lambda src, dst, progress: api.compress_stream(src, dst, model, config, progress=progress))
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
+
+    _each_file(files, one)
 
 
 def _original_size(name: str) -> int | None:
@@ -198,13 +216,15 @@ def decompress(
     files = _inputs(files)
     if output and len(files) > 1:
         raise typer.BadParameter("-o takes one input file", param_hint="--output")
-    for name in files:
+    def one(name: str) -> None:
         to_stdout = stdout or (name == "-" and output is None)
         target = None if to_stdout else _decompress_target(name, output)
         _convert(name, target, force, quiet, "decompress", _original_size(name),
                  lambda src, dst, progress: api.decompress_stream(src, dst, model, progress=progress))
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
+
+    _each_file(files, one)
 
 
 @app.command("test")
@@ -217,7 +237,7 @@ def test_cmd(
 ) -> None:
     """Verify archives (every block checksum and the trailer) without writing anything."""
     _set_threads(threads)
-    for name in _inputs(files):
+    def one(name: str) -> None:
         src = sys.stdin.buffer if name == "-" else open_input(Path(name))
         try:
             with progress_bar(f"test {name}", _original_size(name), quiet) as progress:
@@ -227,6 +247,8 @@ def test_cmd(
                 src.close()
         if not quiet:
             typer.echo(f"{name}: OK ({n} bytes)", err=True)
+
+    _each_file(_inputs(files), one)
 
 
 def _bpc_row(name: str, data: bytes, model: str, verify: bool, progress) -> dict:

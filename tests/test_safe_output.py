@@ -153,3 +153,14 @@ def test_test_command_reports_every_damaged_block(runner, tmp_path):
     r = runner.invoke(app, ["test", str(path)])
     _fails_cleanly(r, f"2 of {-(-len(data) // 100)} blocks damaged: block 0 (original bytes 0-99")
     assert "block 2 (original bytes 200-299" in r.stderr
+
+
+def test_one_bad_file_does_not_stop_the_others(runner, text, tmp_path):
+    other = tmp_path / "other.txt"
+    other.write_bytes(b"a second file, compressed after the missing one\n" * 20)
+    r = runner.invoke(app, ["compress", "-q", "--fast", str(text), str(tmp_path / "missing"), str(other)])
+    assert r.exit_code == 1 and r.stderr.strip() == f"lstmzip: {tmp_path / 'missing'}: no such file"
+    assert (tmp_path / "xargs.1.lstmz").exists() and (tmp_path / "other.txt.lstmz").exists()
+    (tmp_path / "bad.lstmz").write_bytes(b"not an archive")
+    r = runner.invoke(app, ["test", str(tmp_path / "bad.lstmz"), str(tmp_path / "other.txt.lstmz")])
+    assert r.exit_code == 1 and "not an lstmzip archive" in r.stderr and "other.txt.lstmz: OK" in r.stderr
