@@ -12,7 +12,7 @@ import numpy as np
 
 from lstmzip import transforms
 from lstmzip.engines import engine_for, load_model
-from lstmzip.pipeline import CodingConfig, lstm_encode, plan_streams, stream_starts
+from lstmzip.pipeline import CodingConfig, lstm_encode, plan_streams, row_bits, stream_starts
 from models.registry import DEFAULT_MODEL
 
 TOP = 5
@@ -68,12 +68,10 @@ def explain_bytes(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig 
         def observe(t: int, freqs: np.ndarray, sym: np.ndarray) -> None:
             rows = len(sym)
             pos = origin[starts[:rows] + t]
-            f = freqs.astype(np.float64)
-            total = f.sum(axis=1)
-            bits[pos] = np.log2(total) - np.log2(f[np.arange(rows), sym])
-            best = np.argsort(-f, axis=1, kind="stable")[:, :TOP]
+            bits[pos] = row_bits(freqs, sym)
+            best = np.argsort(-freqs, axis=1, kind="stable")[:, :TOP]
             top_symbols[pos] = best
-            top_probs[pos] = np.take_along_axis(f, best, axis=1) / total[:, None]
+            top_probs[pos] = np.take_along_axis(freqs, best, axis=1) / freqs.sum(axis=1, dtype=np.float64)[:, None]
             predicted[pos] = True
 
         lstm_encode(engine, model_data, streams, cfg.physical_batch, None, cfg.adaptive, observe)

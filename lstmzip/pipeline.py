@@ -160,10 +160,15 @@ def _trim(state: EngineState, rows: int) -> EngineState:
     return EngineState([h[:rows] for h in state.h], [c[:rows] for c in state.c])
 
 
-def code_bits(freqs: np.ndarray, sym: np.ndarray) -> float:
-    """-log2 p of `sym` summed over rows of a frequency table (the model's estimate)."""
+def row_bits(freqs: np.ndarray, sym: np.ndarray) -> np.ndarray:
+    """-log2 p of each row's symbol under a frequency table (the model's estimate, per byte)."""
     f = freqs.astype(np.float64, copy=False)
-    return float(np.log2(f.sum(axis=1)).sum() - np.log2(f[np.arange(len(sym)), sym]).sum())
+    return np.log2(f.sum(axis=1)) - np.log2(f[np.arange(len(sym)), sym])
+
+
+def code_bits(freqs: np.ndarray, sym: np.ndarray) -> float:
+    """-log2 p of `sym` summed over rows of a frequency table."""
+    return float(row_bits(freqs, sym).sum())
 
 
 Observer = Callable[[int, np.ndarray, np.ndarray], None]  # (step, frequency rows, symbols)

@@ -99,7 +99,8 @@ class ExactMatmul:
         else:
             self.int_small = self.int_large = exact
         self.use_int_mm = self.int_small or self.int_large
-        self.wt = w.to(device).t()  # [K, N] as a transposed view: column-major, as cuBLAS wants
+        # [K, N] as a transposed view: column-major, as cuBLAS wants
+        self.wt = w.to(device).t() if self.use_int_mm else None
         dtype = torch.float32 if w.shape[1] <= _FLOAT32_EXACT_K else torch.float64
         self.wf = None if (self.int_small and self.int_large) else w.to(device=device, dtype=dtype).t().contiguous()
 
