@@ -3,14 +3,20 @@ from __future__ import annotations
 
 import builtins
 import io
+from collections import deque
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from lstmzip import container as ct
 from lstmzip.engines import engine_for, load_model, model_for_archive
+from lstmzip.container import Method
 from lstmzip.errors import ArchiveError, BlockDamaged, LstmzipError
-from lstmzip.pipeline import CodingConfig, Progress, compress_block, decompress_block
+from lstmzip.pipeline import BlockResult, CodingConfig, Progress, compress_block, decompress_block
+from lstmzip.scaleout import ScaleOut
 from models.registry import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from lstmzip.scaleout import BlockPool
 
 
 @dataclass
@@ -30,15 +36,19 @@ class CompressStats:
 
 
 class BlockWriter:
-    """Writes an archive to `dst` one block at a time (bounded memory)."""
+    """Writes an archive to `dst` one block at a time (bounded memory).
+
+    With a pool, blocks are coded by its workers: up to `pool.window` are in flight and
+    the coded blocks are written in order as they come back."""
 
     def __init__(self, dst: BinaryIO, model: str = DEFAULT_MODEL, config: CodingConfig | None = None,
-                 progress: Progress | None = None, device: str = "cpu"):
-        self.dst, self.cfg, self.progress = dst, config or CodingConfig(), progress
+                 progress: Progress | None = None, device: str = "cpu", pool: "BlockPool | None" = None):
+        self.dst, self.cfg, self.progress, self.pool = dst, config or CodingConfig(), progress, pool
         self.model = load_model(model)
-        self.engine = engine_for(self.model, device)
+        self.engine = engine_for(self.model, device) if pool is None else None
         self.stats = CompressStats()
         self._crc, self._blocks = 0, 0
+        self._in_flight: deque = deque()
         self._emit(ct.pack_header(ct.Header(self.model.name, self.model.sha256)))
 
     def _emit(self, data: bytes) -> None:
@@ -48,18 +58,31 @@ class BlockWriter:
     def add_block(self, data: bytes) -> None:
         if not data:
             return
+        # The trailer's checksum and size follow input order, which is also block order.
+        self._crc = ct.crc32(data, self._crc)
+        self.stats.input_bytes += len(data)
+        if self.pool is not None:
+            while len(self._in_flight) >= self.pool.window:
+                self._write(self._in_flight.popleft().result())
+            self._in_flight.append(self.pool.compress(self.model if self.cfg.lstm else None, data, self.cfg))
+            return
         report = _BlockProgress(self.progress)
         r = compress_block(self.engine, data, self.cfg, report.inner)
         report.block_done(len(data))
+        self._write(r, reported=True)
+
+    def _write(self, r: BlockResult, reported: bool = False) -> None:
         self._emit(ct.pack_block(r.header))
         self._emit(r.coded)
-        self._crc = ct.crc32(data, self._crc)
         self._blocks += 1
-        self.stats.input_bytes += len(data)
         self.stats.model_bits += r.model_bits
         self.stats.methods.append(r.header.method.name.lower())
+        if not reported and self.progress is not None:
+            self.progress(r.header.raw_len)
 
     def finish(self) -> CompressStats:
+        while self._in_flight:
+            self._write(self._in_flight.popleft().result())
         self._emit(ct.pack_trailer(ct.Trailer(self._blocks, self.stats.input_bytes, self._crc)))
         return self.stats
 
@@ -108,50 +131,90 @@ class _BlockProgress:
         return self if self.progress is not None else None
 
 
+_LSTM_METHODS = (Method.LSTM, Method.LSTM_ADAPTIVE)
+
+
+def _decode_on_pool(pool: "BlockPool", records, model) -> Iterator[tuple]:
+    """(index, start, header, bytes or BlockDamaged) in order, up to pool.window in flight."""
+    in_flight: deque = deque()
+
+    def done(item):
+        index, start, rec, fut = item
+        ok, value = fut.result()
+        return index, start, rec, value if ok else BlockDamaged(value)
+
+    for index, start, rec, payload in records:
+        m = model() if rec.method in _LSTM_METHODS else None
+        while len(in_flight) >= pool.window:
+            yield done(in_flight.popleft())
+        in_flight.append((index, start, rec, pool.decompress(m, rec, payload, index)))
+    while in_flight:
+        yield done(in_flight.popleft())
+
+
 def iter_blocks(src: BinaryIO, model: str | None = None, progress: Progress | None = None,
-                device: str = "cpu", keep_going: bool = False) -> Iterator[bytes]:
+                device: str = "cpu", keep_going: bool = False, pool: "BlockPool | None" = None) -> Iterator[bytes]:
     """Decoded blocks of an archive, each verified; the trailer is checked at the end.
 
     A damaged block is reported with its index and byte ranges. With `keep_going` (for
     `lstmzip test`) every block is still checked and one error at the end lists them all.
+    With a pool, blocks are decoded by its workers (a window of them at a time), in order.
     """
     s = _Source(src)
     header = ct.read_header(s)
     loaded = None
 
-    def engine():
+    def the_model():
         nonlocal loaded
         if loaded is None:
             loaded = model_for_archive(header.model_name, header.model_sha256, model)
-        return engine_for(loaded, device)
+        return loaded
 
     if model:  # an explicit model is checked up front, even for archives of stored blocks
-        engine()
+        the_model()
     report = _BlockProgress(progress)
-    crc, total, index, damaged = 0, 0, 0, []
-    while True:
-        rec = ct.read_record(s)
-        if isinstance(rec, ct.Trailer):
-            break
-        start = s.pos
-        payload = ct.read_payload(s, rec.coded_len, f"block {index}", s.available)
+    trailer: list[ct.Trailer] = []
+
+    def records():
+        index = 0
+        while True:
+            rec = ct.read_record(s)
+            if isinstance(rec, ct.Trailer):
+                trailer.append(rec)
+                return
+            start = s.pos
+            yield index, start, rec, ct.read_payload(s, rec.coded_len, f"block {index}", s.available)
+            index += 1
+
+    def decode_here(index, rec, payload):
         try:
-            data = decompress_block(engine, rec, payload, index, progress=report.inner)
+            return decompress_block(lambda: engine_for(the_model(), device), rec, payload, index,
+                                    progress=report.inner)
         except BlockDamaged as e:
+            return e
+
+    if pool is None:
+        decoded = ((i, start, rec, decode_here(i, rec, payload)) for i, start, rec, payload in records())
+    else:
+        decoded = _decode_on_pool(pool, records(), the_model)
+    crc, total, count, damaged = 0, 0, 0, []
+    for index, start, rec, data in decoded:
+        if isinstance(data, BlockDamaged):
             where = (f"original bytes {total}-{total + rec.raw_len - 1}, "
                      f"archive bytes {start}-{start + rec.coded_len - 1}")
             if not keep_going:
-                raise BlockDamaged(f"{e}: {where}") from None
+                raise BlockDamaged(f"{data}: {where}") from None
             damaged.append(f"block {index} ({where})")
             data = None
         report.block_done(rec.raw_len)
         if data is not None:
             crc = ct.crc32(data, crc)
             yield data
-        total, index = total + rec.raw_len, index + 1
+        total, count = total + rec.raw_len, count + 1
     if damaged:
-        raise BlockDamaged(f"{len(damaged)} of {index} blocks damaged: {'; '.join(damaged)}")
-    if rec.blocks != index or rec.total_size != total or rec.total_crc != crc:
+        raise BlockDamaged(f"{len(damaged)} of {count} blocks damaged: {'; '.join(damaged)}")
+    end = trailer[0]
+    if end.blocks != count or end.total_size != total or end.total_crc != crc:
         raise ArchiveError("damaged archive (trailer does not match the blocks)")
     if s.read(1):
         raise ArchiveError("trailing garbage after the end of the archive")
@@ -177,34 +240,59 @@ def choose_model(sample: bytes, candidates: list[str] | None = None, device: str
     return names[scores.index(min(scores))]
 
 
+def _on_pool(fn, pool: "BlockPool | None", scale: ScaleOut):
+    """fn(pool) with the given pool, or with one started for `scale` (stopped after), or
+    fn(None) to code in this process."""
+    if pool is not None or not scale.enabled:
+        return fn(pool)
+    from lstmzip.scaleout import BlockPool
+
+    with BlockPool(scale) as started:
+        return fn(started)
+
+
 def compress_stream(src: BinaryIO, dst: BinaryIO, model: str = DEFAULT_MODEL, config: CodingConfig | None = None,
-                    progress: Progress | None = None, device: str = "cpu") -> CompressStats:
+                    progress: Progress | None = None, device: str = "cpu", workers: int = 0,
+                    cluster: str | None = None, pool: "BlockPool | None" = None) -> CompressStats:
     """Compress `src` into `dst` block by block. `model="auto"` scores the start of the input
-    with every shipped model and uses the best (the archive records which, as always)."""
-    first = b""
-    if model == AUTO_MODEL:
-        first = src.read((config or CodingConfig()).block_size)
-        model = choose_model(first[:AUTO_SAMPLE], device=device)
-    w = BlockWriter(dst, model, config, progress, device)
-    w.add_block(first)
-    while True:
-        block = src.read(w.cfg.block_size)
-        if not block:
-            break
-        w.add_block(block)
-    return w.finish()
+    with every shipped model and uses the best (the archive records which, as always).
+
+    `workers=N` codes blocks in N local Ray worker processes, `cluster="HOST:PORT"` on an
+    existing Ray cluster, `pool` on a running lstmzip.scaleout.BlockPool (several streams can
+    share one). The archive is the same bytes either way."""
+    def run(pool):
+        first = b""
+        chosen = model
+        if model == AUTO_MODEL:
+            first = src.read((config or CodingConfig()).block_size)
+            chosen = choose_model(first[:AUTO_SAMPLE], device=device)
+        w = BlockWriter(dst, chosen, config, progress, device, pool)
+        w.add_block(first)
+        while True:
+            block = src.read(w.cfg.block_size)
+            if not block:
+                break
+            w.add_block(block)
+        return w.finish()
+
+    return _on_pool(run, pool, ScaleOut(workers, cluster))
 
 
 def decompress_stream(src: BinaryIO, dst: BinaryIO | None, model: str | None = None,
-                      progress: Progress | None = None, device: str = "cpu") -> int:
+                      progress: Progress | None = None, device: str = "cpu", workers: int = 0,
+                      cluster: str | None = None, pool: "BlockPool | None" = None) -> int:
     """Decode `src` into `dst` (None: verify only, and report every damaged block, not just
-    the first). Returns the number of decoded bytes."""
-    n = 0
-    for block in iter_blocks(src, model, progress, device, keep_going=dst is None):
-        if dst is not None:
-            dst.write(block)
-        n += len(block)
-    return n
+    the first). Returns the number of decoded bytes. `workers`, `cluster` and `pool` as for
+    compress_stream; an archive decodes the same with or without them."""
+    def run(pool):
+        n = 0
+        for block in iter_blocks(src, model, progress, device, keep_going=dst is None, pool=pool):
+            if dst is not None:
+                dst.write(block)
+            n += len(block)
+        return n
+
+    return _on_pool(run, pool, ScaleOut(workers, cluster))
 
 
 def compress(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig | None = None) -> bytes:

@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from lstmzip import api
+from lstmzip import api, batch
 from lstmzip.engines import load_model
 from lstmzip.errors import LstmzipError
 from lstmzip.fileio import atomic_output, open_input, walk_files
@@ -47,6 +47,12 @@ ModelOpt = typer.Option(registry.DEFAULT_MODEL, "--model", "-m",
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 ThreadsOpt = typer.Option(0, "--threads", "-T", help="torch CPU threads (0: one less than the cores, the "
                           "last one runs the adaptive stages beside the LSTM). Output is the same for any value.")
+WorkersOpt = typer.Option(0, "--workers", "-j", help="Code blocks in N local Ray worker processes "
+                          "(pip install 'lstmzip[cluster]'). The archive is the same bytes.")
+ClusterOpt = typer.Option(None, "--cluster", help="Code blocks on the workers of a running Ray cluster "
+                          "(HOST:PORT as given by `ray start --head`, or 'auto'); one worker per CPU "
+                          "(or GPU) unless --workers says how many.")
+RecursiveOpt = typer.Option(False, "--recursive", "-r", help="Every file under the given folders, each to its own archive.")
 
 
 def handle_errors(fn):
@@ -103,27 +109,12 @@ def _size(name: str) -> int | None:
         return None
 
 
-def _each_file(files: list[str], job) -> None:
-    """job(name) for every file. Like gzip, a file that fails is reported (one line) and the
-    others are still done; the exit code is 1 if any failed."""
-    failed = 0
-    for name in files:
-        try:
-            job(name)
-        except LstmzipError as e:
-            if len(files) == 1:
-                raise
-            typer.echo(f"lstmzip: {e}", err=True)
-            failed += 1
-    if failed:
-        raise typer.Exit(1)
-
-
-def _convert(name: str, target: Optional[Path], force: bool, quiet: bool, label: str, total: int | None, job) -> None:
-    """Run job(src, dst, progress) from file `name` (or stdin) to `target` (or stdout if None)."""
+def _convert(name: str, target: Optional[Path], force: bool, bar, label: str, total: int | None, job) -> None:
+    """Run job(src, dst, progress) from file `name` (or stdin) to `target` (or stdout if None);
+    bar(text, total) gives the progress callback (lstmzip.batch)."""
     src = sys.stdin.buffer if name == "-" else open_input(Path(name))
     try:
-        with progress_bar(f"{label} {name}", total, quiet) as progress:
+        with bar(name, total) as progress:
             if target is None:
                 try:
                     job(src, sys.stdout.buffer, progress)
@@ -154,6 +145,9 @@ def compress(
     model: str = ModelOpt,
     fast: bool = typer.Option(False, "--fast", help="No LSTM: LZMA (or stored) blocks only, at about xz's "
                               "speed, for data the model cannot help or when time matters."),
+    recursive: bool = RecursiveOpt,
+    workers: int = WorkersOpt,
+    cluster: Optional[str] = ClusterOpt,
     quiet: bool = QuietOpt,
     threads: int = ThreadsOpt,
 ) -> None:
@@ -164,22 +158,23 @@ def compress(
     config = CodingConfig(lstm=not fast)
     if fast and model == api.AUTO_MODEL:
         model = registry.DEFAULT_MODEL  # nothing to choose: no model codes the blocks
-    files = _inputs(files)
+    files = batch.expand(_inputs(files), recursive, archives=False, suffix=SUFFIX)
     if output and len(files) > 1:
         raise typer.BadParameter("-o takes one input file", param_hint="--output")
-    def one(name: str) -> None:
+    def one(name: str, bar) -> None:
         to_stdout = stdout or (name == "-" and output is None)
         if name != "-" and name.endswith(SUFFIX) and not force and not to_stdout and output is None:
             raise LstmzipError(f"{name} already has the {SUFFIX} suffix; use -f to compress it anyway")
         if to_stdout:
             _stdout_ok(force)
         target = None if to_stdout else output or Path(name + SUFFIX)
-        _convert(name, target, force, quiet, "compress", _size(name),
-                 lambda src, dst, progress: api.compress_stream(src, dst, model, config, progress=progress))
+        _convert(name, target, force, bar, "compress", _size(name),
+                 lambda src, dst, progress: api.compress_stream(src, dst, model, config, progress=progress, pool=pool))
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
 
-    _each_file(files, one)
+    with batch.worker_pool(workers, cluster, threads, quiet) as pool:
+        batch.run_each(files, one, pool, "compress", _size, quiet)
 
 
 def _original_size(name: str) -> int | None:
@@ -208,23 +203,27 @@ def decompress(
     keep: bool = typer.Option(True, "--keep", "-k", help="Keep archives (the default)."),
     rm: bool = typer.Option(False, "--rm", help="Remove each archive after it was decompressed."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model file, if not a shipped one."),
+    recursive: bool = RecursiveOpt,
+    workers: int = WorkersOpt,
+    cluster: Optional[str] = ClusterOpt,
     quiet: bool = QuietOpt,
     threads: int = ThreadsOpt,
 ) -> None:
     """Decompress FILE.lstmz to FILE (archive kept)."""
     _set_threads(threads)
-    files = _inputs(files)
+    files = batch.expand(_inputs(files), recursive, archives=True, suffix=SUFFIX)
     if output and len(files) > 1:
         raise typer.BadParameter("-o takes one input file", param_hint="--output")
-    def one(name: str) -> None:
+    def one(name: str, bar) -> None:
         to_stdout = stdout or (name == "-" and output is None)
         target = None if to_stdout else _decompress_target(name, output)
-        _convert(name, target, force, quiet, "decompress", _original_size(name),
-                 lambda src, dst, progress: api.decompress_stream(src, dst, model, progress=progress))
+        _convert(name, target, force, bar, "decompress", _original_size(name),
+                 lambda src, dst, progress: api.decompress_stream(src, dst, model, progress=progress, pool=pool))
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
 
-    _each_file(files, one)
+    with batch.worker_pool(workers, cluster, threads, quiet) as pool:
+        batch.run_each(files, one, pool, "decompress", _original_size, quiet)
 
 
 @app.command("test")
@@ -232,23 +231,28 @@ def decompress(
 def test_cmd(
     files: Optional[List[str]] = FilesArg,
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model file, if not a shipped one."),
+    recursive: bool = RecursiveOpt,
+    workers: int = WorkersOpt,
+    cluster: Optional[str] = ClusterOpt,
     quiet: bool = QuietOpt,
     threads: int = ThreadsOpt,
 ) -> None:
     """Verify archives (every block checksum and the trailer) without writing anything."""
     _set_threads(threads)
-    def one(name: str) -> None:
+    def one(name: str, bar) -> None:
         src = sys.stdin.buffer if name == "-" else open_input(Path(name))
         try:
-            with progress_bar(f"test {name}", _original_size(name), quiet) as progress:
-                n = api.decompress_stream(src, None, model, progress=progress)
+            with bar(name, _original_size(name)) as progress:
+                n = api.decompress_stream(src, None, model, progress=progress, pool=pool)
         finally:
             if src is not sys.stdin.buffer:
                 src.close()
         if not quiet:
             typer.echo(f"{name}: OK ({n} bytes)", err=True)
 
-    _each_file(_inputs(files), one)
+    files = batch.expand(_inputs(files), recursive, archives=True, suffix=SUFFIX)
+    with batch.worker_pool(workers, cluster, threads, quiet) as pool:
+        batch.run_each(files, one, pool, "test", _original_size, quiet)
 
 
 def _bpc_row(name: str, data: bytes, model: str, verify: bool, progress) -> dict:

@@ -31,6 +31,7 @@ class LoadedModel:
     qmodel: QuantizedModel
     meta: dict = field(default_factory=dict)
     size: int = 0
+    raw: bytes = field(default=b"", repr=False)  # the file's bytes (what scale-out workers load)
 
 
 def to_bytes(qm: QuantizedModel, meta: dict) -> bytes:
@@ -65,7 +66,7 @@ def from_bytes(data: bytes, name: str = "") -> LoadedModel:
         if tuple(tensors[k].shape) != shape or tensors[k].dtype != dtype:
             raise ModelError(f"{name}: tensor {k} has shape {tuple(tensors[k].shape)} {tensors[k].dtype}, want {shape} {dtype}")
     sha = hashlib.sha256(data).hexdigest()
-    return LoadedModel(name or meta.get("name", sha[:12]), sha, QuantizedModel(cfg, tensors), meta, len(data))
+    return LoadedModel(name or meta.get("name", sha[:12]), sha, QuantizedModel(cfg, tensors), meta, len(data), bytes(data))
 
 
 def read(path: Path, name: str = "") -> LoadedModel:
