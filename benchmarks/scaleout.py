@@ -31,8 +31,8 @@ TEXTS = ["large/bible.txt", "large/world192.txt", "misc/shakespeare.txt", "calga
 MIB = 1 << 20
 
 
-def make_input(size: int) -> bytes:
-    parts = b"".join((EVAL / t).read_bytes() for t in TEXTS)
+def make_input(size: int, folder: Path = EVAL) -> bytes:
+    parts = b"".join((folder / t).read_bytes() for t in TEXTS)
     return (parts * (size // len(parts) + 1))[:size]
 
 
@@ -64,12 +64,12 @@ def start_pool(workers: int):
     return timed(lambda: BlockPool(ScaleOut(workers=workers)))
 
 
-def block_overhead(blocks: int, workers: int) -> dict:
+def block_overhead(blocks: int, workers: int, folder: Path) -> dict:
     from lstmzip import api
     from lstmzip.pipeline import CodingConfig
 
     cfg = CodingConfig(block_size=1024, lstm=False)
-    data = make_input(blocks * 1024)
+    data = make_input(blocks * 1024, folder)
 
     def run(pool):
         out = io.BytesIO()
@@ -117,6 +117,7 @@ def main() -> None:
     ap.add_argument("--decompress-workers", type=int, default=2)
     ap.add_argument("--overhead-blocks", type=int, default=2000)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "scaleout"))
+    ap.add_argument("--eval", type=Path, default=EVAL, help="The eval corpus folder.")
     args = ap.parse_args()
 
     import torch
@@ -124,7 +125,7 @@ def main() -> None:
     from lstmzip.pipeline import default_threads
 
     torch.set_num_threads(default_threads())
-    data = make_input(int(args.size_mib * MIB))
+    data = make_input(int(args.size_mib * MIB), args.eval)
     res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                       f"torch {torch.__version__}, Python {sys.version.split()[0]}",
            "input_bytes": len(data), "blocks": -(-len(data) // (4 * MIB)), "texts": TEXTS, "runs": []}
@@ -150,7 +151,7 @@ def main() -> None:
         res["runs"].append({"run": "decompress", "workers": args.decompress_workers, "start_s": round(t_start, 2),
                             "coding_s": round(t, 2)})
         print(res["runs"][-1], flush=True)
-    res["overhead"] = block_overhead(args.overhead_blocks, 2)
+    res["overhead"] = block_overhead(args.overhead_blocks, 2, args.eval)
     print(res["overhead"], flush=True)
     Path(args.out + ".json").write_text(json.dumps(res, indent=1) + "\n")
     Path(args.out + ".md").write_text(markdown(res))
