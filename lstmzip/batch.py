@@ -56,9 +56,10 @@ def worker_pool(workers: int, cluster: str | None, threads: int, quiet: bool) ->
     with BlockPool(scale) as pool:
         if not quiet:
             where = f"Ray cluster {cluster}" if cluster else "local Ray"
-            hosts = len(pool.info.get("hosts", [])) or 1
-            typer.echo(f"lstmzip: {pool.workers} {pool.info.get('device', 'cpu')} workers on {where} "
-                       f"({hosts} host{'s' if hosts > 1 else ''})", err=True)
+            info, nodes = pool.info, pool.info["nodes"]
+            asked = f" of {info['requested']} asked for (the others join when they start)" if pool.workers < info["requested"] else ""
+            typer.echo(f"lstmzip: {pool.workers} {info['device']} workers{asked} on {where} "
+                       f"({nodes} node{'s' if nodes > 1 else ''})", err=True)
         yield pool
 
 

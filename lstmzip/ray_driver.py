@@ -27,6 +27,7 @@ from lstmzip.frames import FrameWriter, read_frame
 
 MAX_TRIES = 4  # attempts per job before the run is given up
 START_TIMEOUT_S = 120.0  # a worker that cannot start (no room in the cluster) for this long
+START_GRACE_S = 15.0  # once one worker runs, how long to wait for the others before starting
 
 
 @dataclass(frozen=True)
@@ -118,17 +119,21 @@ class Driver:
         self.load[actor] = 0
 
     def _await_first_workers(self) -> None:
+        """Until every worker runs; or, once one does, for START_GRACE_S more (the others join
+        as they start: a cluster with fewer CPUs than asked for still gets to work)."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while self.starting and time.monotonic() < deadline and len(self.load) < self.count:
             ready, _ = self.ray.wait(list(self.starting), num_returns=1, timeout=1.0)
             for ref in ready:
                 self._admit(ref)
+            if len(self.load) == 1 and ready:
+                deadline = min(deadline, time.monotonic() + START_GRACE_S)
         if not self.load:
             raise DriverError(f"no worker could start in the Ray cluster within {START_TIMEOUT_S:.0f} s")
 
     def describe(self) -> dict:
         return {"workers": len(self.load), "requested": self.count, "device": self.device,
-                "pids": [i["pid"] for i in self.infos], "hosts": sorted({i["host"] for i in self.infos})}
+                "pids": [i["pid"] for i in self.infos], "nodes": len({i["node"] for i in self.infos})}
 
     def _drop(self, actor) -> None:
         """A worker died: forget it, and start another in its place while replacements last."""

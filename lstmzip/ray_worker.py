@@ -20,11 +20,13 @@ class BlockCoder:
         self._engines: dict = {}
 
     def info(self) -> dict:
+        import ray
+
         from lstmzip import __version__
         from models.fixed_point import ENGINE_VERSION
 
-        return {"pid": os.getpid(), "host": socket.gethostname(), "device": self.device,
-                "version": __version__, "engine": ENGINE_VERSION}
+        return {"pid": os.getpid(), "host": socket.gethostname(), "node": ray.get_runtime_context().get_node_id(),
+                "device": self.device, "version": __version__, "engine": ENGINE_VERSION}
 
     def _engine(self, sha256: str, model_ref: list):
         if sha256 not in self._engines:

@@ -76,7 +76,8 @@ class BlockPool:
         self._futures: dict[int, Future] = {}
         self._sent_models: set[str] = set()
         self._next_id = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # futures, ids, error
+        self._send_lock = threading.Lock()  # a model's frame goes out before any job that uses it
         self._error: str | None = None
         self._keep_log = False  # only when the driver died: the message points at the log
         self._closing = False
@@ -105,9 +106,10 @@ class BlockPool:
                     self._ready.set()
                 elif msg[0] == "done":
                     with self._lock:
-                        fut = self._futures.pop(msg[1])
-                    self._slots.release()
-                    fut.set_result(msg[2])
+                        fut = self._futures.pop(msg[1], None)
+                    if fut is not None:  # None: already failed by a stop
+                        self._slots.release()
+                        fut.set_result(msg[2])
                 elif msg[0] == "fatal":
                     self._fail(msg[1])
                     break
@@ -152,6 +154,7 @@ class BlockPool:
         with self._lock:
             job_id, self._next_id = self._next_id, self._next_id + 1
             self._futures[job_id] = fut
+        with self._send_lock:
             if sha and sha not in self._sent_models:
                 self._sent_models.add(sha)
                 self._send(("model", sha, model.raw))

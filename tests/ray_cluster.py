@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -62,7 +63,9 @@ class LocalRayCluster:
             raise
 
     def _ray(self, args: list[str]) -> None:
-        r = subprocess.run(["ray", *args], env=self.env, capture_output=True, text=True, timeout=START_TIMEOUT_S)
+        # The `ray` command of this interpreter's Ray, wherever PATH points.
+        r = subprocess.run([sys.executable, "-m", "ray.scripts.scripts", *args], env=self.env,
+                           capture_output=True, text=True, timeout=START_TIMEOUT_S)
         if r.returncode != 0:
             raise RuntimeError(f"ray {' '.join(args[:2])} failed: {r.stderr[-2000:]}")
 

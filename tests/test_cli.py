@@ -133,3 +133,40 @@ def test_unknown_suffix(runner, text):
 def test_usage_error_exits_2(runner):
     assert runner.invoke(app, ["compress", "--no-such-flag"]).exit_code == 2
     assert runner.invoke(app, ["frobnicate"]).exit_code == 2
+
+
+def test_recursive_folder(runner, tmp_path):
+    """-r: every regular file under the folders, each to its own archive (links and existing
+    archives left alone, like gzip -r), and back with decompress -r."""
+    tree = tmp_path / "tree"
+    (tree / "sub" / "deeper").mkdir(parents=True)
+    files = {tree / "a.txt": b"alpha " * 300, tree / "sub" / "b.md": b"# beta\n" * 50,
+             tree / "sub" / "deeper" / "c": b"", tree / ".hidden": b"kept too"}
+    for path, data in files.items():
+        path.write_bytes(data)
+    (tree / "link.txt").symlink_to(tree / "a.txt")
+    (tree / "old.lstmz").write_bytes(b"not touched")
+    r = runner.invoke(app, ["compress", "-r", "--fast", "-q", str(tree)])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in tree.rglob("*.lstmz")) == [".hidden.lstmz", "a.txt.lstmz", "b.md.lstmz",
+                                                              "c.lstmz", "old.lstmz"]
+    assert (tree / "old.lstmz").read_bytes() == b"not touched"
+    for path in files:
+        path.unlink()
+    (tree / "old.lstmz").unlink()
+    r = runner.invoke(app, ["decompress", "-r", "-q", str(tree)])
+    assert r.exit_code == 0, r.output
+    assert {p: p.read_bytes() for p in files} == files
+    r = runner.invoke(app, ["test", "-r", str(tree)])
+    assert r.exit_code == 0 and r.stderr.count(": OK") == 4
+
+
+def test_recursive_errors(runner, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _one_line_error(runner.invoke(app, ["compress", "-r", str(empty)]), contains="no files to compress")
+    _one_line_error(runner.invoke(app, ["compress", str(empty)]), contains="is a directory")
+    (empty / "x.txt").write_bytes(b"x")
+    _one_line_error(runner.invoke(app, ["decompress", "-r", str(empty)]), contains="no files to decompress")
+    _one_line_error(runner.invoke(app, ["compress", "--workers", "-1", str(empty / "x.txt")]),
+                    contains="--workers must be >= 0")
