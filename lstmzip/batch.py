@@ -78,9 +78,10 @@ def run_each(files: list[str], job: Job, pool, label: str, size_of: Callable[[st
         failed += 1
 
     if pool is None or len(files) == 1:
+        on = f" ({pool.workers} workers)" if pool is not None else ""
         for name in files:
             try:
-                job(name, lambda text, total: progress_bar(f"{label} {text}", total, quiet))
+                job(name, lambda text, total: progress_bar(f"{label} {text}{on}", total, quiet))
             except LstmzipError as e:
                 report(e)
     else:

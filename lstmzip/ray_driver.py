@@ -219,6 +219,24 @@ class Driver:
             self._dispatch(job)
 
 
+def _start_error(e: Exception, init: DriverInit | None) -> str:
+    """One line for lstmzip's error message (Ray's own can run to a page)."""
+    if isinstance(e, DriverError):
+        return str(e)
+    where = f"the Ray cluster at {init.address}" if init is not None and init.address else "Ray"
+    chain, cause = [], e
+    while cause is not None and len(chain) < 8:
+        chain.append(type(cause).__name__)
+        cause = cause.__cause__ or cause.__context__
+    first = (str(e).strip().splitlines() or [""])[0][:300]
+    message = f"cannot connect to {where}: {type(e).__name__}: {first}"
+    if any("Authentication" in name for name in chain) or isinstance(e, ConnectionError):
+        # Ray reports a refused token as a failed connection.
+        message += (" (if the cluster is up, it may want an auth token: ~/.ray/auth_token, or "
+                    "RAY_AUTH_TOKEN with RAY_AUTH_MODE=token)")
+    return message
+
+
 def main() -> int:
     # Our frames own the real stdout; anything else printed (Ray, warnings) goes to stderr.
     out = FrameWriter(os.fdopen(os.dup(1), "wb"))
@@ -228,7 +246,12 @@ def main() -> int:
     try:
         driver = Driver(init, out)
     except Exception as e:  # noqa: BLE001  every start-up failure is one message to lstmzip
-        out.send(("fatal", str(e) if isinstance(e, DriverError) else f"cannot start Ray: {type(e).__name__}: {e}"))
+        out.send(("fatal", _start_error(e, init)))
+        if "ray" in sys.modules:
+            try:
+                sys.modules["ray"].shutdown()
+            except Exception:  # noqa: BLE001
+                pass
         return 1
     out.send(("ready", driver.describe()))
     failed = threading.Event()

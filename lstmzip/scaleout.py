@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from lstmzip.errors import LstmzipError
 from lstmzip.frames import FrameWriter, read_frame
 
+# Connecting, plus the driver's own wait for workers (ray_driver.START_TIMEOUT_S), plus slack.
+READY_TIMEOUT_S = 300.0
+
 
 @dataclass(frozen=True)
 class ScaleOut:
@@ -87,7 +90,9 @@ class BlockPool:
         self._reader.start()
         try:
             self._send(DriverInit(scale.cluster, scale.workers, scale.device, scale.threads, __version__, ENGINE_VERSION))
-            self._ready.wait()
+            if not self._ready.wait(timeout=READY_TIMEOUT_S):
+                self._keep_log = True
+                self._fail(f"Ray did not start within {READY_TIMEOUT_S:.0f} s (Ray's log: {self._log.name})")
             self._check()
         except BaseException:
             self.close()
@@ -116,11 +121,10 @@ class BlockPool:
         except Exception as e:  # noqa: BLE001  a garbled stream is a lost driver too
             self._fail(f"lost contact with the Ray driver ({type(e).__name__})")
         code = self._proc.wait()
-        if not self._closing:
+        if not self._closing and self._error is None:
             self._keep_log = True
             where = f"the Ray cluster at {self.scale.cluster}" if self.scale.cluster else "the local Ray workers"
-            self._fail(f"lost {where} (Ray driver exited with code {code}; Ray's log: {self._log.name}); "
-                       "nothing was written")
+            self._fail(f"lost {where} (Ray driver exited with code {code}; Ray's log: {self._log.name})")
 
     def _fail(self, message: str) -> None:
         with self._lock:

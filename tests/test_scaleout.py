@@ -117,6 +117,18 @@ def test_cli_recursive_on_cluster(cluster, tmp_path):
     assert {p: p.read_bytes() for p in files} == files
 
 
+def test_wrong_token_is_a_clear_error(cluster, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"hello " * 100)
+    env = {**cluster.env, "RAY_AUTH_TOKEN": "0" * 64}
+    r = _cli("compress", str(src), "--cluster", cluster.address, env=env, timeout=180)
+    assert r.returncode == 1
+    message = r.stderr.strip().splitlines()[-1]
+    assert message.startswith(f"lstmzip: cannot connect to the Ray cluster at {cluster.address}"), r.stderr
+    assert "RAY_AUTH_TOKEN" in message and "Traceback" not in r.stderr
+    assert not (tmp_path / "in.txt.lstmz").exists()
+
+
 def test_no_cluster_at_address_is_a_clear_error(tmp_path):
     src = tmp_path / "in.txt"
     src.write_bytes(b"hello " * 100)
