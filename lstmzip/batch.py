@@ -64,10 +64,11 @@ def worker_pool(workers: int, cluster: str | None, threads: int, quiet: bool) ->
 
 
 def run_each(files: list[str], job: Job, pool, label: str, size_of: Callable[[str], "int | None"],
-             quiet: bool) -> None:
+             quiet: bool, one_at_a_time: bool = False) -> None:
     """job(name, bar) for every file. Like gzip, a file that fails is reported (one line) and
     the others are still done; the exit code is 1 if any failed. With a pool and several files,
-    up to pool.workers files run at once under one progress bar."""
+    up to pool.workers files run at once under one progress bar, unless `one_at_a_time` (their
+    outputs share standard output, or one reads standard input)."""
     failed = 0
 
     def report(e: LstmzipError) -> None:
@@ -77,7 +78,7 @@ def run_each(files: list[str], job: Job, pool, label: str, size_of: Callable[[st
         typer.echo(f"lstmzip: {e}", err=True)
         failed += 1
 
-    if pool is None or len(files) == 1:
+    if pool is None or len(files) == 1 or one_at_a_time:
         on = f" ({pool.workers} workers)" if pool is not None else ""
         for name in files:
             try:

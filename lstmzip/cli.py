@@ -109,7 +109,7 @@ def _size(name: str) -> int | None:
         return None
 
 
-def _convert(name: str, target: Optional[Path], force: bool, bar, label: str, total: int | None, job) -> None:
+def _convert(name: str, target: Optional[Path], force: bool, bar, total: int | None, job) -> None:
     """Run job(src, dst, progress) from file `name` (or stdin) to `target` (or stdout if None);
     bar(text, total) gives the progress callback (lstmzip.batch)."""
     src = sys.stdin.buffer if name == "-" else open_input(Path(name))
@@ -168,13 +168,13 @@ def compress(
         if to_stdout:
             _stdout_ok(force)
         target = None if to_stdout else output or Path(name + SUFFIX)
-        _convert(name, target, force, bar, "compress", _size(name),
+        _convert(name, target, force, bar, _size(name),
                  lambda src, dst, progress: api.compress_stream(src, dst, model, config, progress=progress, pool=pool))
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
 
     with batch.worker_pool(workers, cluster, threads, quiet) as pool:
-        batch.run_each(files, one, pool, "compress", _size, quiet)
+        batch.run_each(files, one, pool, "compress", _size, quiet, one_at_a_time=stdout or "-" in files)
 
 
 def _original_size(name: str) -> int | None:
@@ -217,13 +217,13 @@ def decompress(
     def one(name: str, bar) -> None:
         to_stdout = stdout or (name == "-" and output is None)
         target = None if to_stdout else _decompress_target(name, output)
-        _convert(name, target, force, bar, "decompress", _original_size(name),
+        _convert(name, target, force, bar, _original_size(name),
                  lambda src, dst, progress: api.decompress_stream(src, dst, model, progress=progress, pool=pool))
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
 
     with batch.worker_pool(workers, cluster, threads, quiet) as pool:
-        batch.run_each(files, one, pool, "decompress", _original_size, quiet)
+        batch.run_each(files, one, pool, "decompress", _original_size, quiet, one_at_a_time=stdout or "-" in files)
 
 
 @app.command("test")

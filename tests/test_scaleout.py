@@ -117,6 +117,19 @@ def test_cli_recursive_on_cluster(cluster, tmp_path):
     assert {p: p.read_bytes() for p in files} == files
 
 
+def test_several_files_to_stdout_stay_in_order(cluster, tmp_path):
+    """-c with several files: one after another, never interleaved (as without a pool)."""
+    names = []
+    for i in range(3):
+        (tmp_path / f"f{i}").write_bytes(_text(3000 + 1000 * i)[::-1])
+        names.append(str(tmp_path / f"f{i}"))
+    r = subprocess.run([sys.executable, "-m", "lstmzip.launcher", "compress", "-c", "--fast", "-q", *names,
+                        "--cluster", cluster.address], capture_output=True, env=cluster.env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    fast = CodingConfig(lstm=False)
+    assert r.stdout == b"".join(api.compress(Path(n).read_bytes(), config=fast) for n in names)
+
+
 def test_wrong_token_is_a_clear_error(cluster, tmp_path):
     src = tmp_path / "in.txt"
     src.write_bytes(b"hello " * 100)
