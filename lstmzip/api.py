@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from lstmzip import container as ct
 from lstmzip.engines import engine_for, load_model, model_for_archive
-from lstmzip.container import Method
 from lstmzip.errors import ArchiveError, BlockDamaged, LstmzipError
 from lstmzip.pipeline import BlockResult, CodingConfig, Progress, compress_block, decompress_block
-from lstmzip.scaleout import ScaleOut
+from lstmzip.scaleout import ScaleOut, pool_for
 from models.registry import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -131,7 +130,7 @@ class _BlockProgress:
         return self if self.progress is not None else None
 
 
-_LSTM_METHODS = (Method.LSTM, Method.LSTM_ADAPTIVE)
+_LSTM_METHODS = (ct.Method.LSTM, ct.Method.LSTM_ADAPTIVE)
 
 
 def _decode_on_pool(pool: "BlockPool", records, model) -> Iterator[tuple]:
@@ -241,13 +240,10 @@ def choose_model(sample: bytes, candidates: list[str] | None = None, device: str
 
 
 def _on_pool(fn, pool: "BlockPool | None", scale: ScaleOut):
-    """fn(pool) with the given pool, or with one started for `scale` (stopped after), or
-    fn(None) to code in this process."""
-    if pool is not None or not scale.enabled:
+    """fn(pool) with the given pool, else with one started for `scale` (or None: in-process)."""
+    if pool is not None:
         return fn(pool)
-    from lstmzip.scaleout import BlockPool
-
-    with BlockPool(scale) as started:
+    with pool_for(scale) as started:
         return fn(started)
 
 

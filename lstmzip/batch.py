@@ -12,7 +12,7 @@ import typer
 
 from lstmzip.errors import LstmzipError
 from lstmzip.progress import progress_bar
-from lstmzip.scaleout import ScaleOut
+from lstmzip.scaleout import ScaleOut, pool_for
 
 # job(name, bar): bar(label, total) is the context manager that yields the progress callback.
 Bar = Callable[[str, "int | None"], ContextManager]
@@ -45,16 +45,10 @@ def expand(names: list[str], recursive: bool, archives: bool, suffix: str) -> li
 
 @contextlib.contextmanager
 def worker_pool(workers: int, cluster: str | None, threads: int, quiet: bool) -> Iterator:
-    """A running lstmzip.scaleout.BlockPool for --workers/--cluster, or None."""
-    scale = ScaleOut(workers, cluster, threads=threads or 1)
-    scale.validate()
-    if not scale.enabled:
-        yield None
-        return
-    from lstmzip.scaleout import BlockPool
-
-    with BlockPool(scale) as pool:
-        if not quiet:
+    """A running lstmzip.scaleout.BlockPool for --workers/--cluster (and a line saying what
+    it runs on), or None."""
+    with pool_for(ScaleOut(workers, cluster, threads=threads or 1)) as pool:
+        if pool is not None and not quiet:
             where = f"Ray cluster {cluster}" if cluster else "local Ray"
             info, nodes = pool.info, pool.info["nodes"]
             asked = f" of {info['requested']} asked for (the others join when they start)" if pool.workers < info["requested"] else ""

@@ -12,6 +12,8 @@ A pool is thread-safe, so several files can share one (`-r`).
 """
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -48,10 +50,8 @@ class ScaleOut:
 
 def _require_ray() -> None:
     try:
-        import importlib.util
-
         found = importlib.util.find_spec("ray") is not None
-    except (ImportError, ValueError):
+    except ValueError:  # a half-imported ray with no __spec__
         found = False
     if not found:
         raise LstmzipError("--workers and --cluster need Ray: pip install 'lstmzip[cluster]'")
@@ -201,3 +201,14 @@ class BlockPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def pool_for(scale: ScaleOut):
+    """A running BlockPool for `scale`, stopped afterwards; None when `scale` asks for no
+    workers (code in this process). BlockPool checks `scale` (a negative count is "enabled")."""
+    if not scale.enabled:
+        yield None
+        return
+    with BlockPool(scale) as pool:
+        yield pool
