@@ -130,7 +130,7 @@ class _BlockProgress:
         return self if self.progress is not None else None
 
 
-_LSTM_METHODS = (ct.Method.LSTM, ct.Method.LSTM_ADAPTIVE)
+_LSTM_METHODS = ct.LSTM_METHODS
 
 
 def _decode_on_pool(pool: "BlockPool", records, model) -> Iterator[tuple]:

@@ -40,6 +40,10 @@ class Method(IntEnum):
     LSTM = 1  # LSTM + match model (archives of lstmzip 0.1 before the context bias)
     LZMA = 2
     LSTM_ADAPTIVE = 3  # LSTM + context bias learned while coding + match model
+    LSTM_ADAPTIVE2 = 4  # as 3, with the stages' second versions (BIAS_V2, MATCH_V2): lstmzip 0.2
+
+
+LSTM_METHODS = (Method.LSTM, Method.LSTM_ADAPTIVE, Method.LSTM_ADAPTIVE2)
 
 
 @dataclass(frozen=True)
@@ -159,10 +163,10 @@ def read_record(f: BinaryIO) -> BlockHeader | Trailer:
     except ValueError:
         raise ArchiveError(f"archive uses an unknown block method {method}") from None
     ok = 0 < raw_len <= MAX_BLOCK and coded_len <= raw_len + 64
-    if method in (Method.LSTM, Method.LSTM_ADAPTIVE):
+    if method in LSTM_METHODS:
         ok = (ok and transform <= 1 and 1 <= streams <= min(MAX_STREAMS, model_len) and model_len <= raw_len
               and model_len <= (coded_len + 16) * MAX_LSTM_RATIO)
-        if method == Method.LSTM_ADAPTIVE:
+        if method != Method.LSTM:
             ok = ok and streams <= MAX_ADAPTIVE_STREAMS
     else:  # stored and lzma blocks have no model fields
         ok = ok and transform == model_len == streams == 0

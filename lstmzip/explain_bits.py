@@ -74,7 +74,7 @@ def explain_bytes(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig 
             top_probs[pos] = np.take_along_axis(freqs, best, axis=1) / freqs.sum(axis=1, dtype=np.float64)[:, None]
             predicted[pos] = True
 
-        lstm_encode(engine, model_data, streams, cfg.physical_batch, None, cfg.adaptive, observe)
+        lstm_encode(engine, model_data, streams, cfg.physical_batch, None, cfg.lstm_method, observe)
     return Explanation(data, bits, top_symbols, top_probs, predicted, loaded.name,
                        n if file_bytes is None else file_bytes)
 

@@ -1,7 +1,8 @@
 """Block coding: split a block into S equal streams and code them in lockstep with the engine.
 
 Per step, the engine's logits go through the context bias (models.context_bias, learned from
-the block as it is coded; method LSTM_ADAPTIVE) and the match model before the coder.
+the block as it is coded; methods LSTM_ADAPTIVE and LSTM_ADAPTIVE2) and the match model before
+the coder. Each LSTM block method fixes the versions of these stages (STAGES).
 
 Stream i of a block of n model bytes covers a contiguous slice; the first n % S streams are
 one byte longer than the rest (so lengths follow from n and S alone). Step t feeds every
@@ -25,11 +26,28 @@ from lstmzip import transforms
 from lstmzip.container import MAX_ADAPTIVE_STREAMS, MAX_STREAMS, BlockHeader, Method, crc32
 from lstmzip.errors import BlockDamaged
 from models.int_engine import EngineState, IntegerLSTM
-from models.context_bias import ContextBias
-from models.match_model import MatchModel
+from models.context_bias import BIAS_V1, BIAS_V2, BiasConfig, ContextBias
+from models.match_model import MATCH_V1, MATCH_V2, MatchConfig, MatchModel
 
 Progress = Callable[[int], None]
-_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6}]
+_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6}]  # what a Method.LZMA block is decoded with
+# The encoder searches as hard as xz -9e. Only the dictionary size (preset 6's, 8 MiB, above the
+# block size) reaches the decoder, so these blocks decode with _LZMA_FILTERS as before.
+_LZMA_ENCODE_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 8 << 20}]
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What an LSTM block method runs between the engine and the coder."""
+    bias: BiasConfig | None  # None: no context bias
+    match: MatchConfig
+
+
+STAGES = {
+    Method.LSTM: Stages(None, MATCH_V1),
+    Method.LSTM_ADAPTIVE: Stages(BIAS_V1, MATCH_V1),
+    Method.LSTM_ADAPTIVE2: Stages(BIAS_V2, MATCH_V2),
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +59,9 @@ class CodingConfig:
     max_streams: int = 512
     physical_batch: int = 0  # engine rows per call; 0 = all active streams (no effect on output)
     try_lzma: bool = True
-    adaptive: bool = True  # context bias on (Method.LSTM_ADAPTIVE) or off (Method.LSTM)
+    # how LSTM blocks are coded: Method.LSTM_ADAPTIVE2 (newest stages), LSTM_ADAPTIVE (0.1's),
+    # LSTM (no context bias)
+    lstm_method: Method = Method.LSTM_ADAPTIVE2
     lstm: bool = True  # False: LZMA or stored blocks only (`--fast`: xz speed, no model work)
 
 
@@ -54,7 +74,7 @@ def default_threads() -> int:
 def plan_streams(n: int, cfg: CodingConfig) -> int:
     if n == 0:
         return 0
-    cap = min(cfg.max_streams, MAX_ADAPTIVE_STREAMS if cfg.adaptive else MAX_STREAMS)
+    cap = min(cfg.max_streams, MAX_STREAMS if cfg.lstm_method == Method.LSTM else MAX_ADAPTIVE_STREAMS)
     return max(1, min(cap, n // cfg.min_stream_len))
 
 
@@ -111,12 +131,12 @@ class _Predictor:
     """
 
     def __init__(self, engine: IntegerLSTM, streams: int, steps: int, base: int, extra: int,
-                 adaptive: bool, batch: int):
+                 stages: Stages, batch: int):
         self.engine, self.batch = engine, batch
         self.state = engine.initial_state(streams)
         self.x = engine.start_bytes(streams)
-        self.bias = ContextBias(streams, engine.lut_exp) if adaptive else None
-        self.match = MatchModel(streams, steps, base, extra)
+        self.bias = ContextBias(streams, engine.lut_exp, stages.bias) if stages.bias is not None else None
+        self.match = MatchModel(streams, steps, base, extra, stages.match)
         self._overlap = torch.get_num_threads() < (os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: Future | None = None
@@ -175,7 +195,7 @@ Observer = Callable[[int, np.ndarray, np.ndarray], None]  # (step, frequency row
 
 
 def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
-                progress: Progress | None = None, adaptive: bool = True,
+                progress: Progress | None = None, method: Method = Method.LSTM_ADAPTIVE2,
                 observe: Observer | None = None) -> tuple[bytes, float]:
     """Code `data` as `streams` streams; returns coded bytes and the model's estimate in bits.
     `observe` sees every step's frequency rows and coded symbols (lstmzip explain)."""
@@ -183,7 +203,7 @@ def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
     enc = Encoder()
     bits = 0.0
     steps = mat.shape[1]
-    with _Predictor(engine, streams, steps, base, extra, adaptive, batch) as pred:
+    with _Predictor(engine, streams, steps, base, extra, STAGES[method], batch) as pred:
         for t in range(steps):
             rows = _active(t, base, extra, streams)
             f = pred.freqs(rows)
@@ -199,12 +219,12 @@ def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
 
 
 def lstm_decode(engine: IntegerLSTM, coded: bytes, n: int, streams: int, batch: int = 0,
-                progress: Progress | None = None, adaptive: bool = True) -> bytes:
+                progress: Progress | None = None, method: Method = Method.LSTM_ADAPTIVE2) -> bytes:
     base, extra = divmod(n, streams)
     mat = np.zeros((streams, base + (1 if extra else 0)), dtype=np.uint8)
     dec = Decoder(coded)
     steps = mat.shape[1]
-    with _Predictor(engine, streams, steps, base, extra, adaptive, batch) as pred:
+    with _Predictor(engine, streams, steps, base, extra, STAGES[method], batch) as pred:
         for t in range(steps):
             rows = _active(t, base, extra, streams)
             sym = dec.decode(pred.freqs(rows))
@@ -223,7 +243,7 @@ class BlockResult:
 
 
 def _lzma_compress(data: bytes) -> bytes:
-    return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+    return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_LZMA_ENCODE_FILTERS)
 
 
 def _lzma_decompress(coded: bytes, raw_len: int) -> bytes:
@@ -239,13 +259,13 @@ def compress_block(engine: IntegerLSTM | None, data: bytes, cfg: CodingConfig,
                    progress: Progress | None = None) -> BlockResult:
     """The smallest of: the LSTM coding (if cfg.lstm), LZMA (if cfg.try_lzma or not cfg.lstm), stored."""
     transform, streams, model_len, bits = transforms.Transform.NONE, 0, 0, None
-    lstm_method = Method.LSTM_ADAPTIVE if cfg.adaptive else Method.LSTM
+    lstm_method = cfg.lstm_method
     best: tuple[Method, bytes] | None = None
     if cfg.lstm:
         transform = transforms.choose(data)
         model_data = transforms.forward(data, transform)
         streams, model_len = plan_streams(len(model_data), cfg), len(model_data)
-        coded, bits = lstm_encode(engine, model_data, streams, cfg.physical_batch, progress, cfg.adaptive)
+        coded, bits = lstm_encode(engine, model_data, streams, cfg.physical_batch, progress, lstm_method)
         best = (lstm_method, coded)
     if cfg.try_lzma or not cfg.lstm:
         alt = _lzma_compress(data)
@@ -272,8 +292,7 @@ def decompress_block(engine_for: Callable[[], IntegerLSTM], h: BlockHeader, payl
     else:
         engine = engine_for()  # outside the try: a missing model is not a damaged block
         try:
-            model_data = lstm_decode(engine, payload, h.model_len, h.streams, batch, progress,
-                                     adaptive=h.method == Method.LSTM_ADAPTIVE)
+            model_data = lstm_decode(engine, payload, h.model_len, h.streams, batch, progress, h.method)
         except CodecError as e:
             raise BlockDamaged(f"block {index} is damaged ({e})") from None
         data = transforms.inverse(model_data, transforms.Transform(h.transform))

@@ -22,6 +22,7 @@ Tables are fresh for every block, like the match model's history, so blocks stay
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,14 @@ class BiasConfig:
     # well-seen ones settle but never stop adapting.
     warm: int = 16
     cap: int = 255
+    # A row used by c streams in one step moves by the mean of their gradients ("mean",
+    # method 3) or by their sum over round(sqrt(c)) ("sqrt", method 4): many streams that
+    # agree move it further than one, as c sequential updates would, without overshooting.
+    count_scale: str = "mean"
+
+
+BIAS_V1 = BiasConfig()
+BIAS_V2 = BiasConfig(count_scale="sqrt")
 
 
 def _table_rows(order: int, hash_bits: int) -> int:
@@ -61,6 +70,8 @@ class ContextBias:
         self.table = torch.from_numpy(np.zeros((sum(sizes), 256), dtype=np.int32))
         self.row_updates = torch.zeros(sum(sizes), dtype=torch.int64)
         self.ctx = torch.full((streams,), 10, dtype=torch.int64)  # last 4 bytes; START_BYTE first
+        # round(sqrt(c)) for every count a row can have in one step (one use per stream), exactly
+        self._root = torch.tensor([max(1, (math.isqrt(4 * c) + 1) // 2) for c in range(streams + 1)], dtype=torch.int64)
         self._ids = None
 
     def _row_ids(self, rows: int) -> torch.Tensor:
@@ -107,10 +118,15 @@ class ContextBias:
             sums.index_add_(0, inverse[:, k], g)
         count = torch.bincount(inverse.view(-1), minlength=len(u))
         n_u = self.row_updates.index_select(0, u)
-        # mean over the streams, times warm / (warm + n), as one Q16 factor per row. int32 is
-        # enough: |sums| <= count * 2^16 and factor <= 2^16 / count, so the product < 2^(32 - rate_shift)
-        factor = ((self.cfg.warm << 16) // ((self.cfg.warm + n_u) * count)).to(torch.int32)
-        step = sums.bitwise_right_shift_(self.cfg.rate_shift).mul_(factor.unsqueeze(1)).bitwise_right_shift_(16)
+        if self.cfg.count_scale == "mean":
+            # mean over the streams, times warm / (warm + n), as one Q16 factor per row. int32 is
+            # enough: |sums| <= count * 2^16 and factor <= 2^16 / count, so the product < 2^(32 - rate_shift)
+            factor = ((self.cfg.warm << 16) // ((self.cfg.warm + n_u) * count)).to(torch.int32)
+            step = sums.bitwise_right_shift_(self.cfg.rate_shift).mul_(factor.unsqueeze(1)).bitwise_right_shift_(16)
+        else:  # sum / round(sqrt(count)): the product needs int64
+            factor = (self.cfg.warm << 16) // ((self.cfg.warm + n_u) * self._root.index_select(0, count))
+            step = (sums.bitwise_right_shift_(self.cfg.rate_shift).to(torch.int64).mul_(factor.unsqueeze(1))
+                    .bitwise_right_shift_(16).to(torch.int32))
         new = self.table.index_select(0, u).add_(step).clamp_(-BIAS_LIMIT, BIAS_LIMIT)
         self.table.index_copy_(0, u, new)
         self.row_updates.index_copy_(0, u, n_u.add_(1).clamp_(max=self.cfg.cap))

@@ -4,15 +4,15 @@ import pytest
 import torch
 
 from models import fixed_point as fp
-from models.context_bias import MAX_STREAMS, ContextBias
+from models.context_bias import BIAS_V1, BIAS_V2, MAX_STREAMS, ContextBias
 
 EXP = torch.tensor([max(1, round(65536 * np.exp(-d / 64))) for d in range(fp.EXP_TABLE_SIZE)], dtype=torch.int32)
 
 
-def _run(mat: np.ndarray, logits_fn) -> np.ndarray:
+def _run(mat: np.ndarray, logits_fn, cfg=BIAS_V1) -> np.ndarray:
     """Drive a ContextBias over a [streams, steps] byte matrix; return its tables [T, S, 256]."""
     streams, steps = mat.shape
-    cb = ContextBias(streams, EXP)
+    cb = ContextBias(streams, EXP, cfg)
     out = []
     for t in range(steps):
         f = cb.freqs(logits_fn(t, streams))
@@ -41,18 +41,32 @@ def test_learns_the_block():
     assert bits[-150:].mean() < 1.0  # by the last repeats the contexts predict the next byte
 
 
-def test_stream_order_does_not_matter():
+@pytest.mark.parametrize("cfg", [BIAS_V1, BIAS_V2], ids=["v1", "v2"])
+def test_stream_order_does_not_matter(cfg):
     rng = np.random.default_rng(3)
     words = [b"alpha ", b"beta ", b"gamma ", b"delta ", b"\n"]
     text = b"".join(words[i] for i in rng.integers(0, len(words), 1200))
     mat = np.frombuffer(text[: 6 * 600], dtype=np.uint8).reshape(6, 600)
     logits = torch.from_numpy(rng.integers(-300, 300, (600, 6, 256)).astype(np.int32))
     perm = np.array([3, 0, 5, 1, 4, 2])
-    a = _run(mat, lambda t, s: logits[t].clone())
-    b = _run(mat[perm], lambda t, s: logits[t][torch.from_numpy(perm)].clone())
+    a = _run(mat, lambda t, s: logits[t].clone(), cfg)
+    b = _run(mat[perm], lambda t, s: logits[t][torch.from_numpy(perm)].clone(), cfg)
     assert np.array_equal(a[:, perm], b)  # shared rows are updated by sums, not in stream order
 
 
 def test_too_many_streams_refused():
     with pytest.raises(ValueError):
         ContextBias(MAX_STREAMS + 1, EXP)
+
+
+def test_v2_learns_more_from_many_streams_that_agree():
+    """64 streams see the same context and byte in a step: V1 moves the shared row by their
+    mean gradient (as one stream would), V2 by their sum over sqrt(64) = 8 (about 8x further)."""
+    mat = np.full((64, 3), ord("a"), dtype=np.uint8)
+    p = {}
+    for name, cfg in (("v1", BIAS_V1), ("v2", BIAS_V2)):
+        tables = _run(mat, _flat, cfg)
+        p[name] = tables[2, 0, ord("a")] / tables[2, 0].sum()
+    one = _run(mat[:1], _flat, BIAS_V1)
+    assert p["v1"] == one[2, 0, ord("a")] / one[2, 0].sum()  # the mean: as if one stream
+    assert p["v2"] > 2 * p["v1"]

@@ -1,14 +1,14 @@
 """The match model: sharpens repeats, stays exact, leaves rows without a match untouched."""
 import numpy as np
 
-from models.match_model import MatchModel
+from models.match_model import MATCH_V1, MATCH_V2, MatchModel
 
 
-def _run(data: bytes, streams: int, freqs_fn):
+def _run(data: bytes, streams: int, freqs_fn, cfg=MATCH_V1):
     """Drive a MatchModel over `data` split into equal streams; return the adjusted tables."""
     n = len(data) // streams
     mat = np.frombuffer(data[: n * streams], dtype=np.uint8).astype(np.int64).reshape(streams, n)
-    m = MatchModel(streams, n, n, 0)
+    m = MatchModel(streams, n, n, 0, cfg)
     out = []
     for t in range(n):
         f = m.adjust(freqs_fn(t, streams))
@@ -45,3 +45,35 @@ def test_matches_across_streams():
     data = a + a[5:] + a[:5]
     tables = _run(data, 2, _flat)
     assert tables[20:, 1].max() > 100
+
+
+def _p(tables, data, stream, t):
+    """Probability the table of step t gives stream `stream`'s actual byte."""
+    n = tables.shape[0]
+    sym = data[stream * n + t]
+    return tables[t, stream, sym] / tables[t, stream].sum()
+
+
+def test_v2_follows_a_match_through_a_changed_digit():
+    """Records that differ in one digit: V1 drops the match at the digit and has nothing for
+    the next bytes (their 4-byte context is new); V2 keeps following the earlier record."""
+    records = b"".join(b"[job %d] state=running owner=batch queue=default\n" % (1000 + i) for i in range(12))
+    v1, v2 = _run(records, 1, _flat, MATCH_V1), _run(records, 1, _flat, MATCH_V2)
+    line = len(b"[job 1000] state=running owner=batch queue=default\n")
+    after_digit = [k * line + 9 for k in range(6, 12)]  # the "]" right after the changed last digit
+    assert all(np.array_equal(v1[t, 0], np.full(256, 100)) for t in after_digit)
+    assert min(_p(v2, records, 0, t) for t in after_digit) > 8 / 256  # flat: 1/256
+
+
+def test_v2_prefers_the_streams_own_history():
+    """Stream 1 saw "key=A" earlier in its own bytes; stream 0 wrote "key=B" more recently.
+    V1 follows the most recent occurrence anywhere (B), V2 the stream's own one (A)."""
+    s0 = b"x" * 30 + b"key=B" + b"y" * 25
+    s1 = b"key=A" + b"z" * 40 + b"key=A" + b"w" * 10
+    data = s0 + s1
+    v1, v2 = _run(data, 2, _flat, MATCH_V1), _run(data, 2, _flat, MATCH_V2)
+    t = 49  # stream 1's second "A"
+    assert s1[t] == ord("A")
+    a, b = ord("A"), ord("B")
+    assert v1[t, 1, b] > v1[t, 1, a]
+    assert v2[t, 1, a] > v2[t, 1, b]

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import torch
 
+from lstmzip.container import Method
 from lstmzip.pipeline import _active, _stream_matrix, _trim, code_bits, lstm_encode
 from models import fixed_point as fp
 from models.float_lstm import FloatLSTM
@@ -48,7 +49,7 @@ def compare(model: FloatLSTM, engine: IntegerLSTM, data: bytes, streams: int = 1
     coder model (context bias + match)."""
     fb = float_bits(model, data, streams)
     ib = int_bits(engine, data, streams)
-    _, mb = lstm_encode(engine, data, streams, adaptive=False)
+    _, mb = lstm_encode(engine, data, streams, method=Method.LSTM)
     _, cb = lstm_encode(engine, data, streams)
     n = len(data)
     return {"bytes": n, "float_bpc": fb / n, "int_bpc": ib / n, "ratio": ib / fb,

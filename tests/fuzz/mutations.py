@@ -31,8 +31,10 @@ def seeds() -> list[Seed]:
     rng = random.Random(0)
     noise = bytes(rng.randrange(256) for _ in range(300))
     made = [
-        ("lstm_adaptive", TEXT[:120], CodingConfig(try_lzma=False, min_stream_len=40)),
-        ("lstm_crlf", TEXT[:100].replace(b"\n", b"\r\n"), CodingConfig(try_lzma=False, adaptive=False, min_stream_len=40)),
+        ("lstm_adaptive2", TEXT[:120], CodingConfig(try_lzma=False, min_stream_len=40)),
+        ("lstm_adaptive", TEXT[:120], CodingConfig(try_lzma=False, lstm_method=ct.Method.LSTM_ADAPTIVE, min_stream_len=40)),
+        ("lstm_crlf", TEXT[:100].replace(b"\n", b"\r\n"),
+         CodingConfig(try_lzma=False, lstm_method=ct.Method.LSTM, min_stream_len=40)),
         ("lzma", TEXT * 3, CodingConfig(lstm=False)),
         ("stored", noise, CodingConfig(lstm=False)),
         ("blocks", TEXT[:80] + noise[:60] + TEXT[:80], CodingConfig(block_size=80, min_stream_len=40)),

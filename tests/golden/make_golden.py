@@ -6,13 +6,15 @@ promise that old archives keep decoding).
 from pathlib import Path
 
 import lstmzip
+from lstmzip.container import Method
 
 HERE = Path(__file__).resolve().parent
 ORIGINAL = HERE / "sample.txt"
 # archive name -> how it was made; several streams, LSTM forced
 ARCHIVES = {
-    "sample.txt.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, adaptive=False),  # Method.LSTM
-    "sample.adaptive.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False),  # Method.LSTM_ADAPTIVE
+    "sample.txt.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM),
+    "sample.adaptive.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_ADAPTIVE),
+    "sample.adaptive2.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_ADAPTIVE2),
 }
 
 
