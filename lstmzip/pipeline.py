@@ -31,9 +31,10 @@ from models.match_model import MATCH_V1, MATCH_V2, MatchConfig, MatchModel
 
 Progress = Callable[[int], None]
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6}]  # what a Method.LZMA block is decoded with
-# The encoder searches as hard as xz -9e. Only the dictionary size (preset 6's, 8 MiB, above the
-# block size) reaches the decoder, so these blocks decode with _LZMA_FILTERS as before.
-_LZMA_ENCODE_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 8 << 20}]
+# As the LSTM's fallback the encoder searches as hard as xz -9e (its time is small beside the
+# LSTM's). Only the dictionary size (preset 6's, 8 MiB, above the block size) reaches the
+# decoder, so these blocks decode with _LZMA_FILTERS like preset 6's. `--fast` keeps preset 6.
+_LZMA_THOROUGH = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 8 << 20}]
 
 
 @dataclass(frozen=True)
@@ -242,8 +243,8 @@ class BlockResult:
     model_bits: float  # the model's own estimate for this block (also when not chosen)
 
 
-def _lzma_compress(data: bytes) -> bytes:
-    return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_LZMA_ENCODE_FILTERS)
+def _lzma_compress(data: bytes, thorough: bool) -> bytes:
+    return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_LZMA_THOROUGH if thorough else _LZMA_FILTERS)
 
 
 def _lzma_decompress(coded: bytes, raw_len: int) -> bytes:
@@ -268,7 +269,7 @@ def compress_block(engine: IntegerLSTM | None, data: bytes, cfg: CodingConfig,
         coded, bits = lstm_encode(engine, model_data, streams, cfg.physical_batch, progress, lstm_method)
         best = (lstm_method, coded)
     if cfg.try_lzma or not cfg.lstm:
-        alt = _lzma_compress(data)
+        alt = _lzma_compress(data, thorough=cfg.lstm)
         if best is None or len(alt) < len(best[1]):
             best = (Method.LZMA, alt)
     if len(best[1]) >= len(data):

@@ -100,3 +100,13 @@ def test_auto_model_picks_the_best_scoring_candidate(tiny_model_file):
 
     assert container.read_header(io.BytesIO(packed)).model_name == "default"
     assert lstmzip.decompress(packed) == text
+
+
+def test_lzma_fallback_searches_like_xz_9e_and_decodes_like_preset_6():
+    from lstmzip import pipeline
+
+    data = b"".join(b"[2016-12-19 16:%02d:%02d,%03d] INFO [Controller %d]: state %d\n" % (i % 60, i % 59, i % 997, i % 3, i % 7)
+                    for i in range(4000))
+    thorough, preset6 = pipeline._lzma_compress(data, thorough=True), pipeline._lzma_compress(data, thorough=False)
+    assert len(thorough) < len(preset6)
+    assert pipeline._lzma_decompress(thorough, len(data)) == data
