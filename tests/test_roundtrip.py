@@ -110,3 +110,18 @@ def test_lzma_fallback_searches_like_xz_9e_and_decodes_like_preset_6():
     thorough, preset6 = pipeline._lzma_compress(data, thorough=True), pipeline._lzma_compress(data, thorough=False)
     assert len(thorough) < len(preset6)
     assert pipeline._lzma_decompress(thorough, len(data)) == data
+
+
+def test_auto_model_picks_the_logs_model_for_logs():
+    import lzma
+
+    from lstmzip.api import choose_model
+    from tests.conftest import EVAL
+
+    pool = EVAL.parent / "train" / "logs.txt.xz"
+    if not pool.exists():
+        pytest.skip("no logs pool")
+    with lzma.open(pool) as f:
+        sample = f.read(4096)  # a web server access log
+    assert choose_model(sample) == "logs"
+    assert lstmzip.decompress(lstmzip.compress(sample, "logs")) == sample
