@@ -11,9 +11,11 @@ and after each step every table row that was used moves along the gradient of -l
 B[row, x] += (1[x = y] - p(x)) in Q16, averaged over the streams that used that row in the
 step, times warm / (warm + n) / 2^rate_shift, where n counts the row's earlier updates.
 Sums of integers do not depend on the order of the streams, so encoder and decoder agree
-bit for bit. The defaults of BiasConfig are part of the archive format (block method 3). This is dynamic evaluation of the output layer's bias, conditioned
-on short contexts; hyperparameters were chosen on training-pool text (English books the
-model did not train on, Python, logs), not on the eval files.
+bit for bit. BIAS_V1 (block method 3) and BIAS_V2 (method 4, which sums the streams'
+gradients over round(sqrt(count)) instead of averaging them) are part of the archive format.
+This is dynamic evaluation of the output layer's bias, conditioned on short contexts;
+hyperparameters were chosen on training-pool text (English books the model did not train
+on, Python, logs), not on the eval files.
 
 It is torch rather than numpy because torch's scatter-adds and row updates are several times
 faster here (integer sums are exact in any order, so index_add_ is deterministic).
