@@ -34,6 +34,8 @@ P_BITS = 16  # probabilities in the update are Q16
 BIAS_LIMIT = 1 << 22  # table entries are clamped: the sum of the orders stays far inside int32
 MAX_STREAMS = 1 << 14  # keeps every per-step sum of Q16 gradients inside int32
 _HASH_MULT = 0x2545F491  # < 2^30, times a context < 2^32: no int64 overflow
+_HASH_MULT_HI = 0x1B873593  # < 2^29, times the bytes above the last 4 (< 2^24) for orders 5-7
+MAX_ORDER = 7  # contexts live in an int64
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,9 @@ class BiasConfig:
 
 
 BIAS_V1 = BiasConfig()
-BIAS_V2 = BiasConfig(count_scale="sqrt")
+# Orders 6 and 7 (hashed, from the last 7 bytes) took training-pool logs from 0.509 to 0.484
+# bpc, Python slices 1.181 -> 1.153, English 1.993 -> 1.997.
+BIAS_V2 = BiasConfig(orders=(1, 2, 3, 4, 6, 7), count_scale="sqrt")
 
 
 def _table_rows(order: int, hash_bits: int) -> int:
@@ -71,7 +75,11 @@ class ContextBias:
         # numpy's zeros maps pages lazily: memory grows with the contexts actually seen.
         self.table = torch.from_numpy(np.zeros((sum(sizes), 256), dtype=np.int32))
         self.row_updates = torch.zeros(sum(sizes), dtype=torch.int64)
-        self.ctx = torch.full((streams,), 10, dtype=torch.int64)  # last 4 bytes; START_BYTE first
+        if max(cfg.orders) > MAX_ORDER:
+            raise ValueError(f"context bias orders go up to {MAX_ORDER}")
+        # the last max(4, top order) bytes; START_BYTE first
+        self._ctx_mask = (1 << (8 * max(4, *cfg.orders))) - 1
+        self.ctx = torch.full((streams,), 10, dtype=torch.int64)
         # round(sqrt(c)) for every count a row can have in one step (one use per stream), exactly
         self._root = torch.tensor([max(1, (math.isqrt(4 * c) + 1) // 2) for c in range(streams + 1)], dtype=torch.int64)
         self._ids = None
@@ -86,7 +94,10 @@ class ContextBias:
             elif 256 ** k <= (1 << self.cfg.hash_bits):
                 idx = ctx & ((1 << (8 * k)) - 1)
             else:
-                idx = (((ctx & ((1 << (8 * k)) - 1)) * _HASH_MULT) >> 16) & ((1 << self.cfg.hash_bits) - 1)
+                h = (ctx & 0xFFFFFFFF) * _HASH_MULT if k >= 4 else (ctx & ((1 << (8 * k)) - 1)) * _HASH_MULT
+                if k > 4:
+                    h = h + ((ctx >> 32) & ((1 << (8 * (k - 4))) - 1)) * _HASH_MULT_HI
+                idx = (h >> 16) & ((1 << self.cfg.hash_bits) - 1)
             cols.append(idx + off)
         return torch.stack(cols, dim=1)
 
@@ -132,4 +143,4 @@ class ContextBias:
         new = self.table.index_select(0, u).add_(step).clamp_(-BIAS_LIMIT, BIAS_LIMIT)
         self.table.index_copy_(0, u, new)
         self.row_updates.index_copy_(0, u, n_u.add_(1).clamp_(max=self.cfg.cap))
-        self.ctx[:rows] = ((self.ctx[:rows] << 8) | yt) & 0xFFFFFFFF
+        self.ctx[:rows] = ((self.ctx[:rows] << 8) | yt) & self._ctx_mask

@@ -70,3 +70,21 @@ def test_v2_learns_more_from_many_streams_that_agree():
     one = _run(mat[:1], _flat, BIAS_V1)
     assert p["v1"] == one[2, 0, ord("a")] / one[2, 0].sum()  # the mean: as if one stream
     assert p["v2"] > 2 * p["v1"]
+
+
+def test_orders_above_4_see_bytes_beyond_the_last_4():
+    """"abcdef" and "zycdef" share their last 4 bytes and are followed by different bytes:
+    order 4 cannot tell them apart, order 6 can (the context keeps the last 7 bytes)."""
+    from models.context_bias import BiasConfig
+
+    text = b"abcdefX zycdefY " * 40
+    mat = np.frombuffer(text, dtype=np.uint8).reshape(1, -1)
+    p = {}
+    for order in (4, 6):
+        tables = _run(mat, _flat, BiasConfig(orders=(order,), count_scale="sqrt"))
+        t = len(text) - 16 + 6  # the last "X"
+        assert text[t] == ord("X")
+        p[order] = tables[t, 0, ord("X")] / tables[t, 0].sum()
+    assert p[4] < 0.5 < 0.7 < p[6]  # measured 0.32 and 0.78
+    with pytest.raises(ValueError):
+        ContextBias(1, EXP, BiasConfig(orders=(8,)))
