@@ -145,6 +145,8 @@ def compress(
     model: str = ModelOpt,
     fast: bool = typer.Option(False, "--fast", help="No LSTM: LZMA (or stored) blocks only, at about xz's "
                               "speed, for data the model cannot help or when time matters."),
+    best: bool = typer.Option(False, "--best", help="Streams of at least 16 KiB instead of 2 KiB: smaller "
+                              "archives of repetitive text such as logs, about 4x slower."),
     recursive: bool = RecursiveOpt,
     workers: int = WorkersOpt,
     cluster: Optional[str] = ClusterOpt,
@@ -153,9 +155,11 @@ def compress(
 ) -> None:
     """Compress FILES to FILE.lstmz (input kept)."""
     _set_threads(threads)
-    from lstmzip.pipeline import CodingConfig
+    from lstmzip.pipeline import BEST, CodingConfig
 
-    config = CodingConfig(lstm=not fast)
+    if fast and best:
+        raise typer.BadParameter("--fast and --best exclude each other", param_hint="--best")
+    config = BEST if best else CodingConfig(lstm=not fast)
     if fast and model == api.AUTO_MODEL:
         model = registry.DEFAULT_MODEL  # nothing to choose: no model codes the blocks
     files = batch.expand(_inputs(files), recursive, archives=False, suffix=SUFFIX)

@@ -170,3 +170,24 @@ def test_recursive_errors(runner, tmp_path):
     _one_line_error(runner.invoke(app, ["decompress", "-r", str(empty)]), contains="no files to decompress")
     _one_line_error(runner.invoke(app, ["compress", "--workers", "-1", str(empty / "x.txt")]),
                     contains="--workers must be >= 0")
+
+
+def test_best_uses_longer_streams(runner, text):
+    import io
+
+    from lstmzip import container
+
+    def first_block(args):
+        r = runner.invoke(app, ["compress", "-c", *args, str(text)])
+        assert r.exit_code == 0, r.output
+        f = io.BytesIO(r.stdout_bytes)
+        container.read_header(f)
+        r2 = runner.invoke(app, ["decompress", "-c"], input=r.stdout_bytes)
+        assert r2.stdout_bytes == text.read_bytes()
+        return container.read_record(f)
+
+    normal, best = first_block([]), first_block(["--best"])
+    assert normal.method in container.LSTM_METHODS and best.method in container.LSTM_METHODS
+    assert (normal.streams, best.streams) == (2, 1)  # 4,227 bytes: 2 KiB streams vs 16 KiB
+    r = runner.invoke(app, ["compress", "-c", "--fast", "--best", str(text)])
+    assert r.exit_code == 2
