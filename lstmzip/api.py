@@ -130,9 +130,6 @@ class _BlockProgress:
         return self if self.progress is not None else None
 
 
-_LSTM_METHODS = ct.LSTM_METHODS
-
-
 def _decode_on_pool(pool: "BlockPool", records, model) -> Iterator[tuple]:
     """(index, start, header, bytes or BlockDamaged) in order, up to pool.window in flight."""
     in_flight: deque = deque()
@@ -143,7 +140,7 @@ def _decode_on_pool(pool: "BlockPool", records, model) -> Iterator[tuple]:
         return index, start, rec, value if ok else BlockDamaged(value)
 
     for index, start, rec, payload in records:
-        m = model() if rec.method in _LSTM_METHODS else None
+        m = model() if rec.method in ct.LSTM_METHODS else None
         while len(in_flight) >= pool.window:
             yield done(in_flight.popleft())
         in_flight.append((index, start, rec, pool.decompress(m, rec, payload, index)))

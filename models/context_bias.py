@@ -77,11 +77,14 @@ class ContextBias:
         self.row_updates = torch.zeros(sum(sizes), dtype=torch.int64)
         if max(cfg.orders) > MAX_ORDER:
             raise ValueError(f"context bias orders go up to {MAX_ORDER}")
+        if cfg.count_scale not in ("mean", "sqrt"):
+            raise ValueError(f"unknown count_scale {cfg.count_scale!r}")
         # the last max(4, top order) bytes; START_BYTE first
         self._ctx_mask = (1 << (8 * max(4, *cfg.orders))) - 1
         self.ctx = torch.full((streams,), 10, dtype=torch.int64)
         # round(sqrt(c)) for every count a row can have in one step (one use per stream), exactly
-        self._root = torch.tensor([max(1, (math.isqrt(4 * c) + 1) // 2) for c in range(streams + 1)], dtype=torch.int64)
+        if cfg.count_scale == "sqrt":
+            self._root = torch.tensor([max(1, (math.isqrt(4 * c) + 1) // 2) for c in range(streams + 1)], dtype=torch.int64)
         self._ids = None
 
     def _row_ids(self, rows: int) -> torch.Tensor:
@@ -94,7 +97,7 @@ class ContextBias:
             elif 256 ** k <= (1 << self.cfg.hash_bits):
                 idx = ctx & ((1 << (8 * k)) - 1)
             else:
-                h = (ctx & 0xFFFFFFFF) * _HASH_MULT if k >= 4 else (ctx & ((1 << (8 * k)) - 1)) * _HASH_MULT
+                h = (ctx & ((1 << (8 * min(k, 4))) - 1)) * _HASH_MULT
                 if k > 4:
                     h = h + ((ctx >> 32) & ((1 << (8 * (k - 4))) - 1)) * _HASH_MULT_HI
                 idx = (h >> 16) & ((1 << self.cfg.hash_bits) - 1)

@@ -83,15 +83,13 @@ class MatchModel:
         self.length = np.zeros(streams, dtype=np.int64)
         self.misses = np.zeros(streams, dtype=np.int64)
         self.own_table = np.zeros(1 << TABLE_BITS, dtype=np.int64) if cfg.own_stream_table else None
-        self._miss_cells = _MISS_CELLS if cfg.max_misses else 1
-        self._byte_class = _IS_DIGIT if cfg.digit_cells else np.zeros(256, dtype=np.int64)
         self.row_len = np.full(streams, base, dtype=np.int64)
         self.row_len[:extra] += 1
         lo = np.array([0] + PROB_EDGES, dtype=np.int64)
         hi = np.array(PROB_EDGES + [4096], dtype=np.int64)
         mid = np.clip((lo + hi) * 8, P_MIN, P_MAX)  # midpoint of each bucket, Q12 -> Q16: identity
         # flat [len bucket, misses, byte class, level]
-        self.apm = np.tile(mid, (len(LEN_EDGES) + 1) * self._miss_cells * (2 if cfg.digit_cells else 1))
+        self.apm = np.tile(mid, (len(LEN_EDGES) + 1) * (_MISS_CELLS if cfg.max_misses else 1) * (2 if cfg.digit_cells else 1))
         self._rows = None  # rows adjusted in the last step, their predictions and cells
 
     def adjust(self, freqs: np.ndarray) -> np.ndarray:
@@ -114,7 +112,7 @@ class MatchModel:
         if self.cfg.max_misses:
             ctx = ctx * _MISS_CELLS + np.minimum(self.misses[:rows], _MISS_CELLS - 1)
         if self.cfg.digit_cells:
-            ctx = ctx * 2 + self._byte_class[pred]
+            ctx = ctx * 2 + _IS_DIGIT[pred]
         cell = ctx * _N_LEVELS + level
         p = self.apm[cell]
         rest = total - fm
