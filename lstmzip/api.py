@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import io
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from lstmzip import container as ct
-from lstmzip.engines import engine_for, load_model, model_for_archive
+from lstmzip.engines import engine_for, lstm_method_for, load_model, model_for_archive
 from lstmzip.errors import ArchiveError, BlockDamaged, LstmzipError
 from lstmzip.pipeline import BlockResult, CodingConfig, Progress, compress_block, decompress_block
 from lstmzip.scaleout import ScaleOut, pool_for
@@ -44,6 +45,8 @@ class BlockWriter:
                  progress: Progress | None = None, device: str = "cpu", pool: "BlockPool | None" = None):
         self.dst, self.cfg, self.progress, self.pool = dst, config or CodingConfig(), progress, pool
         self.model = load_model(model)
+        if self.cfg.lstm_method is None:
+            self.cfg = dataclasses.replace(self.cfg, lstm_method=lstm_method_for(self.model))
         self.engine = engine_for(self.model, device) if pool is None else None
         self.stats = CompressStats()
         self._crc, self._blocks = 0, 0
@@ -232,7 +235,8 @@ def choose_model(sample: bytes, candidates: list[str] | None = None, device: str
         return names[0]
     data = transforms.forward(sample, transforms.choose(sample))
     streams = plan_streams(len(data), CodingConfig())
-    scores = [lstm_encode(engine_for(load_model(n), device), data, streams)[1] for n in names]
+    models = [load_model(n) for n in names]
+    scores = [lstm_encode(engine_for(m, device), data, streams, method=lstm_method_for(m))[1] for m in models]
     return names[scores.index(min(scores))]
 
 

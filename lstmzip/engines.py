@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from lstmzip.container import Method
 from lstmzip.errors import ArchiveError, LstmzipError
 from models import registry
 from models.errors import ModelError
@@ -48,3 +49,8 @@ def engine_for(model: LoadedModel, device: str = "cpu") -> IntegerLSTM:
     if key not in _ENGINES:
         _ENGINES[key] = IntegerLSTM(model.qmodel, torch.device(device))
     return _ENGINES[key]
+
+
+def lstm_method_for(model: LoadedModel) -> Method:
+    """How this model's LSTM blocks are coded when the caller does not say (models.registry)."""
+    return Method(registry.block_method(model.sha256))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstmzip import transforms
-from lstmzip.engines import engine_for, load_model
+from lstmzip.engines import engine_for, lstm_method_for, load_model
 from lstmzip.pipeline import CodingConfig, lstm_encode, plan_streams, row_bits, stream_starts
 from models.registry import DEFAULT_MODEL
 
@@ -52,6 +52,7 @@ def explain_bytes(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig 
     cfg = config or CodingConfig()
     loaded = load_model(model)
     engine = engine_for(loaded)
+    method = cfg.lstm_method if cfg.lstm_method is not None else lstm_method_for(loaded)
     n = len(data)
     bits = np.zeros(n)
     top_symbols = np.zeros((n, TOP), dtype=np.uint8)
@@ -74,7 +75,7 @@ def explain_bytes(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig 
             top_probs[pos] = np.take_along_axis(freqs, best, axis=1) / freqs.sum(axis=1, dtype=np.float64)[:, None]
             predicted[pos] = True
 
-        lstm_encode(engine, model_data, streams, cfg.physical_batch, None, cfg.lstm_method, observe)
+        lstm_encode(engine, model_data, streams, cfg.physical_batch, None, method, observe)
     return Explanation(data, bits, top_symbols, top_probs, predicted, loaded.name,
                        n if file_bytes is None else file_bytes)
 

@@ -26,8 +26,8 @@ from lstmzip import transforms
 from lstmzip.container import MAX_ADAPTIVE_STREAMS, MAX_STREAMS, BlockHeader, Method, crc32
 from lstmzip.errors import BlockDamaged
 from models.int_engine import EngineState, IntegerLSTM
-from models.context_bias import BIAS_V1, BIAS_V2, BiasConfig, ContextBias
-from models.match_model import MATCH_V1, MATCH_V2, MatchConfig, MatchModel
+from models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BiasConfig, ContextBias
+from models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MatchConfig, MatchModel
 
 Progress = Callable[[int], None]
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6}]  # what a Method.LZMA block is decoded with
@@ -48,6 +48,7 @@ STAGES = {
     Method.LSTM: Stages(None, MATCH_V1),
     Method.LSTM_ADAPTIVE: Stages(BIAS_V1, MATCH_V1),
     Method.LSTM_ADAPTIVE2: Stages(BIAS_V2, MATCH_V2),
+    Method.LSTM_RECORDS: Stages(BIAS_V3, MATCH_V3),
 }
 
 
@@ -60,9 +61,9 @@ class CodingConfig:
     max_streams: int = 512
     physical_batch: int = 0  # engine rows per call; 0 = all active streams (no effect on output)
     try_lzma: bool = True
-    # how LSTM blocks are coded: Method.LSTM_ADAPTIVE2 (newest stages), LSTM_ADAPTIVE (0.1's),
-    # LSTM (no context bias)
-    lstm_method: Method = Method.LSTM_ADAPTIVE2
+    # how LSTM blocks are coded: None = the model's own method (models.registry: LSTM_RECORDS
+    # for the logs and python models, LSTM_ADAPTIVE2 otherwise), or one of container.LSTM_METHODS
+    lstm_method: Method | None = None
     lstm: bool = True  # False: LZMA or stored blocks only (`--fast`: xz speed, no model work)
 
 
@@ -142,7 +143,7 @@ class _Predictor:
         self.engine, self.batch = engine, batch
         self.state = engine.initial_state(streams)
         self.x = engine.start_bytes(streams)
-        self.bias = ContextBias(streams, engine.lut_exp, stages.bias) if stages.bias is not None else None
+        self.bias = ContextBias(streams, engine.lut_exp, stages.bias, steps) if stages.bias is not None else None
         self.match = MatchModel(streams, steps, base, extra, stages.match)
         self._overlap = torch.get_num_threads() < (os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(max_workers=1)
@@ -163,7 +164,10 @@ class _Predictor:
         logits = self._pending.result() if self._pending is not None else self._lstm(rows)
         self._pending = None
         if self.bias is not None:
-            f = self.bias.freqs(logits)
+            key = None
+            if self.bias.cfg.match_context:
+                key = torch.from_numpy(self.match.prediction_key(logits.shape[0]))
+            f = self.bias.freqs(logits, key)
         else:
             f = self.engine.freqs(logits).cpu().numpy()
         return self.match.adjust(f)
@@ -266,7 +270,7 @@ def compress_block(engine: IntegerLSTM | None, data: bytes, cfg: CodingConfig,
                    progress: Progress | None = None) -> BlockResult:
     """The smallest of: the LSTM coding (if cfg.lstm), LZMA (if cfg.try_lzma or not cfg.lstm), stored."""
     transform, streams, model_len, bits = transforms.Transform.NONE, 0, 0, None
-    lstm_method = cfg.lstm_method
+    lstm_method = cfg.lstm_method if cfg.lstm_method is not None else Method.LSTM_ADAPTIVE2
     best: tuple[Method, bytes] | None = None
     if cfg.lstm:
         transform = transforms.choose(data)

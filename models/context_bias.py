@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from models.record_context import RecordContext
+
 P_BITS = 16  # probabilities in the update are Q16
 BIAS_LIMIT = 1 << 22  # table entries are clamped: the sum of the orders stays far inside int32
 MAX_STREAMS = 1 << 14  # keeps every per-step sum of Q16 gradients inside int32
@@ -52,26 +54,53 @@ class BiasConfig:
     # method 3) or by their sum over round(sqrt(c)) ("sqrt", method 4): many streams that
     # agree move it further than one, as c sequential updates would, without overshooting.
     count_scale: str = "mean"
+    # Method 5: tables keyed by where the byte sits in its line (models.record_context KINDS)
+    # and by the match model's prediction, `extra_bits` rows each, hashed.
+    record: tuple[str, ...] = ()
+    match_context: bool = False
+    extra_bits: int = 16
+    # Method 5: the LSTM's logits are scaled by one learned factor (Q12, 0..2) before the
+    # biases are added: a pretrained model is overconfident on text unlike its training
+    # text, e.g. random identifiers in logs.
+    logit_scale: bool = False
 
 
 BIAS_V1 = BiasConfig()
 # Orders 6 and 7 (hashed, from the last 7 bytes) took training-pool logs from 0.509 to 0.484
 # bpc, Python slices 1.181 -> 1.153, English 1.993 -> 1.997.
 BIAS_V2 = BiasConfig(orders=(1, 2, 3, 4, 6, 7), count_scale="sqrt")
+# Chosen on training-pool log slices with the default model (9 files, first 30 KB each):
+# method 4 0.749 bpc -> 0.607 (column 0.723, match 0.723, field 0.730, word 0.733 alone;
+# the logit scale took 0.668 -> 0.607). English slices pay ~4% for it, Python gains ~5%:
+# it is the method of the logs and python models (models.registry), not the default's.
+BIAS_V3 = BiasConfig(orders=(1, 2, 3, 4, 6, 7), count_scale="sqrt",
+                     record=("column", "field", "word", "field_class"), match_context=True, logit_scale=True)
+SCALE_ONE = 1 << 12  # the logit scale's 1.0
+_KEY_MULT_LO, _KEY_MULT_HI, _KEY_SALT = 0x2545F491, 0x1B873593, 0x9E3779B
 
 
 def _table_rows(order: int, hash_bits: int) -> int:
     return min(256 ** order, 1 << hash_bits)
 
 
+def _hash_key(key: torch.Tensor, salt: int, bits: int) -> torch.Tensor:
+    """A key < 2^56 -> a row in [0, 2^bits); products stay below 2^59."""
+    lo, hi = key & ((1 << 28) - 1), (key >> 28) & ((1 << 28) - 1)
+    return ((lo * _KEY_MULT_LO + hi * _KEY_MULT_HI + salt * _KEY_SALT) >> 20) & ((1 << bits) - 1)
+
+
 class ContextBias:
-    def __init__(self, streams: int, exp_table: torch.Tensor, cfg: BiasConfig = BiasConfig()):
+    def __init__(self, streams: int, exp_table: torch.Tensor, cfg: BiasConfig = BiasConfig(), steps: int = 0):
         if streams > MAX_STREAMS:
             raise ValueError(f"context bias supports at most {MAX_STREAMS} streams")
         self.cfg = cfg
         self.exp = exp_table.to("cpu", torch.int32)
         sizes = [_table_rows(k, cfg.hash_bits) for k in cfg.orders]
+        self.n_extra = len(cfg.record) + cfg.match_context
+        sizes += [1 << cfg.extra_bits] * self.n_extra
         self.offsets = np.cumsum([0] + sizes[:-1]).tolist()
+        self.records = RecordContext(streams, steps) if cfg.record else None
+        self.scale = torch.tensor(SCALE_ONE, dtype=torch.int64)
         # numpy's zeros maps pages lazily: memory grows with the contexts actually seen.
         self.table = torch.from_numpy(np.zeros((sum(sizes), 256), dtype=np.int32))
         self.row_updates = torch.zeros(sum(sizes), dtype=torch.int64)
@@ -87,7 +116,7 @@ class ContextBias:
             self._root = torch.tensor([max(1, (math.isqrt(4 * c) + 1) // 2) for c in range(streams + 1)], dtype=torch.int64)
         self._ids = None
 
-    def _row_ids(self, rows: int) -> torch.Tensor:
+    def _row_ids(self, rows: int, match_key: torch.Tensor | None) -> torch.Tensor:
         """int64 [rows, orders]: the table row each stream uses for each order."""
         ctx = self.ctx[:rows]
         cols = []
@@ -102,16 +131,27 @@ class ContextBias:
                     h = h + ((ctx >> 32) & ((1 << (8 * (k - 4))) - 1)) * _HASH_MULT_HI
                 idx = (h >> 16) & ((1 << self.cfg.hash_bits) - 1)
             cols.append(idx + off)
+        extra = self.records.keys(self.cfg.record, ctx) if self.records is not None else []
+        if self.cfg.match_context:
+            extra.append(match_key)
+        for i, key in enumerate(extra):
+            cols.append(_hash_key(key, i + 1, self.cfg.extra_bits) + self.offsets[len(self.cfg.orders) + i])
         return torch.stack(cols, dim=1)
 
-    def freqs(self, logits: torch.Tensor) -> np.ndarray:
-        """int32 logits [rows, 256] of the first `rows` streams -> int32 frequencies (>= 1)."""
+    def freqs(self, logits: torch.Tensor, match_key: torch.Tensor | None = None) -> np.ndarray:
+        """int32 logits [rows, 256] of the first `rows` streams -> int32 frequencies (>= 1).
+        `match_key` (int64 [rows], < 2^14): the match model's prediction, for match_context."""
         rows = logits.shape[0]
-        ids = self._row_ids(rows)
+        ids = self._row_ids(rows, match_key)
         bias = self.table.index_select(0, ids[:, 0])
         for k in range(1, ids.shape[1]):
             bias.add_(self.table.index_select(0, ids[:, k]))
-        lg = logits.to("cpu").add(bias.bitwise_right_shift_(self.cfg.bias_frac_bits))
+        lg = logits.to("cpu")
+        if self.cfg.logit_scale:
+            # |logit| < 2^16 and scale <= 2^13: int64 products, far from overflow
+            self._lstm_logits = lg = lg.to(torch.int64)
+            lg = lg.mul(self.scale).bitwise_right_shift_(12)
+        lg = lg.add(bias.bitwise_right_shift_(self.cfg.bias_frac_bits))
         d = lg.amax(dim=1, keepdim=True).sub(lg).clamp_(0, len(self.exp) - 1)
         f = self.exp.index_select(0, d.view(-1)).view(d.shape)
         self._ids, self._f = ids, f
@@ -122,6 +162,8 @@ class ContextBias:
         ids, f = self._ids, self._f
         rows, n = ids.shape
         yt = torch.from_numpy(y)
+        if self.cfg.logit_scale:
+            self._learn_scale(f, yt)
         # p(x) in Q16 as f * (2^31 // total) >> 15: f <= 2^16 and total >= 2^16 + 255, so the
         # product stays below 2^31 (int32)
         recip = ((1 << 31) // f.sum(dim=1, keepdim=True, dtype=torch.int64)).to(torch.int32)
@@ -147,3 +189,14 @@ class ContextBias:
         self.table.index_copy_(0, u, new)
         self.row_updates.index_copy_(0, u, n_u.add_(1).clamp_(max=self.cfg.cap))
         self.ctx[:rows] = ((self.ctx[:rows] << 8) | yt) & self._ctx_mask
+        if self.records is not None:
+            self.records.update(yt)
+
+    def _learn_scale(self, f: torch.Tensor, y: torch.Tensor) -> None:
+        """One gradient step on the scale: d(-log p(y))/d scale is E_p[logit] - logit(y), here
+        in logit units, floor-averaged over the streams; the scale stays in [0, 2]."""
+        lg = self._lstm_logits
+        expected = f.to(torch.int64).mul(lg).sum(dim=1).div(f.sum(dim=1, dtype=torch.int64), rounding_mode="floor")
+        diff = lg.gather(1, y.unsqueeze(1)).squeeze(1).sub(expected)
+        step = diff.sum().div(len(diff), rounding_mode="floor")
+        self.scale = (self.scale + step).clamp(0, 2 * SCALE_ONE)

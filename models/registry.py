@@ -25,6 +25,9 @@ class ShippedModel:
     sha256: str
     description: str
     bpc: tuple[tuple[str, float], ...] = ()  # measured by benchmarks/eval_files.py (actual archive bpc)
+    # the archive block method its LSTM blocks are coded with (lstmzip.container.Method): 4 for
+    # English, 5 (line and field contexts, which cost English ~4%) for logs and code
+    block_method: int = 4
 
 
 SHIPPED: dict[str, ShippedModel] = {
@@ -39,11 +42,13 @@ SHIPPED: dict[str, ShippedModel] = {
             "python", "python.lstmzm", "cba6925be19a8647ddc786f1d0c87b862008632b5a55d983a3a2e61521100810",
             "Python source: default fine-tuned for 30 min on the CPU with lstmzip train",
             (("12 held-out .py files", 0.988),),
+            block_method=5,
         ),
         ShippedModel(
             "logs", "logs.lstmzm", "4497d8fb75703362c55f568c27e0a3da9f529dab80fd80de1540066af088af54",
             "Logs: default fine-tuned for 25 min on the CPU with lstmzip train (on most logs xz-like LZMA still wins)",
             (("8 held-out log files", 0.298),),
+            block_method=5,
         ),
     ]
 }
@@ -69,6 +74,14 @@ def load(name: str) -> model_file.LoadedModel:
             raise ModelError(f"model file {name} not found")
         return model_file.read(path)
     raise ModelError(f"unknown model '{name}' (shipped models: {', '.join(SHIPPED)})")
+
+
+def block_method(sha256: str) -> int:
+    """The block method for a model: its shipped entry's, else 4 (user model files)."""
+    for m in SHIPPED.values():
+        if m.sha256 == sha256:
+            return m.block_method
+    return 4
 
 
 def find_by_sha(sha256: str) -> model_file.LoadedModel | None:

@@ -1,7 +1,7 @@
 """The match model: sharpens repeats, stays exact, leaves rows without a match untouched."""
 import numpy as np
 
-from models.match_model import MATCH_V1, MATCH_V2, MatchModel
+from models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MatchModel
 
 
 def _run(data: bytes, streams: int, freqs_fn, cfg=MATCH_V1):
@@ -77,3 +77,29 @@ def test_v2_prefers_the_streams_own_history():
     a, b = ord("A"), ord("B")
     assert v1[t, 1, b] > v1[t, 1, a]
     assert v2[t, 1, a] > v2[t, 1, b]
+
+
+def test_v3_long_context_takes_over_a_shorter_match():
+    """After a 12-byte repeat, V3 points behind the earlier copy as a 12-byte match (its APM
+    cell trusts it more); V2 has found the same place by 4-byte lookups, with fewer bytes
+    behind its match."""
+    data = b"0123456789ab!" + b"#~^&" + b"0123456789ab"
+    state = {}
+    for name, cfg in (("v2", MATCH_V2), ("v3", MATCH_V3)):
+        m = MatchModel(1, len(data), len(data), 0, cfg)
+        for t, y in enumerate(data):
+            m.adjust(np.full((1, 256), 100, dtype=np.int32))
+            m.update(t, np.array([y], dtype=np.int64))
+        state[name] = (int(m.src_col[0]), int(m.length[0]))
+    assert state["v3"] == (12, 12)
+    assert state["v2"][0] == 12 and state["v2"][1] < 12
+
+
+def test_prediction_key():
+    m = MatchModel(2, 16, 16, 0, MATCH_V3)
+    assert m.prediction_key(2).tolist() == [0, 0]  # no match yet
+    for t, y in enumerate(b"abcdeabcd"):
+        m.adjust(np.full((2, 256), 100, dtype=np.int32))
+        m.update(t, np.array([y, y], dtype=np.int64))
+    key = m.prediction_key(2)
+    assert (key & 0xFF).tolist() == [1 + ord("e")] * 2 and (key < (1 << 14)).all()

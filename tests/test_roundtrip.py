@@ -125,3 +125,17 @@ def test_auto_model_picks_the_logs_model_for_logs():
         sample = f.read(4096)  # a web server access log
     assert choose_model(sample) == "logs"
     assert lstmzip.decompress(lstmzip.compress(sample, "logs")) == sample
+
+
+def test_domain_models_code_with_the_records_method():
+    """The logs and python models' blocks use method 5 (models.registry), the default model's method 4."""
+
+    from lstmzip import container as ct
+
+    text = b"".join(b"2016-12-19 10:31:%02d INFO worker %d started\n" % (i % 60, i % 7) for i in range(200))
+    for model, method in (("logs", ct.Method.LSTM_RECORDS), ("default", ct.Method.LSTM_ADAPTIVE2)):
+        packed = lstmzip.compress(text, model, lstmzip.CodingConfig(try_lzma=False, min_stream_len=1024))
+        f = io.BytesIO(packed)
+        ct.read_header(f)
+        assert ct.read_record(f).method == method
+        assert lstmzip.decompress(packed) == text

@@ -15,6 +15,7 @@ ARCHIVES = {
     "sample.txt.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM),
     "sample.adaptive.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_ADAPTIVE),
     "sample.adaptive2.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_ADAPTIVE2),
+    "sample.records.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_RECORDS),
 }
 
 

@@ -1,0 +1,49 @@
+"""Record contexts (method 5): the byte above, the field number, the current word."""
+import torch
+
+from models.record_context import NO_BYTE, RecordContext
+
+
+def _feed(rc: RecordContext, text: bytes) -> torch.Tensor:
+    ctx = torch.full((1,), 10, dtype=torch.int64)
+    for b in text:
+        rc.update(torch.tensor([b]))
+        ctx = ((ctx << 8) | b) & ((1 << 56) - 1)
+    return ctx
+
+
+def test_column_is_the_byte_above():
+    rc = RecordContext(1, 64)
+    ctx = _feed(rc, b"abcdef\nxy")
+    (column,) = rc.keys(("column",), ctx)
+    assert int(column) & 0x1FF == ord("c")  # column 2 of the line above
+    assert (int(column) >> 9) & 0xFF == ord("y") and int(column) >> 17 == 2
+    ctx = _feed(rc, b"zzzzzzz")  # past the end of the line above
+    assert int(rc.keys(("column",), ctx)[0]) & 0x1FF == NO_BYTE
+
+
+def test_first_line_has_nothing_above():
+    rc = RecordContext(1, 8)
+    assert int(rc.keys(("column",), _feed(rc, b"ab"))[0]) & 0x1FF == NO_BYTE
+
+
+def test_fields_and_words():
+    rc = RecordContext(1, 64)
+    ctx = _feed(rc, b"2016-12-19 10:31:47 INFO ab")
+    field, word, field_class = rc.keys(("field", "word", "field_class"), ctx)
+    assert int(field) & 63 == 5  # separators: space, colon, colon, space, space
+    assert int(field_class) >> 6 == 3  # lower case letter
+    again = RecordContext(1, 64)
+    w2 = again.keys(("word",), _feed(again, b"xyz ab"))[0]
+    assert int(word) == int(w2)  # the word is "ab" in both, whatever came before
+    ctx = _feed(rc, b"\n")
+    assert int(rc.keys(("field",), ctx)[0]) & 63 == 0 and int(rc.word[0]) == 0
+
+
+def test_streams_are_independent():
+    rc = RecordContext(2, 16)
+    for a, b in zip(b"ab\ncd", b"xyz\nw"):
+        rc.update(torch.tensor([a, b]))
+    ctx = torch.tensor([ord("d"), ord("w")])
+    col = rc.keys(("column",), ctx)[0]
+    assert (col & 0x1FF).tolist() == [ord("\n"), ord("y")]  # "ab\n" ends at column 2
