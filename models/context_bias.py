@@ -96,8 +96,7 @@ class ContextBias:
         self.cfg = cfg
         self.exp = exp_table.to("cpu", torch.int32)
         sizes = [_table_rows(k, cfg.hash_bits) for k in cfg.orders]
-        self.n_extra = len(cfg.record) + cfg.match_context
-        sizes += [1 << cfg.extra_bits] * self.n_extra
+        sizes += [1 << cfg.extra_bits] * (len(cfg.record) + cfg.match_context)
         self.offsets = np.cumsum([0] + sizes[:-1]).tolist()
         self.records = RecordContext(streams, steps) if cfg.record else None
         self.scale = torch.tensor(SCALE_ONE, dtype=torch.int64)

@@ -30,7 +30,7 @@ def _byte_table(groups: dict[int, bytes | range]) -> torch.Tensor:
 # 1 digit, 2 upper case, 3 lower case, 4 space, 5 tab, 6 newline, 0 anything else
 BYTE_CLASS = _byte_table({1: range(48, 58), 2: range(65, 91), 3: range(97, 123), 4: b" ", 5: b"\t", 6: b"\n"})
 _IS_SEPARATOR = _byte_table({1: FIELD_SEPARATORS})
-_IS_WORD = _byte_table({1: range(48, 58)}) | _byte_table({1: range(65, 91)}) | _byte_table({1: range(97, 123)})
+_IS_WORD = _byte_table({1: [*range(48, 58), *range(65, 91), *range(97, 123)]})
 
 
 class RecordContext:
