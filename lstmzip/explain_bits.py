@@ -12,7 +12,7 @@ import numpy as np
 
 from lstmzip import transforms
 from lstmzip.engines import engine_for, lstm_method_for, load_model
-from lstmzip.pipeline import CodingConfig, lstm_encode, plan_streams, row_bits, stream_starts
+from lstmzip.pipeline import CodingConfig, block_layout, lstm_encode, plan_streams, row_bits
 from models.registry import DEFAULT_MODEL
 
 TOP = 5
@@ -64,11 +64,12 @@ def explain_bytes(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig 
         model_data = transforms.forward(block, transform)
         streams = plan_streams(len(model_data), cfg)
         origin = offset + _model_positions(block, transform)
-        starts = stream_starts(len(model_data), streams)
+        lay = block_layout(len(model_data), streams, method)
+        first = lay.offsets - lay.starts  # block offset of a stream's byte = first + step
 
         def observe(t: int, freqs: np.ndarray, sym: np.ndarray) -> None:
             rows = len(sym)
-            pos = origin[starts[:rows] + t]
+            pos = origin[first[:rows] + t]
             bits[pos] = row_bits(freqs, sym)
             best = np.argsort(-freqs, axis=1, kind="stable")[:, :TOP]
             top_symbols[pos] = best

@@ -90,7 +90,8 @@ def _hash_key(key: torch.Tensor, salt: int, bits: int) -> torch.Tensor:
 
 
 class ContextBias:
-    def __init__(self, streams: int, exp_table: torch.Tensor, cfg: BiasConfig = BiasConfig(), steps: int = 0):
+    def __init__(self, streams: int, exp_table: torch.Tensor, cfg: BiasConfig = BiasConfig(), steps: int = 0,
+                 starts: torch.Tensor | None = None):
         if streams > MAX_STREAMS:
             raise ValueError(f"context bias supports at most {MAX_STREAMS} streams")
         self.cfg = cfg
@@ -98,7 +99,7 @@ class ContextBias:
         sizes = [_table_rows(k, cfg.hash_bits) for k in cfg.orders]
         sizes += [1 << cfg.extra_bits] * (len(cfg.record) + cfg.match_context)
         self.offsets = np.cumsum([0] + sizes[:-1]).tolist()
-        self.records = RecordContext(streams, steps) if cfg.record else None
+        self.records = RecordContext(streams, steps, starts) if cfg.record else None
         self.scale = torch.tensor(SCALE_ONE, dtype=torch.int64)
         # numpy's zeros maps pages lazily: memory grows with the contexts actually seen.
         self.table = torch.from_numpy(np.zeros((sum(sizes), 256), dtype=np.int32))

@@ -84,8 +84,12 @@ def _long_hash(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class MatchModel:
-    def __init__(self, streams: int, steps: int, base: int, extra: int, cfg: MatchConfig = MATCH_V1):
+    def __init__(self, streams: int, steps: int, base: int, extra: int, cfg: MatchConfig = MATCH_V1,
+                 starts: np.ndarray | None = None):
+        """Stream i codes its bytes at steps starts[i] (0 if not given) .. its row end - 1,
+        the row ends being base + 1 for the first `extra` streams and base for the rest."""
         self.cfg = cfg
+        self.starts = np.zeros(streams, dtype=np.int64) if starts is None else np.asarray(starts, dtype=np.int64)
         self.S, self.T = streams, max(steps, 1)
         self.hist = np.zeros((streams, self.T), dtype=np.uint8)
         self.ctx = np.zeros(streams, dtype=np.int64)
@@ -156,9 +160,11 @@ class MatchModel:
     def update(self, t: int, y: np.ndarray) -> None:
         """After step t coded y (int64 [rows], the first `rows` streams): learn and move on."""
         rows = y.shape[0]
+        pos = t - self.starts[:rows]  # bytes each stream coded before y
         if self.cfg.long_context and t >= self.cfg.long_context:  # the long context before byte t
-            key = (t * self.S + np.arange(rows, dtype=np.int64)) << 32
-            idx, check = _long_hash(self.rolling[:rows])
+            ready = np.flatnonzero(pos >= self.cfg.long_context)
+            key = (t * self.S + ready) << 32
+            idx, check = _long_hash(self.rolling[ready])
             np.maximum.at(self.long_table, idx, key | check)
         if self._rows is not None:
             r = self._rows
@@ -176,11 +182,12 @@ class MatchModel:
         key = (t * self.S + streams) << 32
         own = streams << 32  # above the 4 context bytes: the own-stream table's key
         if t > 0:
-            idx, check = _hash(self.ctx[:rows])
-            np.maximum.at(self.table, idx, key | check)
+            ready = pos > 0
+            idx, check = _hash(self.ctx[:rows][ready])
+            np.maximum.at(self.table, idx, key[ready] | check)
             if self.own_table is not None:
-                idx, check = _hash(self.ctx[:rows] | own)
-                np.maximum.at(self.own_table, idx, key | check)
+                idx, check = _hash((self.ctx[:rows] | own)[ready])
+                np.maximum.at(self.own_table, idx, key[ready] | check)
         self.ctx[:rows] = ((self.ctx[:rows] << 8) | y) & _CTX_MASK
         # streams without a match (or whose match just missed) look for one: the byte that
         # followed this context last time, in the stream's own history first
@@ -204,19 +211,20 @@ class MatchModel:
         self.length[f_idx] = 1
         self.misses[f_idx] = 0
         if self.cfg.long_context:
-            self._long_lookup(t, y)
+            self._long_lookup(t, y, pos)
 
-    def _long_lookup(self, t: int, y: np.ndarray) -> None:
+    def _long_lookup(self, t: int, y: np.ndarray, pos: np.ndarray) -> None:
         """Roll y into the long-context hash; once it spans long_context bytes, a hit in the
         long table replaces every match shorter than that."""
         rows, n = y.shape[0], self.cfg.long_context
         out = self.hist[:rows, t - n].astype(np.int64) + 1 if t >= n else np.zeros(rows, dtype=np.int64)
+        out[pos < n] = 0  # the byte leaving the window is one the stream never coded
         self.rolling[:rows] = (self.rolling[:rows] * _RK_BASE + (y + 1) - (out * self._rk_out) % _RK_PRIME) % _RK_PRIME
         if t + 1 < n:
             return
         idx, check = _long_hash(self.rolling[:rows])
         e = self.long_table[idx]
-        hit = (self.length[:rows] < n) & (e != 0) & ((e & 0xFFFFFFFF) == check)
+        hit = (pos + 1 >= n) & (self.length[:rows] < n) & (e != 0) & ((e & 0xFFFFFFFF) == check)
         f_idx = np.flatnonzero(hit)
         key = e[f_idx] >> 32
         self.src_stream[f_idx] = key % self.S

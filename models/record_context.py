@@ -34,10 +34,11 @@ _IS_WORD = _byte_table({1: [*range(48, 58), *range(65, 91), *range(97, 123)]})
 
 
 class RecordContext:
-    def __init__(self, streams: int, steps: int):
+    def __init__(self, streams: int, steps: int, starts: torch.Tensor | None = None):
+        """Stream i codes its first byte at step starts[i] (0 if not given)."""
         self.hist = torch.zeros((streams, max(steps, 1)), dtype=torch.uint8)
         self.t = 0
-        self.line_start = torch.zeros(streams, dtype=torch.int64)
+        self.line_start = torch.zeros(streams, dtype=torch.int64) if starts is None else starts.clone()
         self.prev_start = torch.full((streams,), -1, dtype=torch.int64)  # -1: no line above yet
         self.field = torch.zeros(streams, dtype=torch.int64)
         self.word = torch.zeros(streams, dtype=torch.int64)  # 0 outside a word

@@ -103,3 +103,20 @@ def test_prediction_key():
         m.update(t, np.array([y, y], dtype=np.int64))
     key = m.prediction_key(2)
     assert (key & 0xFF).tolist() == [1 + ord("e")] * 2 and (key < (1 << 14)).all()
+
+
+def test_a_stream_that_starts_late_hashes_its_long_context_like_one_that_did_not():
+    """Ramped layouts (method 6): stream 1 codes the same bytes 5 steps after stream 0, so its
+    12-byte rolling hash must equal stream 0's 5 steps earlier (bytes it never coded stay out)."""
+    data = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8).astype(np.int64)
+    lag, n = 5, len(data)
+    m = MatchModel(2, n + lag, n + lag, 0, MATCH_V3, starts=np.array([0, lag]))
+    seen = []
+    for t in range(n + lag):
+        rows = 1 if t < lag else 2
+        y = np.array([data[t] if t < n else 0, data[t - lag]][:rows], dtype=np.int64)
+        m.adjust(np.full((rows, 256), 100, dtype=np.int32))
+        m.update(t, y)
+        seen.append(m.rolling.copy())
+    for t in range(20, n):
+        assert seen[t + lag][1] == seen[t][0]

@@ -16,6 +16,7 @@ ARCHIVES = {
     "sample.adaptive.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_ADAPTIVE),
     "sample.adaptive2.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_ADAPTIVE2),
     "sample.records.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_RECORDS),
+    "sample.ramp.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_RAMP),
 }
 
 
