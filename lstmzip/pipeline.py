@@ -27,8 +27,8 @@ from lstmzip.container import MAX_ADAPTIVE_STREAMS, MAX_STREAMS, BlockHeader, Me
 from lstmzip.errors import BlockDamaged
 from lstmzip.stream_layout import Ramp, StreamLayout, layout
 from models.int_engine import EngineState, IntegerLSTM
-from models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BiasConfig, ContextBias
-from models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MatchConfig, MatchModel
+from models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V4, BiasConfig, ContextBias
+from models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MatchConfig, MatchModel
 
 Progress = Callable[[int], None]
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6}]  # what a Method.LZMA block is decoded with
@@ -57,7 +57,7 @@ STAGES = {
     Method.LSTM_ADAPTIVE: Stages(BIAS_V1, MATCH_V1),
     Method.LSTM_ADAPTIVE2: Stages(BIAS_V2, MATCH_V2),
     Method.LSTM_RECORDS: Stages(BIAS_V3, MATCH_V3),
-    Method.LSTM_RAMP: Stages(BIAS_V3, MATCH_V3, RAMP_V1),
+    Method.LSTM_RAMP: Stages(BIAS_V4, MATCH_V4, RAMP_V1),
 }
 
 
@@ -180,10 +180,12 @@ class _Predictor:
         logits = self._pending.result() if self._pending is not None else self._lstm(rows)
         self._pending = None
         if self.bias is not None:
-            key = None
+            rows, key, rep = logits.shape[0], None, None
             if self.bias.cfg.match_context:
-                key = torch.from_numpy(self.match.prediction_key(logits.shape[0]))
-            f = self.bias.freqs(logits, key)
+                key = torch.from_numpy(self.match.prediction_key(rows))
+            if self.bias.cfg.rep_context:
+                rep = torch.from_numpy(self.match.rep_key(rows))
+            f = self.bias.freqs(logits, key, rep)
         else:
             f = self.engine.freqs(logits).cpu().numpy()
         return self.match.adjust(f)

@@ -24,6 +24,7 @@ Tables are fresh for every block, like the match model's history, so blocks stay
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -58,6 +59,7 @@ class BiasConfig:
     # and by the match model's prediction, `extra_bits` rows each, hashed.
     record: tuple[str, ...] = ()
     match_context: bool = False
+    rep_context: bool = False  # a table keyed by the match model's rep pointer (MatchModel.rep_key)
     extra_bits: int = 16
     # Method 5: the LSTM's logits are scaled by one learned factor (Q12, 0..2) before the
     # biases are added: a pretrained model is overconfident on text unlike its training
@@ -75,6 +77,9 @@ BIAS_V2 = BiasConfig(orders=(1, 2, 3, 4, 6, 7), count_scale="sqrt")
 # it is the method of the logs and python models (models.registry), not the default's.
 BIAS_V3 = BiasConfig(orders=(1, 2, 3, 4, 6, 7), count_scale="sqrt",
                      record=("column", "field", "word", "field_class"), match_context=True, logit_scale=True)
+# Method 6: BIAS_V3 and a table keyed by the match model's rep pointer where it disagrees
+# with the match (MATCH_V4).
+BIAS_V4 = dataclasses.replace(BIAS_V3, rep_context=True)
 SCALE_ONE = 1 << 12  # the logit scale's 1.0
 _KEY_MULT_LO, _KEY_MULT_HI, _KEY_SALT = 0x2545F491, 0x1B873593, 0x9E3779B
 
@@ -97,7 +102,7 @@ class ContextBias:
         self.cfg = cfg
         self.exp = exp_table.to("cpu", torch.int32)
         sizes = [_table_rows(k, cfg.hash_bits) for k in cfg.orders]
-        sizes += [1 << cfg.extra_bits] * (len(cfg.record) + cfg.match_context)
+        sizes += [1 << cfg.extra_bits] * (len(cfg.record) + cfg.match_context + cfg.rep_context)
         self.offsets = np.cumsum([0] + sizes[:-1]).tolist()
         self.records = RecordContext(streams, steps, starts) if cfg.record else None
         self.scale = torch.tensor(SCALE_ONE, dtype=torch.int64)
@@ -116,7 +121,7 @@ class ContextBias:
             self._root = torch.tensor([max(1, (math.isqrt(4 * c) + 1) // 2) for c in range(streams + 1)], dtype=torch.int64)
         self._ids = None
 
-    def _row_ids(self, rows: int, match_key: torch.Tensor | None) -> torch.Tensor:
+    def _row_ids(self, rows: int, match_key: torch.Tensor | None, rep_key: torch.Tensor | None) -> torch.Tensor:
         """int64 [rows, orders]: the table row each stream uses for each order."""
         ctx = self.ctx[:rows]
         cols = []
@@ -134,15 +139,19 @@ class ContextBias:
         extra = self.records.keys(self.cfg.record, ctx) if self.records is not None else []
         if self.cfg.match_context:
             extra.append(match_key)
+        if self.cfg.rep_context:
+            extra.append(rep_key)
         for i, key in enumerate(extra):
             cols.append(_hash_key(key, i + 1, self.cfg.extra_bits) + self.offsets[len(self.cfg.orders) + i])
         return torch.stack(cols, dim=1)
 
-    def freqs(self, logits: torch.Tensor, match_key: torch.Tensor | None = None) -> np.ndarray:
+    def freqs(self, logits: torch.Tensor, match_key: torch.Tensor | None = None,
+              rep_key: torch.Tensor | None = None) -> np.ndarray:
         """int32 logits [rows, 256] of the first `rows` streams -> int32 frequencies (>= 1).
-        `match_key` (int64 [rows], < 2^14): the match model's prediction, for match_context."""
+        `match_key` (int64 [rows], < 2^14): the match model's prediction, for match_context;
+        `rep_key` (< 2^12) its rep pointer's, for rep_context."""
         rows = logits.shape[0]
-        ids = self._row_ids(rows, match_key)
+        ids = self._row_ids(rows, match_key, rep_key)
         bias = self.table.index_select(0, ids[:, 0])
         for k in range(1, ids.shape[1]):
             bias.add_(self.table.index_select(0, ids[:, k]))

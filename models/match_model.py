@@ -60,12 +60,20 @@ class MatchConfig:
     # > 0: a third table keyed by a rolling hash of the last long_context bytes; a hit there
     # replaces any match that has not run that long (method 5)
     long_context: int = 0
+    # > 0: a second pointer ("rep", as LZ's repeat distance) copies the match once it has run
+    # that long and then follows its source through misses, dropped after rep_misses of them;
+    # a fresh lookup after a miss may move the match elsewhere, the rep stays aligned.
+    rep_after: int = 0
+    rep_misses: int = 8
 
 
 MATCH_V1 = MatchConfig()
 MATCH_V2 = MatchConfig(max_misses=16, own_stream_table=True, digit_cells=True)
 # Training-pool log slices (with BIAS_V3's other stages): 0.6828 -> 0.6778 bpc; 8: 0.6793, 24: 0.6780
 MATCH_V3 = MatchConfig(max_misses=16, own_stream_table=True, digit_cells=True, long_context=12)
+# Method 6, with BIAS_V4's rep table: training-pool logs (9 files, 47-120 KB, ramped streams)
+# 0.3860 -> 0.3814 bpc (rep_after=12, rep_misses=4: 0.3815)
+MATCH_V4 = MatchConfig(max_misses=16, own_stream_table=True, digit_cells=True, long_context=12, rep_after=16)
 # the rolling hash of the long context: polynomial in base 257 mod the prime 2^31 - 1 (int64-exact)
 _RK_BASE, _RK_PRIME = 257, (1 << 31) - 1
 
@@ -107,6 +115,10 @@ class MatchModel:
         # flat [len bucket, misses, byte class, level]
         self.apm = np.tile(mid, (len(LEN_EDGES) + 1) * (_MISS_CELLS if cfg.max_misses else 1) * (2 if cfg.digit_cells else 1))
         self._rows = None  # rows adjusted in the last step, their predictions and cells
+        if cfg.rep_after:
+            self.rep_stream = np.full(streams, -1, dtype=np.int64)
+            self.rep_col = np.zeros(streams, dtype=np.int64)
+            self.rep_miss = np.zeros(streams, dtype=np.int64)
         if cfg.long_context:
             self.long_table = np.zeros(1 << TABLE_BITS, dtype=np.int64)
             self.rolling = np.zeros(streams, dtype=np.int64)
@@ -121,6 +133,27 @@ class MatchModel:
         length = np.searchsorted(LEN_EDGES, self.length[:rows], side="right")
         misses = np.minimum(self.misses[:rows], _MISS_CELLS - 1)
         return np.where(active, 1 + pred + (length << 8) + (misses << 12), 0)
+
+    def rep_key(self, rows: int) -> np.ndarray:
+        """int64 [rows] < 2^12: 0 without a rep pointer or where it predicts what the match
+        does, else 1 + its predicted byte and its misses (0..7+)."""
+        s = self.rep_stream[:rows]
+        active = s >= 0
+        pred = self.hist[np.where(active, s, 0), self.rep_col[:rows]].astype(np.int64)
+        m = self.src_stream[:rows]
+        mpred = self.hist[np.where(m >= 0, m, 0), self.src_col[:rows]].astype(np.int64)
+        differs = active & ((m < 0) | (mpred != pred))
+        return np.where(differs, 1 + pred + (np.minimum(self.rep_miss[:rows], 7) << 8), 0)
+
+    def _follow_rep(self, rows: int, y: np.ndarray) -> None:
+        s, c = self.rep_stream[:rows], self.rep_col[:rows]
+        has = s >= 0
+        sh = np.where(has, s, 0)
+        miss = has & (self.hist[sh, c] != y)
+        self.rep_miss[:rows] += miss
+        keep = has & (c + 1 < self.row_len[sh]) & (self.rep_miss[:rows] <= self.cfg.rep_misses)
+        self.rep_col[:rows] = np.where(keep, c + 1, 0)
+        self.rep_stream[:rows] = np.where(keep, s, -1)
 
     def adjust(self, freqs: np.ndarray) -> np.ndarray:
         """int32 [rows, 256] -> float32 C-contiguous [rows, 256] of integers in [1, 2^24).
@@ -176,6 +209,8 @@ class MatchModel:
             self.apm = np.clip(self.apm + delta // (count + RATE), P_MIN, P_MAX)
         self.hist[:rows, t] = y
         self._follow(rows, y)
+        if self.cfg.rep_after:
+            self._follow_rep(rows, y)
         # index the context that ends before byte t: its continuation (byte t) is known now.
         # The key t*S + stream orders entries by recency; maximum.at keeps the latest.
         streams = np.arange(rows, dtype=np.int64)
@@ -212,6 +247,11 @@ class MatchModel:
         self.misses[f_idx] = 0
         if self.cfg.long_context:
             self._long_lookup(t, y, pos)
+        if self.cfg.rep_after:  # a match that has run rep_after bytes becomes the rep
+            long = np.flatnonzero(self.length[:rows] >= self.cfg.rep_after)
+            self.rep_stream[long] = self.src_stream[long]
+            self.rep_col[long] = self.src_col[long]
+            self.rep_miss[long] = 0
 
     def _long_lookup(self, t: int, y: np.ndarray, pos: np.ndarray) -> None:
         """Roll y into the long-context hash; once it spans long_context bytes, a hit in the
