@@ -65,6 +65,7 @@ class MatchConfig:
     # a fresh lookup after a miss may move the match elsewhere, the rep stays aligned.
     rep_after: int = 0
     rep_misses: int = 8
+    rep_cells: bool = False  # the APM cell also knows whether the rep pointer disagrees
 
 
 MATCH_V1 = MatchConfig()
@@ -72,8 +73,9 @@ MATCH_V2 = MatchConfig(max_misses=16, own_stream_table=True, digit_cells=True)
 # Training-pool log slices (with BIAS_V3's other stages): 0.6828 -> 0.6778 bpc; 8: 0.6793, 24: 0.6780
 MATCH_V3 = MatchConfig(max_misses=16, own_stream_table=True, digit_cells=True, long_context=12)
 # Method 6, with BIAS_V4's rep table: training-pool logs (9 files, 47-120 KB, ramped streams)
-# 0.3860 -> 0.3814 bpc (rep_after=12, rep_misses=4: 0.3815)
-MATCH_V4 = MatchConfig(max_misses=16, own_stream_table=True, digit_cells=True, long_context=12, rep_after=16)
+# 0.3860 -> 0.3814 bpc (rep_after=12, rep_misses=4: 0.3815); the rep's APM cells 0.3805
+MATCH_V4 = MatchConfig(max_misses=16, own_stream_table=True, digit_cells=True, long_context=12, rep_after=16,
+                       rep_cells=True)
 # the rolling hash of the long context: polynomial in base 257 mod the prime 2^31 - 1 (int64-exact)
 _RK_BASE, _RK_PRIME = 257, (1 << 31) - 1
 
@@ -113,7 +115,8 @@ class MatchModel:
         hi = np.array(PROB_EDGES + [4096], dtype=np.int64)
         mid = np.clip((lo + hi) * 8, P_MIN, P_MAX)  # midpoint of each bucket, Q12 -> Q16: identity
         # flat [len bucket, misses, byte class, level]
-        self.apm = np.tile(mid, (len(LEN_EDGES) + 1) * (_MISS_CELLS if cfg.max_misses else 1) * (2 if cfg.digit_cells else 1))
+        self.apm = np.tile(mid, (len(LEN_EDGES) + 1) * (_MISS_CELLS if cfg.max_misses else 1) * (2 if cfg.digit_cells else 1)
+                           * (2 if cfg.rep_cells else 1))
         self._rows = None  # rows adjusted in the last step, their predictions and cells
         if cfg.rep_after:
             self.rep_stream = np.full(streams, -1, dtype=np.int64)
@@ -176,6 +179,8 @@ class MatchModel:
             ctx = ctx * _MISS_CELLS + np.minimum(self.misses[:rows], _MISS_CELLS - 1)
         if self.cfg.digit_cells:
             ctx = ctx * 2 + _IS_DIGIT[pred]
+        if self.cfg.rep_cells:
+            ctx = ctx * 2 + (self.rep_key(rows) != 0)
         cell = ctx * _N_LEVELS + level
         p = self.apm[cell]
         rest = total - fm

@@ -1,17 +1,19 @@
-"""Record contexts: where a byte sits in its line, for the context bias of method 5.
+"""Record contexts: where a byte sits in its line, for the context bias of methods 5 and 6.
 
 Logs, tables and code are lines of fields. Beside the last bytes, what predicts the next
 byte there is the byte at the same column of the line above, which field of the line this
-is, and the word being typed. This class keeps, per stream, the stream's own bytes, where
-its current and previous lines start, a field counter and a hash of the current word, and
-turns them into integer keys (< 2^41) that the context bias hashes into its tables.
+is, the word being typed and (method 6) the field's name, the word before the last ':' or
+'=' (JSON keys, key=value pairs). This class keeps, per stream, the stream's own bytes, where
+its current and previous lines start, a field counter and hashes of the current word and the
+field name, and turns them into integer keys (< 2^48) that the context bias hashes into its
+tables.
 Integer-exact torch on the CPU, batched over streams like the context bias.
 """
 from __future__ import annotations
 
 import torch
 
-KINDS = ("column", "field", "word", "field_class")
+KINDS = ("column", "field", "word", "field_class", "key")
 NO_BYTE = 256  # "above" where the line above is shorter (or there is none)
 _WORD_MASK = (1 << 40) - 1
 _WORD_MULT = 0x2F0B3
@@ -42,6 +44,8 @@ class RecordContext:
         self.prev_start = torch.full((streams,), -1, dtype=torch.int64)  # -1: no line above yet
         self.field = torch.zeros(streams, dtype=torch.int64)
         self.word = torch.zeros(streams, dtype=torch.int64)  # 0 outside a word
+        self.last_word = torch.zeros(streams, dtype=torch.int64)  # the last word that ended
+        self.key = torch.zeros(streams, dtype=torch.int64)  # the word before the last ':' or '='
 
     def keys(self, kinds: tuple[str, ...], ctx: torch.Tensor) -> list[torch.Tensor]:
         """One int64 key per stream for each kind; `ctx` holds each stream's last bytes, the
@@ -63,6 +67,8 @@ class RecordContext:
                 out.append(self.field[:rows].clamp(max=MAX_FIELD) | (BYTE_CLASS[last] << 6))
             elif kind == "word":  # the word so far (0 between words) and the last byte
                 out.append(self.word[:rows] ^ (last << 20))
+            elif kind == "key":  # the field's name (the word before the last ':' or '=') and the last byte
+                out.append((self.key[:rows] << 8) | last)  # < 2^48
             else:
                 raise ValueError(f"unknown record context {kind!r}")
         return out
@@ -77,4 +83,9 @@ class RecordContext:
         self.line_start[:rows] = torch.where(newline, self.t, self.line_start[:rows])
         self.field[:rows] = torch.where(newline, 0, self.field[:rows] + _IS_SEPARATOR[y])
         grown = (self.word[:rows] * _WORD_MULT + y + 1) & _WORD_MASK
-        self.word[:rows] = torch.where(_IS_WORD[y] == 1, grown, 0)
+        is_word = _IS_WORD[y] == 1
+        ended = ~is_word & (self.word[:rows] != 0)
+        self.last_word[:rows] = torch.where(ended, self.word[:rows], self.last_word[:rows])
+        named = (y == 58) | (y == 61)
+        self.key[:rows] = torch.where(named, self.last_word[:rows], torch.where(newline, 0, self.key[:rows]))
+        self.word[:rows] = torch.where(is_word, grown, 0)

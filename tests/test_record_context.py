@@ -1,4 +1,4 @@
-"""Record contexts (method 5): the byte above, the field number, the current word."""
+"""Record contexts (methods 5 and 6): the byte above, the field number, the current word, the field name."""
 import torch
 
 from models.record_context import NO_BYTE, RecordContext
@@ -47,3 +47,15 @@ def test_streams_are_independent():
     ctx = torch.tensor([ord("d"), ord("w")])
     col = rc.keys(("column",), ctx)[0]
     assert (col & 0x1FF).tolist() == [ord("\n"), ord("y")]  # "ab\n" ends at column 2
+
+
+def test_key_is_the_name_before_the_last_colon_or_equals():
+    """Method 6: a JSON key or key=value name stays the context through the value, ends at a newline."""
+    a, b = RecordContext(1, 128), RecordContext(1, 128)
+    ka = a.keys(("key",), _feed(a, b'{"id":7,"login":"mu'))[0]
+    kb = b.keys(("key",), _feed(b, b'user=ann login=mu'))[0]
+    assert int(ka) == int(kb) and int(ka) & 0xFF == ord("u")  # "login" and the last byte, in both
+    other = a.keys(("key",), _feed(a, b'","name":"mu'))[0]
+    assert int(other) >> 8 != int(ka) >> 8
+    _feed(a, b"\nmu")
+    assert int(a.key[0]) == 0
