@@ -4,10 +4,12 @@ Per step, the engine's logits go through the context bias (models.context_bias, 
 the block as it is coded; methods LSTM_ADAPTIVE and LSTM_ADAPTIVE2) and the match model before
 the coder. Each LSTM block method fixes the versions of these stages (STAGES).
 
-Stream i of a block of n model bytes covers a contiguous slice; the first n % S streams are
-one byte longer than the rest (so lengths follow from n and S alone). Step t feeds every
-stream's byte t-1 (START_BYTE at t=0) to the engine and codes every stream's byte t with the
-resulting frequency rows, in stream order. The decoder runs the identical loop.
+Stream i of a block of n model bytes covers a contiguous slice; lstmzip.stream_layout says
+at which steps each stream codes (all from step 0, the first n % S streams one byte longer;
+or, for method 6, streams that join one after another). At each step the engine is fed every
+active stream's previous byte (START_BYTE at its first step) and codes every active stream's
+next byte with the resulting frequency rows, in stream order. The decoder runs the identical
+loop.
 """
 from __future__ import annotations
 
@@ -95,13 +97,6 @@ def plan_streams(n: int, cfg: CodingConfig) -> int:
     return max(1, min(cap, n // cfg.min_stream_len))
 
 
-def stream_starts(n: int, streams: int) -> np.ndarray:
-    """Offset in the block of each stream's first byte (the first n % S streams are longer)."""
-    base, extra = divmod(n, streams)
-    i = np.arange(streams, dtype=np.int64)
-    return i * base + np.minimum(i, extra)
-
-
 def _stream_matrix(data: bytes, streams: int) -> tuple[np.ndarray, int, int]:
     """[S, T] uint8 matrix of stream bytes (short rows padded), base length, long-row count."""
     n = len(data)
@@ -115,10 +110,6 @@ def _stream_matrix(data: bytes, streams: int) -> tuple[np.ndarray, int, int]:
     if base:
         mat[extra:, :base] = arr[split:].reshape(streams - extra, base)
     return mat, base, extra
-
-
-def _unstream(mat: np.ndarray, base: int, extra: int) -> bytes:
-    return mat[:extra, : base + 1].tobytes() + mat[extra:, :base].tobytes()
 
 
 def _engine_step(engine: IntegerLSTM, x: torch.Tensor, state: EngineState, batch: int):

@@ -27,6 +27,11 @@ MatchConfig picks the variant; each is part of a block method of the archive for
     and up to max_misses misses are tolerated; a fresh lookup replaces a match that missed
     and has not since run for CONTEXT_BYTES bytes;
   * the APM cell also knows the recent misses (0..3+) and whether the predicted byte is a digit.
+- MATCH_V3 (method 5) also looks up the last 12 bytes (a rolling hash).
+- MATCH_V4 (method 6) adds a rep pointer: a match that has run 16 bytes is copied and the copy
+  follows the same source through misses (a record whose fields changed), while the match
+  itself may jump to a fresher repeat of the last bytes; the context bias learns from the
+  rep's prediction where the two disagree, and the APM cell knows whether they do.
 """
 from __future__ import annotations
 
