@@ -86,6 +86,6 @@ class RecordContext:
         is_word = _IS_WORD[y] == 1
         ended = ~is_word & (self.word[:rows] != 0)
         self.last_word[:rows] = torch.where(ended, self.word[:rows], self.last_word[:rows])
-        named = (y == 58) | (y == 61)
+        named = (y == ord(":")) | (y == ord("="))
         self.key[:rows] = torch.where(named, self.last_word[:rows], torch.where(newline, 0, self.key[:rows]))
         self.word[:rows] = torch.where(is_word, grown, 0)
