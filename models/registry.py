@@ -87,12 +87,12 @@ def load(name: str) -> model_file.LoadedModel:
     raise ModelError(f"unknown model '{name}' (shipped models: {', '.join(SHIPPED)})")
 
 
-def block_method(sha256: str) -> int:
-    """The block method for a model: its shipped entry's, else 4 (user model files)."""
+def block_method(sha256: str) -> int | None:
+    """The block method of a shipped model (None for other model files)."""
     for m in SHIPPED.values():
         if m.sha256 == sha256:
             return m.block_method
-    return 4
+    return None
 
 
 def find_by_sha(sha256: str) -> model_file.LoadedModel | None:

@@ -45,7 +45,7 @@ def test_train_cli_end_to_end(corpus, tmp_path):
         assert (tmp_path / f"tiny{suffix}").exists(), suffix
     info = json.loads(CliRunner().invoke(app, ["models", "--info", str(out)]).stdout)
     assert info["training"]["steps"] == 12 and info["training"]["corpus"]["files"]
-    assert info["validation"]["int_bpc"] > 0 and "library_version" in info
+    assert info["validation"]["int_bpc"] > 0 and "library_version" in info and info["block_method"] == 4
     data = (corpus / "doc0.txt").read_bytes()
     assert lstmzip.decompress(lstmzip.compress(data, str(out)), str(out)) == data
     # fine-tune from the float weights written beside it
@@ -53,6 +53,35 @@ def test_train_cli_end_to_end(corpus, tmp_path):
     report = lstmzip.train(corpus, out2, steps=5, init_from=str(out), **{k: v for k, v in TINY.items()
                                                                            if k not in ("layers", "hidden", "embed")})
     assert report.model_path == out2 and report.steps == 5
+
+
+def test_a_fine_tuned_model_codes_with_the_method_of_the_model_it_came_from(tmp_path, tiny_model_file):
+    """--init-from logs gives a model file that records block method 6, and compress uses it;
+    from scratch (or from a file that says nothing) it is method 4; an unknown method is refused."""
+    import io
+
+    from lstmzip import container
+    from lstmzip.engines import lstm_method_for
+    from lstmzip.training.run import inherited_method
+    from models import model_file
+
+    assert inherited_method("logs") == 6 and inherited_method("default") == 4 and inherited_method(None) == 4
+    assert inherited_method(str(tiny_model_file)) == 4
+    loaded = model_file.read(tiny_model_file)
+    meta = {k: v for k, v in loaded.meta.items() if k not in ("format", "format_version", "engine_version", "config")}
+    six = tmp_path / "six.lstmzm"
+    model_file.write(six, loaded.qmodel, {**meta, "block_method": 6})
+    assert inherited_method(str(six)) == 6 and lstm_method_for(model_file.read(six)) == container.Method.LSTM_RAMP
+    text = b"2016-12-19 10:31:07 INFO worker 3 started\n" * 60
+    packed = lstmzip.compress(text, str(six), lstmzip.CodingConfig(try_lzma=False, min_stream_len=512))
+    f = io.BytesIO(packed)
+    container.read_header(f)
+    assert container.read_record(f).method == container.Method.LSTM_RAMP
+    assert lstmzip.decompress(packed, str(six)) == text
+    bad = tmp_path / "bad.lstmzm"
+    model_file.write(bad, loaded.qmodel, {**meta, "block_method": 99})
+    with pytest.raises(LstmzipError, match="block method 99"):
+        lstmzip.compress(text, str(bad))
 
 
 def test_resume_is_exact(corpus, tmp_path):

@@ -113,6 +113,22 @@ def load_init(name: str):
         raise LstmzipError(str(e)) from None
 
 
+def inherited_method(init_from: str | None) -> int:
+    """The block method a trained model codes with: that of the model it was fine-tuned from
+    (a shipped model's, or the `block_method` a model file records), else 4."""
+    from models import model_file, registry
+    from models.errors import ModelError
+
+    if init_from in registry.SHIPPED:
+        return registry.SHIPPED[init_from].block_method
+    if init_from and init_from.endswith(".lstmzm"):
+        try:
+            return int(model_file.read(Path(init_from)).meta.get("block_method", 4))
+        except (ModelError, TypeError, ValueError):
+            return 4
+    return 4
+
+
 def split(corpus: sources.Corpus, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
     """Whole documents for validation; a single document gives its last `fraction` instead."""
     docs = corpus.documents
@@ -241,7 +257,8 @@ def train(corpus_paths: list[Path], out: Path, opts: TrainOptions,
     from lstmzip import __version__
 
     meta = {"name": opts.name or stem, "description": f"trained with lstmzip train on {len(corpus.files)} file(s)",
-            "library_version": __version__, "training": training, "validation": figures}
+            "library_version": __version__, "training": training, "validation": figures,
+            "block_method": inherited_method(opts.init_from)}
     model_file.write(out, qm, meta)
     report.model_path = out
     report.float_bpc, report.int_bpc, report.ratio = figures["float_bpc"], figures["int_bpc"], figures["ratio"]
