@@ -77,7 +77,7 @@ def main() -> None:
         x = torch.from_numpy(mat[:, t].astype(np.int64))
     lstm_step = (time.perf_counter() - t_lstm0) / 20
 
-    bias, match, enc = ContextBias(S, engine.lut_exp), MatchModel(S, mat.shape[1], base, extra), Encoder()
+    bias, match, enc = ContextBias(S, engine.lut_exp), MatchModel(S, mat.shape[1], base + (np.arange(S) < extra)), Encoder()
     times = {"context_bias": 0.0, "match_model": 0.0, "range_coder": 0.0}
     for t in range(mat.shape[1]):
         sym = mat[:, t].astype(np.int64)

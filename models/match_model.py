@@ -99,10 +99,9 @@ def _long_hash(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class MatchModel:
-    def __init__(self, streams: int, steps: int, base: int, extra: int, cfg: MatchConfig = MATCH_V1,
+    def __init__(self, streams: int, steps: int, row_ends: np.ndarray, cfg: MatchConfig = MATCH_V1,
                  starts: np.ndarray | None = None):
-        """Stream i codes its bytes at steps starts[i] (0 if not given) .. its row end - 1,
-        the row ends being base + 1 for the first `extra` streams and base for the rest."""
+        """Stream i codes its bytes at steps starts[i] (0 if not given) .. row_ends[i] - 1."""
         self.cfg = cfg
         self.starts = np.zeros(streams, dtype=np.int64) if starts is None else np.asarray(starts, dtype=np.int64)
         self.S, self.T = streams, max(steps, 1)
@@ -114,8 +113,7 @@ class MatchModel:
         self.length = np.zeros(streams, dtype=np.int64)
         self.misses = np.zeros(streams, dtype=np.int64)
         self.own_table = np.zeros(1 << TABLE_BITS, dtype=np.int64) if cfg.own_stream_table else None
-        self.row_len = np.full(streams, base, dtype=np.int64)
-        self.row_len[:extra] += 1
+        self.row_len = np.asarray(row_ends, dtype=np.int64)
         lo = np.array([0] + PROB_EDGES, dtype=np.int64)
         hi = np.array(PROB_EDGES + [4096], dtype=np.int64)
         mid = np.clip((lo + hi) * 8, P_MIN, P_MAX)  # midpoint of each bucket, Q12 -> Q16: identity
@@ -123,6 +121,7 @@ class MatchModel:
         self.apm = np.tile(mid, (len(LEN_EDGES) + 1) * (_MISS_CELLS if cfg.max_misses else 1) * (2 if cfg.digit_cells else 1)
                            * (2 if cfg.rep_cells else 1))
         self._rows = None  # rows adjusted in the last step, their predictions and cells
+        self._rep_key = None  # this step's rep_key
         if cfg.rep_after:
             self.rep_stream = np.full(streams, -1, dtype=np.int64)
             self.rep_col = np.zeros(streams, dtype=np.int64)
@@ -144,7 +143,13 @@ class MatchModel:
 
     def rep_key(self, rows: int) -> np.ndarray:
         """int64 [rows] < 2^12: 0 without a rep pointer or where it predicts what the match
-        does, else 1 + its predicted byte and its misses (0..7+)."""
+        does, else 1 + its predicted byte and its misses (0..7+). Worked out once per step
+        (the context bias and the APM both ask)."""
+        if self._rep_key is None:
+            self._rep_key = self._work_out_rep_key(rows)
+        return self._rep_key
+
+    def _work_out_rep_key(self, rows: int) -> np.ndarray:
         s = self.rep_stream[:rows]
         active = s >= 0
         pred = self.hist[np.where(active, s, 0), self.rep_col[:rows]].astype(np.int64)
@@ -203,6 +208,7 @@ class MatchModel:
     def update(self, t: int, y: np.ndarray) -> None:
         """After step t coded y (int64 [rows], the first `rows` streams): learn and move on."""
         rows = y.shape[0]
+        self._rep_key = None
         pos = t - self.starts[:rows]  # bytes each stream coded before y
         if self.cfg.long_context and t >= self.cfg.long_context:  # the long context before byte t
             ready = np.flatnonzero(pos >= self.cfg.long_context)

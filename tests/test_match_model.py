@@ -8,7 +8,7 @@ def _run(data: bytes, streams: int, freqs_fn, cfg=MATCH_V1):
     """Drive a MatchModel over `data` split into equal streams; return the adjusted tables."""
     n = len(data) // streams
     mat = np.frombuffer(data[: n * streams], dtype=np.uint8).astype(np.int64).reshape(streams, n)
-    m = MatchModel(streams, n, n, 0, cfg)
+    m = MatchModel(streams, n, np.full(streams, n), cfg)
     out = []
     for t in range(n):
         f = m.adjust(freqs_fn(t, streams))
@@ -86,7 +86,7 @@ def test_v3_long_context_takes_over_a_shorter_match():
     data = b"0123456789ab!" + b"#~^&" + b"0123456789ab"
     state = {}
     for name, cfg in (("v2", MATCH_V2), ("v3", MATCH_V3)):
-        m = MatchModel(1, len(data), len(data), 0, cfg)
+        m = MatchModel(1, len(data), [len(data)], cfg)
         for t, y in enumerate(data):
             m.adjust(np.full((1, 256), 100, dtype=np.int32))
             m.update(t, np.array([y], dtype=np.int64))
@@ -96,7 +96,7 @@ def test_v3_long_context_takes_over_a_shorter_match():
 
 
 def test_prediction_key():
-    m = MatchModel(2, 16, 16, 0, MATCH_V3)
+    m = MatchModel(2, 16, [16, 16], MATCH_V3)
     assert m.prediction_key(2).tolist() == [0, 0]  # no match yet
     for t, y in enumerate(b"abcdeabcd"):
         m.adjust(np.full((2, 256), 100, dtype=np.int32))
@@ -110,7 +110,7 @@ def test_a_stream_that_starts_late_hashes_its_long_context_like_one_that_did_not
     12-byte rolling hash must equal stream 0's 5 steps earlier (bytes it never coded stay out)."""
     data = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8).astype(np.int64)
     lag, n = 5, len(data)
-    m = MatchModel(2, n + lag, n + lag, 0, MATCH_V3, starts=np.array([0, lag]))
+    m = MatchModel(2, n + lag, [n + lag, n + lag], MATCH_V3, starts=np.array([0, lag]))
     seen = []
     for t in range(n + lag):
         rows = 1 if t < lag else 2
@@ -131,7 +131,7 @@ def test_rep_pointer_stays_aligned_through_misses_and_speaks_only_when_it_differ
     second[[60, 61, 90, 120, 121, 122]] ^= 0x55  # changed fields in a repeated record
     data = np.concatenate([first, second]).astype(np.int64)
     n = len(data)
-    m = MatchModel(1, n, n, 0, MATCH_V4)
+    m = MatchModel(1, n, [n], MATCH_V4)
     keys = []
     for t in range(n):
         m.adjust(np.full((1, 256), 100, dtype=np.int32))

@@ -116,17 +116,15 @@ def load_init(name: str):
 def inherited_method(init_from: str | None) -> int:
     """The block method a trained model codes with: that of the model it was fine-tuned from
     (a shipped model's, or the `block_method` a model file records), else 4."""
-    from models import model_file, registry
-    from models.errors import ModelError
+    from lstmzip.engines import load_model, lstm_method_for
+    from models import registry
 
-    if init_from in registry.SHIPPED:
-        return registry.SHIPPED[init_from].block_method
-    if init_from and init_from.endswith(".lstmzm"):
+    if init_from in registry.SHIPPED or (init_from or "").endswith(".lstmzm"):
         try:
-            return int(model_file.read(Path(init_from)).meta.get("block_method", 4))
-        except (ModelError, TypeError, ValueError):
+            return int(lstm_method_for(load_model(init_from)))
+        except LstmzipError:  # an unreadable file, or one that asks for an unknown method
             return 4
-    return 4
+    return 4  # float weights, or from scratch
 
 
 def split(corpus: sources.Corpus, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
