@@ -89,8 +89,8 @@ def _table_rows(order: int, hash_bits: int) -> int:
     return min(256 ** order, 1 << hash_bits)
 
 
-def _hash_key(key: torch.Tensor, salt: int, bits: int) -> torch.Tensor:
-    """A key < 2^56 -> a row in [0, 2^bits); products stay below 2^59."""
+def _hash_key(key: torch.Tensor, salt: int | torch.Tensor, bits: int) -> torch.Tensor:
+    """A key < 2^56 -> a row in [0, 2^bits) (salts broadcast over columns); products stay below 2^59."""
     lo, hi = key & ((1 << 28) - 1), (key >> 28) & ((1 << 28) - 1)
     return ((lo * _KEY_MULT_LO + hi * _KEY_MULT_HI + salt * _KEY_SALT) >> 20) & ((1 << bits) - 1)
 
@@ -108,7 +108,8 @@ class ContextBias:
         self.records = RecordContext(streams, steps, starts) if cfg.record else None
         self.scale = torch.tensor(SCALE_ONE, dtype=torch.int64)
         # numpy's zeros maps pages lazily: memory grows with the contexts actually seen.
-        self.table = torch.from_numpy(np.zeros((sum(sizes), 256), dtype=np.int32))
+        self._table_np = np.zeros((sum(sizes), 256), dtype=np.int32)
+        self.table = torch.from_numpy(self._table_np)  # shares the memory
         self.row_updates = torch.zeros(sum(sizes), dtype=torch.int64)
         if max(cfg.orders) > MAX_ORDER:
             raise ValueError(f"context bias orders go up to {MAX_ORDER}")
@@ -121,30 +122,38 @@ class ContextBias:
         if cfg.count_scale == "sqrt":
             self._root = torch.tensor([max(1, (math.isqrt(4 * c) + 1) // 2) for c in range(streams + 1)], dtype=torch.int64)
         self._ids = None
+        # per-order masks and table offsets, so that _row_ids works out all orders at once
+        # (order 0 is the mask 0; orders up to 2 index their table directly)
+        direct = [i for i, k in enumerate(cfg.orders) if 256 ** k <= (1 << cfg.hash_bits)]
+        hashed = [i for i in range(len(cfg.orders)) if i not in direct]
+        if direct != list(range(len(direct))):
+            raise ValueError("direct orders come before hashed ones")
+        self._direct_mask = torch.tensor([(1 << (8 * cfg.orders[i])) - 1 for i in direct], dtype=torch.int64)
+        self._direct_off = torch.tensor([self.offsets[i] for i in direct], dtype=torch.int64)
+        self._hashed = bool(hashed)
+        self._lo_mask = torch.tensor([(1 << (8 * min(cfg.orders[i], 4))) - 1 for i in hashed], dtype=torch.int64)
+        self._hi_mask = torch.tensor([(1 << (8 * max(cfg.orders[i] - 4, 0))) - 1 for i in hashed], dtype=torch.int64)
+        self._hashed_off = torch.tensor([self.offsets[i] for i in hashed], dtype=torch.int64)
+        n_extra = len(sizes) - len(cfg.orders)
+        self._salts = torch.arange(1, n_extra + 1, dtype=torch.int64)
+        self._extra_off = torch.tensor(self.offsets[len(cfg.orders):], dtype=torch.int64)
 
     def _row_ids(self, rows: int, match_key: torch.Tensor | None, rep_key: torch.Tensor | None) -> torch.Tensor:
         """int64 [rows, orders]: the table row each stream uses for each order."""
         ctx = self.ctx[:rows]
-        cols = []
-        for k, off in zip(self.cfg.orders, self.offsets):
-            if k == 0:
-                idx = torch.zeros(rows, dtype=torch.int64)
-            elif 256 ** k <= (1 << self.cfg.hash_bits):
-                idx = ctx & ((1 << (8 * k)) - 1)
-            else:
-                h = (ctx & ((1 << (8 * min(k, 4))) - 1)) * _HASH_MULT
-                if k > 4:
-                    h = h + ((ctx >> 32) & ((1 << (8 * (k - 4))) - 1)) * _HASH_MULT_HI
-                idx = (h >> 16) & ((1 << self.cfg.hash_bits) - 1)
-            cols.append(idx + off)
+        cols = [ctx.unsqueeze(1).bitwise_and(self._direct_mask).add_(self._direct_off)]
+        if self._hashed:  # orders >= 3 hashed from their low 4 bytes and the bytes above them
+            c = ctx.unsqueeze(1)
+            h = (c & self._lo_mask) * _HASH_MULT + ((c >> 32) & self._hi_mask) * _HASH_MULT_HI
+            cols.append(h.bitwise_right_shift_(16).bitwise_and_((1 << self.cfg.hash_bits) - 1).add_(self._hashed_off))
         extra = self.records.keys(self.cfg.record, ctx) if self.records is not None else []
         if self.cfg.match_context:
             extra.append(match_key)
         if self.cfg.rep_context:
             extra.append(rep_key)
-        for i, key in enumerate(extra):
-            cols.append(_hash_key(key, i + 1, self.cfg.extra_bits) + self.offsets[len(self.cfg.orders) + i])
-        return torch.stack(cols, dim=1)
+        if extra:
+            cols.append(_hash_key(torch.stack(extra, dim=1), self._salts, self.cfg.extra_bits).add_(self._extra_off))
+        return torch.cat(cols, dim=1)
 
     def freqs(self, logits: torch.Tensor, match_key: torch.Tensor | None = None,
               rep_key: torch.Tensor | None = None) -> np.ndarray:
@@ -153,9 +162,8 @@ class ContextBias:
         `rep_key` (< 2^12) its rep pointer's, for rep_context."""
         rows = logits.shape[0]
         ids = self._row_ids(rows, match_key, rep_key)
-        bias = self.table.index_select(0, ids[:, 0])
-        for k in range(1, ids.shape[1]):
-            bias.add_(self.table.index_select(0, ids[:, k]))
+        # one gather and one sum: fewer, larger ops than a gather and an add per table
+        bias = self.table.index_select(0, ids.view(-1)).view(rows, ids.shape[1], 256).sum(1, dtype=torch.int32)
         lg = logits.to("cpu")
         if self.cfg.logit_scale:
             # |logit| < 2^16 and scale <= 2^13: int64 products, far from overflow
@@ -181,22 +189,23 @@ class ContextBias:
         g.scatter_add_(1, yt.unsqueeze(1), torch.full((rows, 1), 1 << P_BITS, dtype=torch.int32))
         u, inverse = torch.unique(ids.view(-1), return_inverse=True)
         inverse = inverse.view(rows, n)
-        sums = torch.zeros((len(u), 256), dtype=torch.int32)  # |sum| <= MAX_STREAMS * 2^16
-        for k in range(n):
-            sums.index_add_(0, inverse[:, k], g)
+        # Integer arithmetic carried out in float64, exact: every value is an integer below
+        # 2^53 (|sum| <= MAX_STREAMS * 2^16, times a factor <= 2^20) and the shifts are floors
+        # of exact divisions by powers of two. torch's float index_add_ is several times faster
+        # than its integer one, and one float chain saves the conversions between int widths.
+        sums = torch.zeros((len(u), 256), dtype=torch.float64)
+        sums.index_add_(0, inverse.view(-1), g.to(torch.float64).repeat_interleave(n, 0))
         count = torch.bincount(inverse.view(-1), minlength=len(u))
         n_u = self.row_updates.index_select(0, u)
-        if self.cfg.count_scale == "mean":
-            # mean over the streams, times warm / (warm + n), as one Q16 factor per row. int32 is
-            # enough: |sums| <= count * 2^16 and factor <= 2^16 / count, so the product < 2^(32 - rate_shift)
-            factor = ((self.cfg.warm << 16) // ((self.cfg.warm + n_u) * count)).to(torch.int32)
-            step = sums.bitwise_right_shift_(self.cfg.rate_shift).mul_(factor.unsqueeze(1)).bitwise_right_shift_(16)
-        else:  # sum / round(sqrt(count)): the product needs int64
+        if self.cfg.count_scale == "mean":  # the mean over the streams, times warm / (warm + n), in Q16
+            factor = (self.cfg.warm << 16) // ((self.cfg.warm + n_u) * count)
+        else:  # their sum / round(sqrt(count)), times warm / (warm + n), in Q16
             factor = (self.cfg.warm << 16) // ((self.cfg.warm + n_u) * self._root.index_select(0, count))
-            step = (sums.bitwise_right_shift_(self.cfg.rate_shift).to(torch.int64).mul_(factor.unsqueeze(1))
-                    .bitwise_right_shift_(16).to(torch.int32))
+        # ((sums >> rate_shift) * factor) >> 16
+        step = (sums.mul_(2.0 ** -self.cfg.rate_shift).floor_().mul_(factor.to(torch.float64).unsqueeze(1))
+                .mul_(2.0 ** -16).floor_().to(torch.int32))
         new = self.table.index_select(0, u).add_(step).clamp_(-BIAS_LIMIT, BIAS_LIMIT)
-        self.table.index_copy_(0, u, new)
+        self._table_np[u.numpy()] = new.numpy()  # numpy's row writes are ~2x torch's index_copy_
         self.row_updates.index_copy_(0, u, n_u.add_(1).clamp_(max=self.cfg.cap))
         self.ctx[:rows] = ((self.ctx[:rows] << 8) | yt) & self._ctx_mask
         if self.records is not None:
