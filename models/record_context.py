@@ -2,24 +2,28 @@
 
 Logs, tables and code are lines of fields. Beside the last bytes, what predicts the next
 byte there is the byte at the same column of the line above, which field of the line this
-is, the word being typed and (method 6) the field's name, the word before the last ':' or
-'=' (JSON keys, key=value pairs). This class keeps, per stream, the stream's own bytes, where
-its current and previous lines start, a field counter and hashes of the current word and the
-field name, and turns them into integer keys (< 2^48) that the context bias hashes into its
-tables.
+is, the word being typed, (method 6) the field's name, the word before the last ':' or
+'=' (JSON keys, key=value pairs), and (method 7) the bytes at the same offset of the same field
+in the line above: fields of varying length (IP addresses, paths, JSON values) shift the
+columns, not the fields. This class keeps, per stream, the stream's own bytes, where its
+current and previous lines (and their fields) start, a field counter and hashes of the current
+word and the field name, and turns them into integer keys (< 2^48) that the context bias
+hashes into its tables.
 Integer-exact torch on the CPU, batched over streams like the context bias.
 """
 from __future__ import annotations
 
 import torch
 
-KINDS = ("column", "field", "word", "field_class", "key")
+KINDS = ("column", "field", "word", "field_class", "key", "field_above", "field_above_next")
+FIELD_ABOVE_KINDS = ("field_above", "field_above_next")
 NO_BYTE = 256  # "above" where the line above is shorter (or there is none)
 _WORD_MASK = (1 << 40) - 1
 _WORD_MULT = 0x2F0B3
 FIELD_SEPARATORS = b" \t,=:"
 MAX_FIELD = 63
 MAX_COLUMN = 63
+MAX_FIELD_START = 255  # fields of a line whose start is kept (for the field_above kinds)
 
 
 def _byte_table(groups: dict[int, bytes | range]) -> torch.Tensor:
@@ -36,8 +40,9 @@ _IS_WORD = _byte_table({1: [*range(48, 58), *range(65, 91), *range(97, 123)]})
 
 
 class RecordContext:
-    def __init__(self, streams: int, steps: int, starts: torch.Tensor | None = None):
-        """Stream i codes its first byte at step starts[i] (0 if not given)."""
+    def __init__(self, streams: int, steps: int, starts: torch.Tensor | None = None, field_starts: bool = False):
+        """Stream i codes its first byte at step starts[i] (0 if not given). `field_starts`:
+        keep where the fields of each line start (for the field_above kinds)."""
         self.hist = torch.zeros((streams, max(steps, 1)), dtype=torch.uint8)
         self.t = 0
         self.line_start = torch.zeros(streams, dtype=torch.int64) if starts is None else starts.clone()
@@ -46,6 +51,12 @@ class RecordContext:
         self.word = torch.zeros(streams, dtype=torch.int64)  # 0 outside a word
         self.last_word = torch.zeros(streams, dtype=torch.int64)  # the last word that ended
         self.key = torch.zeros(streams, dtype=torch.int64)  # the word before the last ':' or '='
+        self.field_starts = field_starts
+        if field_starts:  # the step at which field f of the current / previous line starts, -1: none
+            self.fstart = torch.full((streams, MAX_FIELD_START + 1), -1, dtype=torch.int32)
+            self.fstart[:, 0] = self.line_start
+            self.fstart_prev = torch.full((streams, MAX_FIELD_START + 1), -1, dtype=torch.int32)
+        self._above_t = -1  # the step _field_above was worked out for
 
     def keys(self, kinds: tuple[str, ...], ctx: torch.Tensor) -> list[torch.Tensor]:
         """One int64 key per stream for each kind; `ctx` holds each stream's last bytes, the
@@ -69,9 +80,33 @@ class RecordContext:
                 out.append(self.word[:rows] ^ (last << 20))
             elif kind == "key":  # the field's name (the word before the last ':' or '=') and the last byte
                 out.append((self.key[:rows] << 8) | last)  # < 2^48
+            elif kind == "field_above":  # the byte above in the field, the last byte and the field
+                above, _, field = self._field_above(rows)
+                out.append(above | (last << 9) | (field << 17))
+            elif kind == "field_above_next":  # the byte above in the field, the one after it and the field
+                above, after, field = self._field_above(rows)
+                out.append(above | (after << 9) | (field << 18))
             else:
                 raise ValueError(f"unknown record context {kind!r}")
         return out
+
+    def _field_above(self, rows: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per stream: the byte at the next byte's offset in its field in the line above and the
+        byte after that one (NO_BYTE where the line above has no such byte), and the field's
+        number (<= MAX_FIELD)."""
+        if self._above_t != self.t:
+            r = torch.arange(rows)
+            f = self.field[:rows].clamp(max=MAX_FIELD_START)
+            cur, prev = self.fstart[r, f].long(), self.fstart_prev[r, f].long()
+            pos = prev + (self.t - cur)
+            end = self.line_start[:rows]  # the line above ends before the current line
+            ok = (prev >= 0) & (cur >= 0)
+            last_col = self.hist.shape[1] - 1
+            above = torch.where(ok & (pos < end), self.hist[r, pos.clamp(0, last_col)].long(), NO_BYTE)
+            after = torch.where(ok & (pos + 1 < end), self.hist[r, (pos + 1).clamp(0, last_col)].long(), NO_BYTE)
+            self._above = (above, after, f.clamp(max=MAX_FIELD))
+            self._above_t = self.t
+        return self._above
 
     def update(self, y: torch.Tensor) -> None:
         """After a step that coded y (int64 [rows], the first `rows` streams)."""
@@ -82,6 +117,15 @@ class RecordContext:
         self.prev_start[:rows] = torch.where(newline, self.line_start[:rows], self.prev_start[:rows])
         self.line_start[:rows] = torch.where(newline, self.t, self.line_start[:rows])
         self.field[:rows] = torch.where(newline, 0, self.field[:rows] + _IS_SEPARATOR[y])
+        if self.field_starts:
+            lines = newline.nonzero().squeeze(1)
+            if len(lines):
+                self.fstart_prev[lines] = self.fstart[lines]
+                self.fstart[lines] = -1
+            # a field starts after each separator (the first one at the line's start)
+            starts = ((_IS_SEPARATOR[y] == 1) | newline) & (self.field[:rows] <= MAX_FIELD_START)
+            r = starts.nonzero().squeeze(1)
+            self.fstart[r, self.field[r]] = self.t
         grown = (self.word[:rows] * _WORD_MULT + y + 1) & _WORD_MASK
         is_word = _IS_WORD[y] == 1
         ended = ~is_word & (self.word[:rows] != 0)

@@ -1,4 +1,4 @@
-"""Record contexts (methods 5 and 6): the byte above, the field number, the current word, the field name."""
+"""Record contexts (methods 5-7): the byte above, the field number, the current word, the field name, the field above."""
 import torch
 
 from models.record_context import NO_BYTE, RecordContext
@@ -59,3 +59,21 @@ def test_key_is_the_name_before_the_last_colon_or_equals():
     assert int(other) >> 8 != int(ka) >> 8
     _feed(a, b"\nmu")
     assert int(a.key[0]) == 0
+
+
+def test_field_above_follows_the_field_not_the_column():
+    """Method 7: a longer first field shifts the columns; field_above still finds the byte at
+    the same offset of the same field in the line above, and the byte after it."""
+    rc = RecordContext(1, 128, field_starts=True)
+    ctx = _feed(rc, b"1.2.3.4 GET /ab\n10.20.30.40 GET /")  # the next byte: offset 1 of field 2
+    above, above_next, column = rc.keys(("field_above", "field_above_next", "column"), ctx)
+    assert int(above) & 0x1FF == ord("a") and (int(above) >> 9) & 0xFF == ord("/") and int(above) >> 17 == 2
+    assert int(above_next) & 0x1FF == ord("a") and (int(above_next) >> 9) & 0x1FF == ord("b")
+    assert int(column) & 0x1FF == NO_BYTE  # column 17 is past the end of the line above
+    ctx = _feed(rc, b"xyz")  # offset 4 of field 2: the line above ends at offset 3 (its newline)
+    assert int(rc.keys(("field_above",), ctx)[0]) & 0x1FF == NO_BYTE
+
+
+def test_field_above_needs_a_line_above():
+    rc = RecordContext(1, 16, field_starts=True)
+    assert int(rc.keys(("field_above",), _feed(rc, b"ab cd"))[0]) & 0x1FF == NO_BYTE

@@ -127,13 +127,13 @@ def test_auto_model_picks_the_logs_model_for_logs():
     assert lstmzip.decompress(lstmzip.compress(sample, "logs")) == sample
 
 
-def test_domain_models_code_with_the_ramped_records_method():
-    """The logs and python models' blocks use method 6 (models.registry), the default model's method 4."""
+def test_domain_models_code_with_the_field_method():
+    """The logs and python models' blocks use method 7 (models.registry), the default model's method 4."""
 
     from lstmzip import container as ct
 
     text = b"".join(b"2016-12-19 10:31:%02d INFO worker %d started\n" % (i % 60, i % 7) for i in range(200))
-    for model, method in (("logs", ct.Method.LSTM_RAMP), ("python", ct.Method.LSTM_RAMP),
+    for model, method in (("logs", ct.Method.LSTM_FIELDS), ("python", ct.Method.LSTM_FIELDS),
                           ("default", ct.Method.LSTM_ADAPTIVE2)):
         packed = lstmzip.compress(text, model, lstmzip.CodingConfig(try_lzma=False, min_stream_len=1024))
         f = io.BytesIO(packed)
@@ -142,9 +142,10 @@ def test_domain_models_code_with_the_ramped_records_method():
         assert lstmzip.decompress(packed) == text
 
 
-def test_ramped_archive_bytes_independent_of_batch_and_threads():
-    """Method 6: streams join mid-block (the engine state grows), same archive for any engine
-    batch and thread count, and it decodes."""
+@pytest.mark.parametrize("method", [6, 7])
+def test_ramped_archive_bytes_independent_of_batch_and_threads(method):
+    """Methods 6 and 7: streams join mid-block (the engine state grows; in method 7 from the
+    states of earlier streams), same archive for any engine batch and thread count, and it decodes."""
     from lstmzip.container import Method
 
     data = eval_file("canterbury/alice29.txt")[:6000]
@@ -153,7 +154,7 @@ def test_ramped_archive_bytes_independent_of_batch_and_threads():
     try:
         for threads, batch in [(2, 0), (1, 3)]:
             torch.set_num_threads(threads)
-            cfg = CodingConfig(min_stream_len=700, physical_batch=batch, try_lzma=False, lstm_method=Method.LSTM_RAMP)
+            cfg = CodingConfig(min_stream_len=700, physical_batch=batch, try_lzma=False, lstm_method=Method(method))
             outs.append(lstmzip.compress(data, config=cfg))
     finally:
         torch.set_num_threads(before)
