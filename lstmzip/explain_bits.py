@@ -12,7 +12,7 @@ import numpy as np
 
 from lstmzip import transforms
 from lstmzip.engines import engine_for, lstm_method_for, load_model
-from lstmzip.pipeline import CodingConfig, block_layout, lstm_encode, plan_streams, row_bits
+from lstmzip.pipeline import CodingConfig, block_layout, block_streams, lstm_encode, row_bits
 from models.registry import DEFAULT_MODEL
 
 TOP = 5
@@ -62,7 +62,7 @@ def explain_bytes(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig 
         block = data[offset : offset + cfg.block_size]
         transform = transforms.choose(block)
         model_data = transforms.forward(block, transform)
-        streams = plan_streams(len(model_data), cfg)
+        streams = block_streams(model_data, cfg, method)
         origin = offset + _model_positions(block, transform)
         lay = block_layout(len(model_data), streams, method)
         first = lay.offsets - lay.starts  # block offset of a stream's byte = first + step

@@ -127,13 +127,13 @@ def test_auto_model_picks_the_logs_model_for_logs():
     assert lstmzip.decompress(lstmzip.compress(sample, "logs")) == sample
 
 
-def test_domain_models_code_with_the_field_method():
-    """The logs and python models' blocks use method 7 (models.registry), the default model's method 4."""
+def test_domain_models_code_with_their_methods():
+    """The logs model's blocks use method 7, the python model's 6 (models.registry), the default model's 4."""
 
     from lstmzip import container as ct
 
     text = b"".join(b"2016-12-19 10:31:%02d INFO worker %d started\n" % (i % 60, i % 7) for i in range(200))
-    for model, method in (("logs", ct.Method.LSTM_FIELDS), ("python", ct.Method.LSTM_FIELDS),
+    for model, method in (("logs", ct.Method.LSTM_FIELDS), ("python", ct.Method.LSTM_RAMP),
                           ("default", ct.Method.LSTM_ADAPTIVE2)):
         packed = lstmzip.compress(text, model, lstmzip.CodingConfig(try_lzma=False, min_stream_len=1024))
         f = io.BytesIO(packed)

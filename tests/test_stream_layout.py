@@ -41,3 +41,29 @@ def test_ramped_streams_start_one_after_another_and_end_together():
 def test_a_block_too_short_for_the_ramp_is_laid_out_plainly():
     lay = layout(300, 4, Ramp(first=256, double=64))  # stream 3 would start after the end
     assert lay.starts.tolist() == [0, 0, 0, 0]
+
+
+def test_weighted_line_length_weighs_long_lines_more():
+    from lstmzip.pipeline import weighted_line_length
+
+    assert weighted_line_length(b"ab\ncd\n") == 3.0
+    assert weighted_line_length(b"a\n" + b"x" * 97 + b"\n") == (2 * 2 + 98 * 98) / 100
+    assert weighted_line_length(b"no newline") == 10.0 and weighted_line_length(b"") == 0.0
+
+
+def test_streams_hold_several_long_lines_with_line_contexts_only():
+    """Methods with line contexts get streams of at least lines_per_stream (weighted) lines, up
+    to long_line_stream_len; method 4 and short lines keep min_stream_len."""
+    from lstmzip.container import Method
+    from lstmzip.pipeline import CodingConfig, block_streams
+
+    cfg = CodingConfig()
+    long_lines = (b"x" * 3000 + b"\n") * 100  # 300 KB of 3 KB lines
+    short_lines = (b"y" * 99 + b"\n") * 3000
+    assert block_streams(long_lines, cfg, Method.LSTM_FIELDS) == 300100 // 12004
+    assert block_streams(long_lines, cfg, Method.LSTM_ADAPTIVE2) == 300100 // 2048
+    assert block_streams(short_lines, cfg, Method.LSTM_FIELDS) == 300000 // 2048
+    huge = (b"z" * 30000 + b"\n") * 10
+    assert block_streams(huge, cfg, Method.LSTM_RAMP) == len(huge) // (16 << 10)
+    off = CodingConfig(lines_per_stream=0)
+    assert block_streams(long_lines, off, Method.LSTM_FIELDS) == 300100 // 2048
