@@ -31,7 +31,7 @@ from lstmzip.errors import BlockDamaged
 from lstmzip.stream_layout import Ramp, StreamLayout, layout
 from models.int_engine import EngineState, IntegerLSTM
 from models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V4, BIAS_V5, BiasConfig, ContextBias
-from models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MatchConfig, MatchModel
+from models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MATCH_V5, MatchConfig, MatchModel
 
 Progress = Callable[[int], None]
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6}]  # what a Method.LZMA block is decoded with
@@ -66,7 +66,7 @@ STAGES = {
     Method.LSTM_ADAPTIVE2: Stages(BIAS_V2, MATCH_V2),
     Method.LSTM_RECORDS: Stages(BIAS_V3, MATCH_V3),
     Method.LSTM_RAMP: Stages(BIAS_V4, MATCH_V4, RAMP_V1),
-    Method.LSTM_FIELDS: Stages(BIAS_V5, MATCH_V4, RAMP_V1, warm_start=True),
+    Method.LSTM_FIELDS: Stages(BIAS_V5, MATCH_V5, RAMP_V1, warm_start=True),
 }
 
 
@@ -86,7 +86,7 @@ class CodingConfig:
     # Methods with line contexts (5-7) learn from the lines above in the same stream: where
     # lines are long (JSON events, state dumps), streams are made at least this many lines
     # long (bytes-weighted mean line length), up to long_line_stream_len. 0: off. On
-    # training-pool logs with method 7: a Kafka controller log (365 KB, lines 3.7 KB on that
+    # training-pool logs with method 7 (before MATCH_V5): a Kafka controller log (365 KB, lines 3.7 KB on that
     # mean) 0.1424 bpc with 2 KiB streams, 0.1395 with 4, 0.1241 with 8, 0.1102 with 16
     # (xz -9e 0.1199) at 1, 1.2, 1.6 and 2.3 times the time; JSON logs (300 KB, 5.5 KB lines)
     # 0.2082, 0.1892 (8 KiB), 0.1701 (16 KiB; xz 0.1743).

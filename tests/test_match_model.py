@@ -1,7 +1,7 @@
 """The match model: sharpens repeats, stays exact, leaves rows without a match untouched."""
 import numpy as np
 
-from models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MatchModel
+from models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MATCH_V5, MatchModel
 
 
 def _run(data: bytes, streams: int, freqs_fn, cfg=MATCH_V1):
@@ -142,3 +142,22 @@ def test_rep_pointer_stays_aligned_through_misses_and_speaks_only_when_it_differ
     assert all(k == 0 for k in keys[:216])  # no rep before a match has run 16 bytes
     agree = [t for t in range(240, n) if m.hist[0, t - 200] == data[t] and keys[t] == 0]
     assert len(agree) > 100  # mostly silent: the match predicts the same byte
+
+
+def test_v5_looks_up_the_long_context_in_the_streams_own_entries_first():
+    """MATCH_V5: stream 1 saw a 12-byte context early, stream 0 the same context later (so it
+    is the shared table's latest entry); on seeing it again stream 1 follows its own copy
+    (V5) instead of stream 0's (V4)."""
+    rng = np.random.default_rng(5)
+    ctx = np.frombuffer(b"long-context", dtype=np.uint8)
+    s0 = rng.integers(128, 256, 60, dtype=np.uint8)
+    s1 = rng.integers(128, 256, 60, dtype=np.uint8)
+    s1[0:12], s1[12] = ctx, ord("A")
+    s0[20:32], s0[32] = ctx, ord("B")
+    s1[40:52] = ctx
+    for cfg, source, predicted in ((MATCH_V4, 0, "B"), (MATCH_V5, 1, "A")):
+        m = MatchModel(2, 60, [60, 60], cfg)
+        for t in range(52):
+            m.adjust(np.full((2, 256), 100, dtype=np.int32))
+            m.update(t, np.array([s0[t], s1[t]], dtype=np.int64))
+        assert m.src_stream[1] == source and m.prediction_key(2)[1] & 0xFF == 1 + ord(predicted), cfg
