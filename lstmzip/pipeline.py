@@ -86,10 +86,10 @@ class CodingConfig:
     # Methods with line contexts (5-7) learn from the lines above in the same stream: where
     # lines are long (JSON events, state dumps), streams are made at least this many lines
     # long (bytes-weighted mean line length), up to long_line_stream_len. 0: off. On
-    # training-pool logs with method 7 (before MATCH_V5): a Kafka controller log (365 KB, lines 3.7 KB on that
-    # mean) 0.1424 bpc with 2 KiB streams, 0.1395 with 4, 0.1241 with 8, 0.1102 with 16
-    # (xz -9e 0.1199) at 1, 1.2, 1.6 and 2.3 times the time; JSON logs (300 KB, 5.5 KB lines)
-    # 0.2082, 0.1892 (8 KiB), 0.1701 (16 KiB; xz 0.1743).
+    # training-pool logs with method 7 (before MATCH_V5): a Kafka controller log (365 KB,
+    # lines 3.7 KB on that mean) 0.1424 bpc with 2 KiB streams, 0.1395 with 4, 0.1241 with 8,
+    # 0.1102 with 16 (xz -9e 0.1199) at 1, 1.2, 1.6 and 2.3 times the time; JSON logs (300 KB,
+    # 5.5 KB lines) 0.2082, 0.1892 (8 KiB), 0.1701 (16 KiB; xz 0.1743).
     lines_per_stream: int = 4
     long_line_stream_len: int = 16 << 10
 
