@@ -28,7 +28,7 @@ from codec.range_coder import Decoder, Encoder
 from lstmzip import transforms
 from lstmzip.container import MAX_ADAPTIVE_STREAMS, MAX_STREAMS, BlockHeader, Method, crc32
 from lstmzip.errors import BlockDamaged
-from lstmzip.stream_layout import Ramp, StreamLayout, layout
+from lstmzip.stream_layout import Ramp, StreamLayout, layout, warm_sources
 from models.int_engine import EngineState, IntegerLSTM
 from models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V4, BIAS_V5, BiasConfig, ContextBias
 from models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MATCH_V5, MatchConfig, MatchModel
@@ -199,7 +199,7 @@ class _Predictor:
             self.x = torch.cat([self.x, self.engine.start_bytes(rows - have)])
             old = _trim(self.state, have)
             if self.warm_start:
-                new = old.select(torch.from_numpy(_warm_sources(have, rows)).to(self.engine.device))
+                new = old.select(torch.from_numpy(warm_sources(have, rows)).to(self.engine.device))
             else:
                 new = self.engine.initial_state(rows - have)
             self.state = EngineState.concat([old, new])
@@ -228,16 +228,6 @@ class _Predictor:
         if self.bias is not None:
             self.bias.update(sym)
         self.match.update(t, sym)
-
-
-def _warm_sources(have: int, rows: int) -> np.ndarray:
-    """For streams have..rows-1: i - 2^floor(log2(i)), a stream below `have` when streams
-    join in the ramp's doubling groups (stream_layout.ramp_starts)."""
-    i = np.arange(have, rows, dtype=np.int64)
-    src = i - (1 << (np.frexp(i.astype(np.float64))[1] - 1))  # frexp: exact floor(log2) + 1 for i < 2^53
-    if (src >= have).any():
-        raise ValueError("a warm start needs streams that started earlier")
-    return src
 
 
 def _active(t: int, base: int, extra: int, streams: int) -> int:

@@ -63,11 +63,27 @@ class StreamLayout:
         return b"".join(mat[i, a:b].tobytes() for i, (a, b) in enumerate(zip(self.starts, self.ends)))
 
 
+def _floor_log2(i: np.ndarray) -> np.ndarray:
+    """floor(log2(i)) for int64 1 <= i < 2^53, exactly (frexp's exponent is that plus one)."""
+    return np.frexp(i.astype(np.float64))[1].astype(np.int64) - 1
+
+
 def ramp_starts(streams: int, ramp: Ramp) -> np.ndarray:
     i = np.arange(streams, dtype=np.int64)
     log2 = np.zeros(streams, dtype=np.int64)
-    log2[1:] = np.floor(np.log2(i[1:])).astype(np.int64)  # exact for i < 2^52
+    log2[1:] = _floor_log2(i[1:])
     return np.where(i == 0, 0, ramp.first + ramp.double * log2)
+
+
+def warm_sources(have: int, rows: int) -> np.ndarray:
+    """For streams have..rows-1, which join a ramped layout together: the earlier stream
+    i - 2^floor(log2(i)) whose LSTM state each starts from (block method 7). Streams join in
+    the doubling groups of ramp_starts, so every source is below `have`."""
+    i = np.arange(have, rows, dtype=np.int64)
+    src = i - (1 << _floor_log2(i))
+    if (src >= have).any():
+        raise ValueError("a warm start needs streams that started earlier")
+    return src
 
 
 def layout(n: int, streams: int, ramp: Ramp | None = None) -> StreamLayout:
