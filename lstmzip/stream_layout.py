@@ -77,7 +77,7 @@ def ramp_starts(streams: int, ramp: Ramp) -> np.ndarray:
 
 def warm_sources(have: int, rows: int) -> np.ndarray:
     """For streams have..rows-1, which join a ramped layout together: the earlier stream
-    i - 2^floor(log2(i)) whose LSTM state each starts from (block method 7). Streams join in
+    i - 2^floor(log2(i)) whose LSTM state each starts from (block methods 7 and 8). Streams join in
     the doubling groups of ramp_starts, so every source is below `have`."""
     i = np.arange(have, rows, dtype=np.int64)
     src = i - (1 << _floor_log2(i))

@@ -51,9 +51,9 @@ SHIPPED: dict[str, ShippedModel] = {
         ),
         ShippedModel(
             "logs", "logs.lstmzm", "a3493587ee5128eaeaf50e7e47d69a21303ca7da542d2082fc8c190b888ea59d",
-            "Logs: default fine-tuned for 80 min on the CPU with lstmzip train; codes with block method 7",
+            "Logs: default fine-tuned for 80 min on the CPU with lstmzip train; codes with block method 8",
             (("8 held-out log files", 0.2384),),
-            block_method=7,
+            block_method=8,
         ),
         ShippedModel(
             "logs-0.3", "logs-0.3.lstmzm", "4497d8fb75703362c55f568c27e0a3da9f529dab80fd80de1540066af088af54",

@@ -128,12 +128,12 @@ def test_auto_model_picks_the_logs_model_for_logs():
 
 
 def test_domain_models_code_with_their_methods():
-    """The logs model's blocks use method 7, the python model's 6 (models.registry), the default model's 4."""
+    """The logs model's blocks use method 8, the python model's 6 (models.registry), the default model's 4."""
 
     from lstmzip import container as ct
 
     text = b"".join(b"2016-12-19 10:31:%02d INFO worker %d started\n" % (i % 60, i % 7) for i in range(200))
-    for model, method in (("logs", ct.Method.LSTM_FIELDS), ("python", ct.Method.LSTM_RAMP),
+    for model, method in (("logs", ct.Method.LSTM_COLUMNS), ("python", ct.Method.LSTM_RAMP),
                           ("default", ct.Method.LSTM_ADAPTIVE2)):
         packed = lstmzip.compress(text, model, lstmzip.CodingConfig(try_lzma=False, min_stream_len=1024))
         f = io.BytesIO(packed)
@@ -142,9 +142,9 @@ def test_domain_models_code_with_their_methods():
         assert lstmzip.decompress(packed) == text
 
 
-@pytest.mark.parametrize("method", [6, 7])
+@pytest.mark.parametrize("method", [6, 7, 8])
 def test_ramped_archive_bytes_independent_of_batch_and_threads(method):
-    """Methods 6 and 7: streams join mid-block (the engine state grows; in method 7 from the
+    """Methods 6-8: streams join mid-block (the engine state grows; in methods 7 and 8 from the
     states of earlier streams), same archive for any engine batch and thread count, and it decodes."""
     from lstmzip.container import Method
 
@@ -154,7 +154,8 @@ def test_ramped_archive_bytes_independent_of_batch_and_threads(method):
     try:
         for threads, batch in [(2, 0), (1, 3)]:
             torch.set_num_threads(threads)
-            cfg = CodingConfig(min_stream_len=700, physical_batch=batch, try_lzma=False, lstm_method=Method(method))
+            cfg = CodingConfig(min_stream_len=700, columns_stream_len=0, physical_batch=batch, try_lzma=False,
+                               lstm_method=Method(method))
             outs.append(lstmzip.compress(data, config=cfg))
     finally:
         torch.set_num_threads(before)

@@ -18,6 +18,8 @@ ARCHIVES = {
     "sample.records.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_RECORDS),
     "sample.ramp.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_RAMP),
     "sample.fields.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_FIELDS),
+    "sample.columns.lstmz": lstmzip.CodingConfig(min_stream_len=700, columns_stream_len=0, try_lzma=False,
+                                                 lstm_method=Method.LSTM_COLUMNS),
 }
 # Decoded, no longer written: what lstmzip 0.3 wrote with its `logs` model (method 5,
 # min_stream_len=700), which 0.4 replaced and keeps as `logs-0.3`, found by its sha256.
