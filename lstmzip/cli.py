@@ -145,8 +145,9 @@ def compress(
     model: str = ModelOpt,
     fast: bool = typer.Option(False, "--fast", help="No LSTM: LZMA (or stored) blocks only, at about xz's "
                               "speed, for data the model cannot help or when time matters."),
-    best: bool = typer.Option(False, "--best", help="Streams of at least 16 KiB instead of 2 KiB: smaller "
-                              "archives of repetitive text such as logs, up to about 4x slower."),
+    best: bool = typer.Option(False, "--best", help="Streams of at least 16 KiB instead of 2 KiB (8 KiB "
+                              "with the logs model): smaller archives of repetitive text such as logs, up to "
+                              "about 4x slower."),
     recursive: bool = RecursiveOpt,
     workers: int = WorkersOpt,
     cluster: Optional[str] = ClusterOpt,
