@@ -220,9 +220,9 @@ class _Predictor:
         if self.bias is not None:
             rows, key, rep = logits.shape[0], None, None
             if self.bias.cfg.match_context:
-                key = torch.from_numpy(self.match.prediction_key(rows))
+                key = self.match.prediction_key(rows)
             if self.bias.cfg.rep_context:
-                rep = torch.from_numpy(self.match.rep_key(rows))
+                rep = self.match.rep_key(rows)
             f = self.bias.freqs(logits, key, rep)
         else:
             f = self.engine.freqs(logits).cpu().numpy()

@@ -93,7 +93,7 @@ def _table_rows(order: int, hash_bits: int) -> int:
     return min(256 ** order, 1 << hash_bits)
 
 
-def _hash_key(key: torch.Tensor, salt: int | torch.Tensor, bits: int) -> torch.Tensor:
+def _hash_key(key: np.ndarray, salt: int | np.ndarray, bits: int) -> np.ndarray:
     """A key < 2^56 -> a row in [0, 2^bits) (salts broadcast over columns); products stay below 2^59."""
     lo, hi = key & ((1 << 28) - 1), (key >> 28) & ((1 << 28) - 1)
     return ((lo * _KEY_MULT_LO + hi * _KEY_MULT_HI + salt * _KEY_SALT) >> 20) & ((1 << bits) - 1)
@@ -111,7 +111,7 @@ class ContextBias:
         self.offsets = np.cumsum([0] + sizes[:-1]).tolist()
         field_starts = any(k in FIELD_ABOVE_KINDS for k in cfg.record)
         self.records = RecordContext(streams, steps, starts, field_starts) if cfg.record else None
-        self.scale = torch.tensor(SCALE_ONE, dtype=torch.int64)
+        self.scale = SCALE_ONE
         # numpy's zeros maps pages lazily: memory grows with the contexts actually seen.
         self._table_np = np.zeros((sum(sizes), 256), dtype=np.int32)
         self.table = torch.from_numpy(self._table_np)  # shares the memory
@@ -122,7 +122,7 @@ class ContextBias:
             raise ValueError(f"unknown count_scale {cfg.count_scale!r}")
         # the last max(4, top order) bytes; START_BYTE first
         self._ctx_mask = (1 << (8 * max(4, *cfg.orders))) - 1
-        self.ctx = torch.full((streams,), 10, dtype=torch.int64)
+        self.ctx = np.full(streams, 10, dtype=np.int64)
         # round(sqrt(c)) for every count a row can have in one step (one use per stream), exactly
         if cfg.count_scale == "sqrt":
             self._root = torch.tensor([max(1, (math.isqrt(4 * c) + 1) // 2) for c in range(streams + 1)], dtype=torch.int64)
@@ -133,35 +133,35 @@ class ContextBias:
         hashed = [i for i in range(len(cfg.orders)) if i not in direct]
         if direct != list(range(len(direct))):
             raise ValueError("direct orders come before hashed ones")
-        self._direct_mask = torch.tensor([(1 << (8 * cfg.orders[i])) - 1 for i in direct], dtype=torch.int64)
-        self._direct_off = torch.tensor([self.offsets[i] for i in direct], dtype=torch.int64)
+        # (numpy: at a step's few dozen rows its ops cost a microsecond, torch's several)
+        self._direct_mask = np.array([(1 << (8 * cfg.orders[i])) - 1 for i in direct], dtype=np.int64)
+        self._direct_off = np.array([self.offsets[i] for i in direct], dtype=np.int64)
         self._hashed = bool(hashed)
-        self._lo_mask = torch.tensor([(1 << (8 * min(cfg.orders[i], 4))) - 1 for i in hashed], dtype=torch.int64)
-        self._hi_mask = torch.tensor([(1 << (8 * max(cfg.orders[i] - 4, 0))) - 1 for i in hashed], dtype=torch.int64)
-        self._hashed_off = torch.tensor([self.offsets[i] for i in hashed], dtype=torch.int64)
+        self._lo_mask = np.array([(1 << (8 * min(cfg.orders[i], 4))) - 1 for i in hashed], dtype=np.int64)
+        self._hi_mask = np.array([(1 << (8 * max(cfg.orders[i] - 4, 0))) - 1 for i in hashed], dtype=np.int64)
+        self._hashed_off = np.array([self.offsets[i] for i in hashed], dtype=np.int64)
         n_extra = len(sizes) - len(cfg.orders)
-        self._salts = torch.arange(1, n_extra + 1, dtype=torch.int64)
-        self._extra_off = torch.tensor(self.offsets[len(cfg.orders):], dtype=torch.int64)
+        self._salts = np.arange(1, n_extra + 1, dtype=np.int64)
+        self._extra_off = np.array(self.offsets[len(cfg.orders):], dtype=np.int64)
 
-    def _row_ids(self, rows: int, match_key: torch.Tensor | None, rep_key: torch.Tensor | None) -> torch.Tensor:
+    def _row_ids(self, rows: int, match_key: np.ndarray | None, rep_key: np.ndarray | None) -> torch.Tensor:
         """int64 [rows, orders]: the table row each stream uses for each order."""
-        ctx = self.ctx[:rows]
-        cols = [ctx.unsqueeze(1).bitwise_and(self._direct_mask).add_(self._direct_off)]
+        c = self.ctx[:rows, None]
+        cols = [(c & self._direct_mask) + self._direct_off]
         if self._hashed:  # orders >= 3 hashed from their low 4 bytes and the bytes above them
-            c = ctx.unsqueeze(1)
             h = (c & self._lo_mask) * _HASH_MULT + ((c >> 32) & self._hi_mask) * _HASH_MULT_HI
-            cols.append(h.bitwise_right_shift_(16).bitwise_and_((1 << self.cfg.hash_bits) - 1).add_(self._hashed_off))
-        extra = self.records.keys(self.cfg.record, ctx) if self.records is not None else []
+            cols.append(((h >> 16) & ((1 << self.cfg.hash_bits) - 1)) + self._hashed_off)
+        extra = self.records.key_arrays(self.cfg.record, self.ctx[:rows]) if self.records is not None else []
         if self.cfg.match_context:
             extra.append(match_key)
         if self.cfg.rep_context:
             extra.append(rep_key)
         if extra:
-            cols.append(_hash_key(torch.stack(extra, dim=1), self._salts, self.cfg.extra_bits).add_(self._extra_off))
-        return torch.cat(cols, dim=1)
+            cols.append(_hash_key(np.stack(extra, axis=1), self._salts, self.cfg.extra_bits) + self._extra_off)
+        return torch.from_numpy(np.concatenate(cols, axis=1))
 
-    def freqs(self, logits: torch.Tensor, match_key: torch.Tensor | None = None,
-              rep_key: torch.Tensor | None = None) -> np.ndarray:
+    def freqs(self, logits: torch.Tensor, match_key: np.ndarray | None = None,
+              rep_key: np.ndarray | None = None) -> np.ndarray:
         """int32 logits [rows, 256] of the first `rows` streams -> int32 frequencies (>= 1).
         `match_key` (int64 [rows], < 2^14): the match model's prediction, for match_context;
         `rep_key` (< 2^12) its rep pointer's, for rep_context."""
@@ -212,15 +212,15 @@ class ContextBias:
         new = self.table.index_select(0, u).add_(step).clamp_(-BIAS_LIMIT, BIAS_LIMIT)
         self._table_np[u.numpy()] = new.numpy()  # numpy's row writes are ~2x torch's index_copy_
         self.row_updates.index_copy_(0, u, n_u.add_(1).clamp_(max=self.cfg.cap))
-        self.ctx[:rows] = ((self.ctx[:rows] << 8) | yt) & self._ctx_mask
+        self.ctx[:rows] = ((self.ctx[:rows] << 8) | y) & self._ctx_mask
         if self.records is not None:
             self.records.update(yt)
 
     def _learn_scale(self, f: torch.Tensor, y: torch.Tensor) -> None:
         """One gradient step on the scale: d(-log p(y))/d scale is E_p[logit] - logit(y), here
         in logit units, floor-averaged over the streams; the scale stays in [0, 2]."""
-        lg = self._lstm_logits
-        expected = f.to(torch.int64).mul(lg).sum(dim=1).div(f.sum(dim=1, dtype=torch.int64), rounding_mode="floor")
-        diff = lg.gather(1, y.unsqueeze(1)).squeeze(1).sub(expected)
-        step = diff.sum().div(len(diff), rounding_mode="floor")
-        self.scale = (self.scale + step).clamp(0, 2 * SCALE_ONE)
+        lg, f, y = self._lstm_logits.numpy(), f.numpy(), y.numpy()
+        # |logit| < 2^16, f <= 2^16: the sums stay below 2^41
+        expected = (f * lg).sum(axis=1) // f.sum(axis=1, dtype=np.int64)
+        diff = lg[np.arange(len(y)), y] - expected
+        self.scale = min(max(self.scale + int(diff.sum()) // len(diff), 0), 2 * SCALE_ONE)

@@ -51,6 +51,8 @@ class RecordContext:
         keep where the fields of each line start (for the field_above kinds)."""
         self.hist = np.zeros((streams, max(steps, 1)), dtype=np.uint8)
         self.t = 0
+        if isinstance(starts, torch.Tensor):
+            starts = starts.numpy()
         self.line_start = np.zeros(streams, dtype=np.int64) if starts is None else np.array(starts, dtype=np.int64)
         self.prev_start = np.full(streams, -1, dtype=np.int64)  # -1: no line above yet
         self.field = np.zeros(streams, dtype=np.int64)
@@ -67,7 +69,10 @@ class RecordContext:
     def keys(self, kinds: tuple[str, ...], ctx: torch.Tensor) -> list[torch.Tensor]:
         """One int64 key per stream for each kind; `ctx` holds each stream's last bytes, the
         latest lowest (the context bias's, from START_BYTE)."""
-        ctx = ctx.numpy()
+        return [torch.from_numpy(k) for k in self.key_arrays(kinds, ctx.numpy())]
+
+    def key_arrays(self, kinds: tuple[str, ...], ctx: np.ndarray) -> list[np.ndarray]:
+        """keys() in numpy."""
         rows = ctx.shape[0]
         last = ctx & 0xFF
         out = []
@@ -95,7 +100,7 @@ class RecordContext:
                 out.append(above | (after << 9) | (field << 18))
             else:
                 raise ValueError(f"unknown record context {kind!r}")
-        return [torch.from_numpy(k) for k in out]
+        return out
 
     def _field_above(self, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per stream: the byte at the next byte's offset in its field in the line above and the
