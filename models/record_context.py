@@ -43,7 +43,8 @@ _IS_NAMED = _byte_table({1: b":="}).astype(bool)
 
 class RecordContext:
     """Per-stream state in numpy: at the few dozen rows of a step a numpy op costs about a
-    microsecond, a torch op several. Keys come back as torch tensors for the context bias."""
+    microsecond, a torch op several. key_arrays() gives the keys as numpy arrays (what the
+    context bias uses), keys() as torch tensors."""
 
     def __init__(self, streams: int, steps: int, starts: torch.Tensor | np.ndarray | None = None,
                  field_starts: bool = False):
