@@ -187,8 +187,7 @@ class _Predictor:
         first = int(lay.active[0]) if steps else 0
         self.state = engine.initial_state(first)
         self.x = engine.start_bytes(first)
-        starts = torch.from_numpy(lay.starts)
-        self.bias = ContextBias(streams, engine.lut_exp, stages.bias, steps, starts) if stages.bias is not None else None
+        self.bias = ContextBias(streams, engine.lut_exp, stages.bias, steps, lay.starts) if stages.bias is not None else None
         self.match = MatchModel(streams, steps, lay.ends, stages.match, lay.starts)
         self._overlap = torch.get_num_threads() < (os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(max_workers=1)

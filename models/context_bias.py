@@ -101,7 +101,7 @@ def _hash_key(key: np.ndarray, salt: int | np.ndarray, bits: int) -> np.ndarray:
 
 class ContextBias:
     def __init__(self, streams: int, exp_table: torch.Tensor, cfg: BiasConfig = BiasConfig(), steps: int = 0,
-                 starts: torch.Tensor | None = None):
+                 starts: np.ndarray | None = None):
         if streams > MAX_STREAMS:
             raise ValueError(f"context bias supports at most {MAX_STREAMS} streams")
         self.cfg = cfg
@@ -186,7 +186,7 @@ class ContextBias:
         rows, n = ids.shape
         yt = torch.from_numpy(y)
         if self.cfg.logit_scale:
-            self._learn_scale(f, yt)
+            self._learn_scale(f, y)
         # p(x) in Q16 as f * (2^31 // total) >> 15: f <= 2^16 and total >= 2^16 + 255, so the
         # product stays below 2^31 (int32)
         recip = ((1 << 31) // f.sum(dim=1, keepdim=True, dtype=torch.int64)).to(torch.int32)
@@ -214,12 +214,12 @@ class ContextBias:
         self.row_updates.index_copy_(0, u, n_u.add_(1).clamp_(max=self.cfg.cap))
         self.ctx[:rows] = ((self.ctx[:rows] << 8) | y) & self._ctx_mask
         if self.records is not None:
-            self.records.update(yt)
+            self.records.update(y)
 
-    def _learn_scale(self, f: torch.Tensor, y: torch.Tensor) -> None:
+    def _learn_scale(self, f: torch.Tensor, y: np.ndarray) -> None:
         """One gradient step on the scale: d(-log p(y))/d scale is E_p[logit] - logit(y), here
         in logit units, floor-averaged over the streams; the scale stays in [0, 2]."""
-        lg, f, y = self._lstm_logits.numpy(), f.numpy(), y.numpy()
+        lg, f = self._lstm_logits.numpy(), f.numpy()
         # |logit| < 2^16, f <= 2^16: the sums stay below 2^41
         expected = (f * lg).sum(axis=1) // f.sum(axis=1, dtype=np.int64)
         diff = lg[np.arange(len(y)), y] - expected

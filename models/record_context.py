@@ -46,14 +46,11 @@ class RecordContext:
     microsecond, a torch op several. key_arrays() gives the keys as numpy arrays (what the
     context bias uses), keys() as torch tensors."""
 
-    def __init__(self, streams: int, steps: int, starts: torch.Tensor | np.ndarray | None = None,
-                 field_starts: bool = False):
+    def __init__(self, streams: int, steps: int, starts: np.ndarray | None = None, field_starts: bool = False):
         """Stream i codes its first byte at step starts[i] (0 if not given). `field_starts`:
         keep where the fields of each line start (for the field_above kinds)."""
         self.hist = np.zeros((streams, max(steps, 1)), dtype=np.uint8)
         self.t = 0
-        if isinstance(starts, torch.Tensor):
-            starts = starts.numpy()
         self.line_start = np.zeros(streams, dtype=np.int64) if starts is None else np.array(starts, dtype=np.int64)
         self.prev_start = np.full(streams, -1, dtype=np.int64)  # -1: no line above yet
         self.field = np.zeros(streams, dtype=np.int64)
