@@ -6,9 +6,9 @@ the coder. Each LSTM block method fixes the versions of these stages (STAGES).
 
 Stream i of a block of n model bytes covers a contiguous slice; lstmzip.stream_layout says
 at which steps each stream codes (all from step 0, the first n % S streams one byte longer;
-or, for methods 6-8, streams that join one after another). At each step the engine is fed
+or, for methods 6-9, streams that join one after another). At each step the engine is fed
 every active stream's previous byte (START_BYTE at its first step; a stream that joins starts
-from zeros, or in methods 7 and 8 from an earlier stream's state) and codes every active stream's
+from zeros, or in methods 7-9 from an earlier stream's state) and codes every active stream's
 next byte with the resulting frequency rows, in stream order. The decoder runs the identical
 loop.
 """
@@ -30,7 +30,7 @@ from lstmzip.container import MAX_ADAPTIVE_STREAMS, MAX_STREAMS, BlockHeader, Me
 from lstmzip.errors import BlockDamaged
 from lstmzip.stream_layout import Ramp, StreamLayout, layout, warm_sources
 from models.int_engine import EngineState, IntegerLSTM
-from models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V4, BIAS_V5, BiasConfig, ContextBias
+from models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V4, BIAS_V5, BIAS_V6, BiasConfig, ContextBias
 from models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MATCH_V5, MATCH_V6, MatchConfig, MatchModel
 
 Progress = Callable[[int], None]
@@ -68,6 +68,7 @@ STAGES = {
     Method.LSTM_RAMP: Stages(BIAS_V4, MATCH_V4, RAMP_V1),
     Method.LSTM_FIELDS: Stages(BIAS_V5, MATCH_V5, RAMP_V1, warm_start=True),
     Method.LSTM_COLUMNS: Stages(BIAS_V5, MATCH_V6, RAMP_V1, warm_start=True),
+    Method.LSTM_MIXER: Stages(BIAS_V6, MATCH_V6, RAMP_V1, warm_start=True),
 }
 
 
@@ -80,7 +81,7 @@ class CodingConfig:
     max_streams: int = 512
     physical_batch: int = 0  # engine rows per call; 0 = all active streams (no effect on output)
     try_lzma: bool = True
-    # how LSTM blocks are coded: None = the model's own method (models.registry: LSTM_COLUMNS
+    # how LSTM blocks are coded: None = the model's own method (models.registry: LSTM_MIXER
     # for the logs model, LSTM_RAMP for python, LSTM_ADAPTIVE2 otherwise), or one of container.LSTM_METHODS
     lstm_method: Method | None = None
     lstm: bool = True  # False: LZMA or stored blocks only (`--fast`: xz speed, no model work)
@@ -93,7 +94,7 @@ class CodingConfig:
     # 5.5 KB lines) 0.2082, 0.1892 (8 KiB), 0.1701 (16 KiB; xz 0.1743).
     lines_per_stream: int = 4
     long_line_stream_len: int = 16 << 10
-    # Method 8 (the logs model's) codes in streams of at least this many bytes (0: as the
+    # Methods 8 and 9 (the logs model's) code in streams of at least this many bytes (0: as the
     # others): training-pool logs (9 files, default model) 0.3553 bpc with 2 KiB streams,
     # 0.3427 with 8 KiB, in about 1.5 times the time (method 7 there: 1.7).
     columns_stream_len: int = 8 << 10
@@ -131,7 +132,7 @@ def weighted_line_length(data: bytes) -> float:
 def block_streams(model_data: bytes, cfg: CodingConfig, method: Method) -> int:
     """How many streams compress codes a block's model bytes in (cfg.lines_per_stream)."""
     min_len = cfg.min_stream_len
-    if method == Method.LSTM_COLUMNS and cfg.columns_stream_len:
+    if method in (Method.LSTM_COLUMNS, Method.LSTM_MIXER) and cfg.columns_stream_len:
         min_len = max(min_len, cfg.columns_stream_len)
     bias = STAGES[method].bias if method in STAGES else None
     if cfg.lines_per_stream and bias is not None and bias.record:

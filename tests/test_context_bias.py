@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from models import fixed_point as fp
-from models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, MAX_STREAMS, SCALE_ONE, BiasConfig, ContextBias
+from models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V6, MAX_STREAMS, SCALE_ONE, BiasConfig, ContextBias
 
 EXP = torch.tensor([max(1, round(65536 * np.exp(-d / 64))) for d in range(fp.EXP_TABLE_SIZE)], dtype=torch.int32)
 
@@ -15,8 +15,9 @@ def _run(mat: np.ndarray, logits_fn, cfg=BIAS_V1) -> np.ndarray:
     cb = ContextBias(streams, EXP, cfg, steps)
     out = []
     for t in range(steps):
-        key = torch.zeros(streams, dtype=torch.int64) if cfg.match_context else None
-        f = cb.freqs(logits_fn(t, streams), key)
+        key = np.zeros(streams, dtype=np.int64) if cfg.match_context else None
+        rep = np.zeros(streams, dtype=np.int64) if cfg.rep_context else None
+        f = cb.freqs(logits_fn(t, streams), key, rep)
         assert f.dtype == np.int32 and f.min() >= 1 and f.max() <= (1 << 16)
         out.append(f.copy())
         cb.update(mat[:, t].astype(np.int64))
@@ -42,7 +43,7 @@ def test_learns_the_block():
     assert bits[-150:].mean() < 1.0  # by the last repeats the contexts predict the next byte
 
 
-@pytest.mark.parametrize("cfg", [BIAS_V1, BIAS_V2, BIAS_V3], ids=["v1", "v2", "v3"])
+@pytest.mark.parametrize("cfg", [BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V6], ids=["v1", "v2", "v3", "v6"])
 def test_stream_order_does_not_matter(cfg):
     rng = np.random.default_rng(3)
     words = [b"alpha ", b"beta ", b"gamma ", b"delta ", b"\n"]

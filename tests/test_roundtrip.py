@@ -128,12 +128,12 @@ def test_auto_model_picks_the_logs_model_for_logs():
 
 
 def test_domain_models_code_with_their_methods():
-    """The logs model's blocks use method 8, the python model's 6 (models.registry), the default model's 4."""
+    """The logs model's blocks use method 9, the python model's 6 (models.registry), the default model's 4."""
 
     from lstmzip import container as ct
 
     text = b"".join(b"2016-12-19 10:31:%02d INFO worker %d started\n" % (i % 60, i % 7) for i in range(200))
-    for model, method in (("logs", ct.Method.LSTM_COLUMNS), ("python", ct.Method.LSTM_RAMP),
+    for model, method in (("logs", ct.Method.LSTM_MIXER), ("python", ct.Method.LSTM_RAMP),
                           ("default", ct.Method.LSTM_ADAPTIVE2)):
         packed = lstmzip.compress(text, model, lstmzip.CodingConfig(try_lzma=False, min_stream_len=1024))
         f = io.BytesIO(packed)
@@ -142,9 +142,9 @@ def test_domain_models_code_with_their_methods():
         assert lstmzip.decompress(packed) == text
 
 
-@pytest.mark.parametrize("method", [6, 7, 8])
+@pytest.mark.parametrize("method", [6, 7, 8, 9])
 def test_ramped_archive_bytes_independent_of_batch_and_threads(method):
-    """Methods 6-8: streams join mid-block (the engine state grows; in methods 7 and 8 from the
+    """Methods 6-9: streams join mid-block (the engine state grows; in methods 7-9 from the
     states of earlier streams), same archive for any engine batch and thread count, and it decodes."""
     from lstmzip.container import Method
 

@@ -67,7 +67,8 @@ def test_streams_hold_several_long_lines_with_line_contexts_only():
     assert block_streams(huge, cfg, Method.LSTM_RAMP) == len(huge) // (16 << 10)
     off = CodingConfig(lines_per_stream=0)
     assert block_streams(long_lines, off, Method.LSTM_FIELDS) == 300100 // 2048
-    # method 8 (the logs model's): streams of at least columns_stream_len, longer for long lines
+    # methods 8 and 9 (the logs model's): streams of at least columns_stream_len, longer for long lines
     assert block_streams(short_lines, cfg, Method.LSTM_COLUMNS) == 300000 // (8 << 10)
+    assert block_streams(short_lines, cfg, Method.LSTM_MIXER) == 300000 // (8 << 10)
     assert block_streams(long_lines, cfg, Method.LSTM_COLUMNS) == 300100 // 12004
     assert block_streams(short_lines, CodingConfig(columns_stream_len=0), Method.LSTM_COLUMNS) == 300000 // 2048

@@ -20,6 +20,8 @@ ARCHIVES = {
     "sample.fields.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_FIELDS),
     "sample.columns.lstmz": lstmzip.CodingConfig(min_stream_len=700, columns_stream_len=0, try_lzma=False,
                                                  lstm_method=Method.LSTM_COLUMNS),
+    "sample.mixer.lstmz": lstmzip.CodingConfig(min_stream_len=700, columns_stream_len=0, try_lzma=False,
+                                               lstm_method=Method.LSTM_MIXER),
 }
 # Decoded, no longer written: what lstmzip 0.3 wrote with its `logs` model (method 5,
 # min_stream_len=700), which 0.4 replaced and keeps as `logs-0.3`, found by its sha256.
