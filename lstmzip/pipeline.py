@@ -58,6 +58,9 @@ class Stages:
     # in the block's kind of text. Training-pool logs 0.3726 -> 0.3696 bpc (with stream 0's
     # state 0.3705).
     warm_start: bool = False
+    # Blocks are coded in streams of at least CodingConfig.columns_stream_len (an encoder choice:
+    # the stream count is in the block header).
+    long_streams: bool = False
 
 
 STAGES = {
@@ -67,8 +70,8 @@ STAGES = {
     Method.LSTM_RECORDS: Stages(BIAS_V3, MATCH_V3),
     Method.LSTM_RAMP: Stages(BIAS_V4, MATCH_V4, RAMP_V1),
     Method.LSTM_FIELDS: Stages(BIAS_V5, MATCH_V5, RAMP_V1, warm_start=True),
-    Method.LSTM_COLUMNS: Stages(BIAS_V5, MATCH_V6, RAMP_V1, warm_start=True),
-    Method.LSTM_MIXER: Stages(BIAS_V6, MATCH_V6, RAMP_V1, warm_start=True),
+    Method.LSTM_COLUMNS: Stages(BIAS_V5, MATCH_V6, RAMP_V1, warm_start=True, long_streams=True),
+    Method.LSTM_MIXER: Stages(BIAS_V6, MATCH_V6, RAMP_V1, warm_start=True, long_streams=True),
 }
 
 
@@ -132,9 +135,10 @@ def weighted_line_length(data: bytes) -> float:
 def block_streams(model_data: bytes, cfg: CodingConfig, method: Method) -> int:
     """How many streams compress codes a block's model bytes in (cfg.lines_per_stream)."""
     min_len = cfg.min_stream_len
-    if method in (Method.LSTM_COLUMNS, Method.LSTM_MIXER) and cfg.columns_stream_len:
+    stages = STAGES.get(method)
+    if stages is not None and stages.long_streams and cfg.columns_stream_len:
         min_len = max(min_len, cfg.columns_stream_len)
-    bias = STAGES[method].bias if method in STAGES else None
+    bias = stages.bias if stages is not None else None
     if cfg.lines_per_stream and bias is not None and bias.record:
         by_lines = int(cfg.lines_per_stream * weighted_line_length(model_data))
         min_len = max(min_len, min(by_lines, cfg.long_line_stream_len))

@@ -36,6 +36,14 @@ def match_state(match_key: np.ndarray) -> np.ndarray:
     return np.minimum(np.where(match_key > 0, 1 + (length >> 2) * 4 + misses, 0), _MATCH_STATES - 1)
 
 
+def logit_gradient(logits: np.ndarray, freqs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per row, logit(y) - E_p[logit] (floored), in logit units: minus d(-log p(y))/d scale for
+    logits times a scale. |logit| < 2^16, f <= 2^16: the sums stay below 2^41."""
+    f = freqs.astype(np.int64)
+    expected = (f * logits).sum(axis=1) // f.sum(axis=1)
+    return logits[np.arange(len(y)), y] - expected
+
+
 class BiasMixer:
     def __init__(self, tables: int, weight_shift: int, scale_shift: int):
         self.weight_shift, self.scale_shift = weight_shift, scale_shift
@@ -65,7 +73,7 @@ class BiasMixer:
         # E_p[B_k] and E_p[lstm]: |B| * f < 2^38, summed over 256 symbols < 2^46 (exact in float64)
         expected = np.matmul(self._biases, f.astype(np.float64)[:, :, None])[:, :, 0].astype(np.int64) // total[:, None]
         table_diff = self._biases[rows, :, y].astype(np.int64) - expected
-        lstm_diff = self._lstm[rows, y] - (self._lstm * f).sum(axis=1) // total
+        lstm_diff = logit_gradient(self._lstm, f, y)
         count = np.maximum(np.bincount(sel, minlength=len(self.scales)), 1)
         sums = np.zeros_like(self.weights)
         np.add.at(sums, sel, table_diff)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models.bias_mixer import BiasMixer
+from models.bias_mixer import BiasMixer, logit_gradient
 from models.record_context import FIELD_ABOVE_KINDS, RecordContext
 
 P_BITS = 16  # probabilities in the update are Q16
@@ -243,8 +243,5 @@ class ContextBias:
     def _learn_scale(self, f: torch.Tensor, y: np.ndarray) -> None:
         """One gradient step on the scale: d(-log p(y))/d scale is E_p[logit] - logit(y), here
         in logit units, floor-averaged over the streams; the scale stays in [0, 2]."""
-        lg, f = self._lstm_logits.numpy(), f.numpy()
-        # |logit| < 2^16, f <= 2^16: the sums stay below 2^41
-        expected = (f * lg).sum(axis=1) // f.sum(axis=1, dtype=np.int64)
-        diff = lg[np.arange(len(y)), y] - expected
+        diff = logit_gradient(self._lstm_logits.numpy(), f.numpy(), y)
         self.scale = min(max(self.scale + int(diff.sum()) // len(diff), 0), 2 * SCALE_ONE)
