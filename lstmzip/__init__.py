@@ -3,7 +3,7 @@
 The API names load lazily (PEP 562), so `import lstmzip.peers` and the benchmark's peer
 workers do not pay for (or measure) torch.
 """
-__version__ = "0.7.0"
+__version__ = "0.8.0"
 
 _API = {"ArchiveError", "CodingConfig", "CompressStats", "LstmzipError", "compress", "compress_stream",
         "decompress", "decompress_stream", "open"}

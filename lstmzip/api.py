@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, BinaryIO, Iterator
 from lstmzip import container as ct
 from lstmzip.engines import engine_for, lstm_method_for, load_model, model_for_archive
 from lstmzip.errors import ArchiveError, BlockDamaged, LstmzipError
-from lstmzip.pipeline import BlockResult, CodingConfig, Progress, compress_block, decompress_block
+from lstmzip.pipeline import (BlockResult, CodingConfig, Progress, batch_blocks_for, compress_blocks,
+                              decompress_blocks)
 from lstmzip.scaleout import ScaleOut, pool_for
 from models.registry import DEFAULT_MODEL
 
@@ -48,6 +49,9 @@ class BlockWriter:
         if self.cfg.lstm_method is None:
             self.cfg = dataclasses.replace(self.cfg, lstm_method=lstm_method_for(self.model))
         self.engine = engine_for(self.model, device) if pool is None else None
+        # blocks coded together in one engine batch (device-stage methods; the same archive)
+        self.batch = self.cfg.batch_blocks or batch_blocks_for(device)
+        self._pending: list[bytes] = []
         self.stats = CompressStats()
         self._crc, self._blocks = 0, 0
         self._in_flight: deque = deque()
@@ -68,10 +72,19 @@ class BlockWriter:
                 self._write(self._in_flight.popleft().result())
             self._in_flight.append(self.pool.compress(self.model if self.cfg.lstm else None, data, self.cfg))
             return
+        self._pending.append(data)
+        if len(self._pending) >= self.batch:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
         report = _BlockProgress(self.progress)
-        r = compress_block(self.engine, data, self.cfg, report.inner)
-        report.block_done(len(data))
-        self._write(r, reported=True)
+        results = compress_blocks(self.engine, self._pending, self.cfg, report.inner)
+        report.block_done(sum(len(b) for b in self._pending))
+        self._pending = []
+        for r in results:
+            self._write(r, reported=True)
 
     def _write(self, r: BlockResult, reported: bool = False) -> None:
         self._emit(ct.pack_block(r.header))
@@ -83,6 +96,7 @@ class BlockWriter:
             self.progress(r.header.raw_len)
 
     def finish(self) -> CompressStats:
+        self._flush()
         while self._in_flight:
             self._write(self._in_flight.popleft().result())
         self._emit(ct.pack_trailer(ct.Trailer(self._blocks, self.stats.input_bytes, self._crc)))
@@ -152,7 +166,8 @@ def _decode_on_pool(pool: "BlockPool", records, model) -> Iterator[tuple]:
 
 
 def iter_blocks(src: BinaryIO, model: str | None = None, progress: Progress | None = None,
-                device: str = "cpu", keep_going: bool = False, pool: "BlockPool | None" = None) -> Iterator[bytes]:
+                device: str = "cpu", keep_going: bool = False, pool: "BlockPool | None" = None,
+                batch_blocks: int | None = None) -> Iterator[bytes]:
     """Decoded blocks of an archive, each verified; the trailer is checked at the end.
 
     A damaged block is reported with its index and byte ranges. With `keep_going` (for
@@ -185,15 +200,27 @@ def iter_blocks(src: BinaryIO, model: str | None = None, progress: Progress | No
             yield index, start, rec, ct.read_payload(s, rec.coded_len, f"block {index}", s.available)
             index += 1
 
-    def decode_here(index, rec, payload):
-        try:
-            return decompress_block(lambda: engine_for(the_model(), device), rec, payload, index,
-                                    progress=report.inner)
-        except BlockDamaged as e:
-            return e
+    def decode_here():
+        """Blocks decoded in-process, up to `batch` at a time (one engine batch for those of a
+        device-stage method)."""
+        batch = batch_blocks_for(device) if batch_blocks is None else batch_blocks
+        group = []
+        for item in records():
+            group.append(item)
+            if len(group) >= batch:
+                yield from decode_group(group)
+                group = []
+        yield from decode_group(group)
+
+    def decode_group(group):
+        data = decompress_blocks(lambda: engine_for(the_model(), device),
+                                 [(rec, payload, i) for i, _, rec, payload in group],
+                                 report.inner if len(group) == 1 else None)
+        for (i, start, rec, _), d in zip(group, data):
+            yield i, start, rec, d
 
     if pool is None:
-        decoded = ((i, start, rec, decode_here(i, rec, payload)) for i, start, rec, payload in records())
+        decoded = decode_here()
     else:
         decoded = _decode_on_pool(pool, records(), the_model)
     crc, total, count, damaged = 0, 0, 0, []
@@ -277,13 +304,15 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model: str = DEFAULT_MODEL, co
 
 def decompress_stream(src: BinaryIO, dst: BinaryIO | None, model: str | None = None,
                       progress: Progress | None = None, device: str = "cpu", workers: int = 0,
-                      cluster: str | None = None, pool: "BlockPool | None" = None) -> int:
+                      cluster: str | None = None, pool: "BlockPool | None" = None,
+                      batch_blocks: int | None = None) -> int:
     """Decode `src` into `dst` (None: verify only, and report every damaged block, not just
     the first). Returns the number of decoded bytes. `workers`, `cluster` and `pool` as for
     compress_stream; an archive decodes the same with or without them."""
     def run(pool):
         n = 0
-        for block in iter_blocks(src, model, progress, device, keep_going=dst is None, pool=pool):
+        for block in iter_blocks(src, model, progress, device, keep_going=dst is None, pool=pool,
+                                 batch_blocks=batch_blocks):
             if dst is not None:
                 dst.write(block)
             n += len(block)

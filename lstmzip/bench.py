@@ -26,6 +26,7 @@ class BenchConfig:
     models: list[str] = field(default_factory=lambda: ["default"])
     peers: list[str] = field(default_factory=lambda: list(peers.NAMES))
     threads: int = 0  # torch threads for lstmzip (0: as the CLI, cores - 1)
+    device: str = "cpu"  # where lstmzip's model runs ("cpu" or "cuda")
 
 
 @dataclass
@@ -102,8 +103,8 @@ def run(cfg: BenchConfig, on_result: Callable[[Result], None] | None = None) -> 
         except Exception as e:  # ModelError and friends: one clear line
             raise LstmzipError(str(e)) from None
         size = loaded.size
-        codecs.append((f"lstmzip:{loaded.name}", f"lstmzip --model {m}", ["lstmzip", "--model", m,
-                                                                        "--threads", str(cfg.threads)], size))
+        codecs.append((f"lstmzip:{loaded.name}", f"lstmzip --model {m} --device {cfg.device}",
+                       ["lstmzip", "--model", m, "--threads", str(cfg.threads), "--device", cfg.device], size))
     for name in cfg.peers:
         if name not in peers.FACTORIES:
             raise LstmzipError(f"unknown peer '{name}' (known: {', '.join(peers.NAMES)})")

@@ -1,6 +1,6 @@
 """One benchmark measurement in a fresh process, so its peak memory is its own:
 
-    python -m lstmzip.bench_worker CODEC FILE [--model NAME] [--threads N]
+    python -m lstmzip.bench_worker CODEC FILE [--model NAME] [--threads N] [--device cpu|cuda]
 
 CODEC is `lstmzip` or a peer name (lstmzip.peers). Compresses FILE, decompresses the result,
 checks it is identical, and prints one JSON object (sizes, seconds, peak RSS). Model loading
@@ -19,15 +19,28 @@ import time
 from pathlib import Path
 
 
-def _lstmzip_codec(model: str, threads: int):
+def _lstmzip_codec(model: str, threads: int, device: str = "cpu"):
+    import io
+
     import torch
 
-    import lstmzip
+    from lstmzip import api
     from lstmzip.pipeline import default_threads
 
     torch.set_num_threads(threads or default_threads())  # as the CLI does
-    lstmzip.decompress(lstmzip.compress(b"warm-up " * 300, model))  # load model, self-test kernels
-    return lambda d: lstmzip.compress(d, model), lstmzip.decompress
+
+    def compress(data: bytes) -> bytes:
+        out = io.BytesIO()
+        api.compress_stream(io.BytesIO(data), out, model, device=device)
+        return out.getvalue()
+
+    def decompress(data: bytes) -> bytes:
+        out = io.BytesIO()
+        api.decompress_stream(io.BytesIO(data), out, device=device)
+        return out.getvalue()
+
+    decompress(compress(b"warm-up " * 300))  # load model, self-test kernels
+    return compress, decompress
 
 
 def peak_rss_mib() -> float:
@@ -49,9 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("file", type=Path)
     ap.add_argument("--model", default="default")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args(argv)
     if a.codec == "lstmzip":
-        compress, decompress = _lstmzip_codec(a.model, a.threads)
+        compress, decompress = _lstmzip_codec(a.model, a.threads, a.device)
     else:
         from lstmzip import peers
 

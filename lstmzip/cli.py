@@ -14,7 +14,7 @@ from typing import List, Optional
 import typer
 
 from lstmzip import api, batch
-from lstmzip.engines import load_model
+from lstmzip.engines import load_model, resolve_device
 from lstmzip.errors import LstmzipError
 from lstmzip.fileio import atomic_output, open_input, walk_files
 from lstmzip.launcher import install_signal_handlers, interrupted_exit_code
@@ -45,6 +45,8 @@ FilesArg = typer.Argument(None, help="Files; '-' or none for stdin.")
 ModelOpt = typer.Option(registry.DEFAULT_MODEL, "--model", "-m",
                         help="Shipped model name, model file, or 'auto' (the shipped model that scores best on the input's start).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+DeviceOpt = typer.Option("auto", "--device", help="Where the model runs: auto (CUDA when there is a GPU), "
+                         "cpu or cuda. The archive is the same bytes on either.")
 ThreadsOpt = typer.Option(0, "--threads", "-T", help="torch CPU threads (0: one less than the cores, the "
                           "last one runs the adaptive stages beside the LSTM). Output is the same for any value.")
 WorkersOpt = typer.Option(0, "--workers", "-j", help="Code blocks in N local Ray worker processes "
@@ -153,14 +155,27 @@ def compress(
     cluster: Optional[str] = ClusterOpt,
     quiet: bool = QuietOpt,
     threads: int = ThreadsOpt,
+    device: str = DeviceOpt,
+    method: Optional[str] = typer.Option(None, "--method", help="Block method of the LSTM blocks, by name "
+                                         "(FORMAT.md), instead of the model's own: lstm_rans codes the whole "
+                                         "pipeline on the model's device, many blocks per step on a GPU."),
 ) -> None:
     """Compress FILES to FILE.lstmz (input kept)."""
     _set_threads(threads)
+    device = resolve_device(device)
+    import dataclasses
+
+    from lstmzip.container import LSTM_METHODS
     from lstmzip.pipeline import BEST, CodingConfig
 
     if fast and best:
         raise typer.BadParameter("--fast and --best exclude each other", param_hint="--best")
     config = BEST if best else CodingConfig(lstm=not fast)
+    if method is not None:
+        names = {m.name.lower(): m for m in LSTM_METHODS}
+        if method.lower() not in names:
+            raise typer.BadParameter(f"one of {', '.join(names)}", param_hint="--method")
+        config = dataclasses.replace(config, lstm_method=names[method.lower()])
     if fast and model == api.AUTO_MODEL:
         model = registry.DEFAULT_MODEL  # nothing to choose: no model codes the blocks
     files = batch.expand(_inputs(files), recursive, archives=False, suffix=SUFFIX)
@@ -174,7 +189,8 @@ def compress(
             _stdout_ok(force)
         target = None if to_stdout else output or Path(name + SUFFIX)
         _convert(name, target, force, bar, _size(name),
-                 lambda src, dst, progress: api.compress_stream(src, dst, model, config, progress=progress, pool=pool))
+                 lambda src, dst, progress: api.compress_stream(src, dst, model, config, progress=progress,
+                                                                   device=device, pool=pool))
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
 
@@ -213,9 +229,11 @@ def decompress(
     cluster: Optional[str] = ClusterOpt,
     quiet: bool = QuietOpt,
     threads: int = ThreadsOpt,
+    device: str = DeviceOpt,
 ) -> None:
     """Decompress FILE.lstmz to FILE (archive kept)."""
     _set_threads(threads)
+    device = resolve_device(device)
     files = batch.expand(_inputs(files), recursive, archives=True, suffix=SUFFIX)
     if output and len(files) > 1:
         raise typer.BadParameter("-o takes one input file", param_hint="--output")
@@ -223,7 +241,8 @@ def decompress(
         to_stdout = stdout or (name == "-" and output is None)
         target = None if to_stdout else _decompress_target(name, output)
         _convert(name, target, force, bar, _original_size(name),
-                 lambda src, dst, progress: api.decompress_stream(src, dst, model, progress=progress, pool=pool))
+                 lambda src, dst, progress: api.decompress_stream(src, dst, model, progress=progress,
+                                                                     device=device, pool=pool))
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
 
@@ -241,14 +260,16 @@ def test_cmd(
     cluster: Optional[str] = ClusterOpt,
     quiet: bool = QuietOpt,
     threads: int = ThreadsOpt,
+    device: str = DeviceOpt,
 ) -> None:
     """Verify archives (every block checksum and the trailer) without writing anything."""
     _set_threads(threads)
+    device = resolve_device(device)
     def one(name: str, bar) -> None:
         src = sys.stdin.buffer if name == "-" else open_input(Path(name))
         try:
             with bar(name, _original_size(name)) as progress:
-                n = api.decompress_stream(src, None, model, progress=progress, pool=pool)
+                n = api.decompress_stream(src, None, model, progress=progress, device=device, pool=pool)
         finally:
             if src is not sys.stdin.buffer:
                 src.close()
@@ -260,10 +281,13 @@ def test_cmd(
         batch.run_each(files, one, pool, "test", _original_size, quiet)
 
 
-def _bpc_row(name: str, data: bytes, model: str, verify: bool, progress) -> dict:
+def _bpc_row(name: str, data: bytes, model: str, verify: bool, progress, device: str = "cpu") -> dict:
     out = io.BytesIO()
-    stats = api.compress_stream(io.BytesIO(data), out, model, progress=progress)
-    if verify and api.decompress(out.getvalue()) != data:
+    stats = api.compress_stream(io.BytesIO(data), out, model, progress=progress, device=device)
+    if verify:
+        back = io.BytesIO()
+        api.decompress_stream(io.BytesIO(out.getvalue()), back, device=device)
+    if verify and back.getvalue() != data:
         raise LstmzipError(f"{name}: round trip failed")  # a bug, never expected
     n = len(data)
     bpc = (lambda size: 8.0 * size / n if n else 0.0)
@@ -282,15 +306,17 @@ def bpc(
     verify: bool = typer.Option(False, "--verify", help="Also decompress and compare."),
     quiet: bool = QuietOpt,
     threads: int = ThreadsOpt,
+    device: str = DeviceOpt,
 ) -> None:
     """Bits per character: the model's estimate, the real archive, gzip -9 and bzip2 -9."""
     _set_threads(threads)
+    device = resolve_device(device)
     rows = []
     for name in files:
         with open_input(Path(name)) as f:
             data = f.read()
         with progress_bar(f"bpc {name}", len(data), quiet) as progress:
-            row = _bpc_row(name, data, model, verify, progress)
+            row = _bpc_row(name, data, model, verify, progress, device)
         rows.append(row)
         if as_json:
             typer.echo(json.dumps(row))
@@ -393,6 +419,7 @@ def explain(
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing page."),
     model: str = ModelOpt,
     threads: int = ThreadsOpt,
+    device: str = DeviceOpt,
 ) -> None:
     """Colour every character of FILE by its cost in bits under the model, with its top predictions."""
     from rich.console import Console
@@ -401,12 +428,13 @@ def explain(
     from lstmzip.explain_render import explain_html, explain_terminal
 
     _set_threads(threads)
+    device = resolve_device(device)
     if limit < 0:
         raise typer.BadParameter("must be >= 0", param_hint="--limit")
     if model == api.AUTO_MODEL:
         with open_input(Path(file)) as f:
-            model = api.choose_model(f.read(api.AUTO_SAMPLE))
-    ex = explain_file(file, model, limit << 10)
+            model = api.choose_model(f.read(api.AUTO_SAMPLE), device=device)
+    ex = explain_file(file, model, limit << 10, device)
     if terminal:
         explain_terminal(ex, Console())
         return
@@ -454,6 +482,7 @@ def bench(
     plot_out: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG plot here (needs matplotlib)."),
     quiet: bool = QuietOpt,
     threads: int = ThreadsOpt,
+    device: str = DeviceOpt,
 ) -> None:
     """Compare lstmzip with gzip, bzip2, xz, zstd and brotli on real files (all round-trip verified)."""
     from rich.console import Console
@@ -470,7 +499,7 @@ def bench(
         except ImportError:
             raise LstmzipError("--plot needs matplotlib (pip install 'lstmzip[bench]')") from None
     cfg = bench_mod.BenchConfig(paths, [m for m in models_.split(",") if m],
-                                [p for p in peers_.split(",") if p], threads)
+                                [p for p in peers_.split(",") if p], threads, resolve_device(device))
     err = Console(stderr=True)
 
     def show(r: bench_mod.Result) -> None:

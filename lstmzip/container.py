@@ -46,10 +46,11 @@ class Method(IntEnum):
     LSTM_FIELDS = 7  # as 6, plus contexts from the same field of the line above (BIAS_V5), warm-started streams
     LSTM_COLUMNS = 8  # as 7, plus a second match APM keyed by the column (MATCH_V6)
     LSTM_MIXER = 9  # as 8, plus learned weights for the context bias's tables and the LSTM (BIAS_V6)
+    LSTM_RANS = 10  # method 4's stages on the engine's device, coded by interleaved rANS (lstmzip.stages)
 
 
 LSTM_METHODS = (Method.LSTM, Method.LSTM_ADAPTIVE, Method.LSTM_ADAPTIVE2, Method.LSTM_RECORDS, Method.LSTM_RAMP,
-                Method.LSTM_FIELDS, Method.LSTM_COLUMNS, Method.LSTM_MIXER)
+                Method.LSTM_FIELDS, Method.LSTM_COLUMNS, Method.LSTM_MIXER, Method.LSTM_RANS)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,21 @@ def model_for_archive(name: str, sha256: str, override: str | None = None) -> Lo
                        f"available{here} (give the model file with --model)")
 
 
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str) -> str:
+    """'auto' -> 'cuda' when torch sees a CUDA device, else 'cpu'; 'cuda' without one is an error."""
+    if name not in DEVICES:
+        raise LstmzipError(f"unknown device {name!r} (auto, cpu or cuda)")
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        why = "this torch is built without CUDA" if torch.version.cuda is None else "torch sees no CUDA device"
+        raise LstmzipError(f"--device cuda: no CUDA device ({why})")
+    return name
+
+
 _ENGINES: dict[tuple[str, str], IntegerLSTM] = {}
 
 

@@ -48,10 +48,10 @@ def _model_positions(block: bytes, transform: transforms.Transform) -> np.ndarra
 
 
 def explain_bytes(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig | None = None,
-                  file_bytes: int | None = None) -> Explanation:
+                  file_bytes: int | None = None, device: str = "cpu") -> Explanation:
     cfg = config or CodingConfig()
     loaded = load_model(model)
-    engine = engine_for(loaded)
+    engine = engine_for(loaded, device)
     method = cfg.lstm_method if cfg.lstm_method is not None else lstm_method_for(loaded)
     n = len(data)
     bits = np.zeros(n)
@@ -81,7 +81,7 @@ def explain_bytes(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig 
                        n if file_bytes is None else file_bytes)
 
 
-def explain_file(path: str, model: str = DEFAULT_MODEL, limit: int = 64 << 10) -> Explanation:
+def explain_file(path: str, model: str = DEFAULT_MODEL, limit: int = 64 << 10, device: str = "cpu") -> Explanation:
     """The first `limit` bytes of `path` (0: all of it)."""
     import os
     from pathlib import Path
@@ -91,4 +91,4 @@ def explain_file(path: str, model: str = DEFAULT_MODEL, limit: int = 64 << 10) -
     with open_input(Path(path)) as f:
         data = f.read(limit) if limit else f.read()
         size = max(len(data), os.fstat(f.fileno()).st_size)
-    return explain_bytes(data, model, file_bytes=size)
+    return explain_bytes(data, model, file_bytes=size, device=device)

@@ -26,8 +26,10 @@ import torch
 from codec.errors import CodecError
 from codec.range_coder import Decoder, Encoder
 from lstmzip import transforms
-from lstmzip.container import MAX_ADAPTIVE_STREAMS, MAX_STREAMS, BlockHeader, Method, crc32
+from lstmzip.container import LSTM_METHODS, MAX_ADAPTIVE_STREAMS, MAX_STREAMS, BlockHeader, Method, crc32
 from lstmzip.errors import BlockDamaged
+from lstmzip.stages import coding as device_coding
+from lstmzip.stages.recipes import RECIPES
 from lstmzip.stream_layout import Ramp, StreamLayout, layout, warm_sources
 from models.int_engine import EngineState, IntegerLSTM
 from models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V4, BIAS_V5, BIAS_V6, BiasConfig, ContextBias
@@ -101,12 +103,31 @@ class CodingConfig:
     # others): training-pool logs (9 files, default model) 0.3553 bpc with 2 KiB streams,
     # 0.3427 with 8 KiB, in about 1.5 times the time (method 7 there: 1.7).
     columns_stream_len: int = 8 << 10
+    # blocks of a device-stage method (lstmzip.stages) coded together in one engine batch;
+    # 0: batch_blocks_for(device). The archive is the same bytes whatever it is.
+    batch_blocks: int = 0
 
 
 # `--best`: every stream starts cold and at step t sees only the first t bytes of the others,
 # which costs most on repetitive text. Training-pool logs (method 3): 2 KiB streams 0.542 bpc,
 # 8 KiB 0.510, 30 KiB 0.492, at 1, 2.4 and 6.8 times the time.
 BEST = CodingConfig(min_stream_len=16 << 10)
+
+
+# Device memory per block in one batch with the default model's recipe: context-bias tables
+# (328K rows x 1 KiB), match tables, the history and the rANS records of a 4 MiB block.
+_DEVICE_BYTES_PER_BLOCK = 600 << 20
+MAX_BATCH_BLOCKS = 64  # 512 streams each: 32K rows per engine step
+
+
+def batch_blocks_for(device: str | torch.device) -> int:
+    """Blocks per engine batch: one on a CPU (wider steps do not pay there), as many as the
+    GPU's free memory holds otherwise."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return 1
+    free, _ = torch.cuda.mem_get_info(device)
+    return max(1, min(MAX_BATCH_BLOCKS, int(free * 0.8) // _DEVICE_BYTES_PER_BLOCK))
 
 
 def default_threads() -> int:
@@ -267,7 +288,7 @@ Observer = Callable[[int, np.ndarray, np.ndarray], None]  # (step, frequency row
 
 def block_layout(n: int, streams: int, method: Method) -> StreamLayout:
     """Where each of the block's n model bytes is coded (the method fixes the layout)."""
-    return layout(n, streams, STAGES[method].ramp)
+    return layout(n, streams, None if method in RECIPES else STAGES[method].ramp)
 
 
 def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
@@ -275,6 +296,8 @@ def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
                 observe: Observer | None = None) -> tuple[bytes, float]:
     """Code `data` as `streams` streams; returns coded bytes and the model's estimate in bits.
     `observe` sees every step's frequency rows and coded symbols (lstmzip explain)."""
+    if method in RECIPES:
+        return device_coding.encode_blocks(engine, [data], [streams], RECIPES[method], progress, observe)[0]
     lay = block_layout(len(data), streams, method)
     mat = lay.matrix(data)
     enc = Encoder()
@@ -297,6 +320,11 @@ def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
 
 def lstm_decode(engine: IntegerLSTM, coded: bytes, n: int, streams: int, batch: int = 0,
                 progress: Progress | None = None, method: Method = Method.LSTM_ADAPTIVE2) -> bytes:
+    if method in RECIPES:
+        data = device_coding.decode_blocks(engine, [coded], [n], [streams], RECIPES[method], progress)[0]
+        if data is None:
+            raise CodecError("rANS coders did not end where they began")
+        return data
     lay = block_layout(n, streams, method)
     mat = np.zeros((streams, lay.steps), dtype=np.uint8)
     dec = Decoder(coded)
@@ -332,29 +360,59 @@ def _lzma_decompress(coded: bytes, raw_len: int) -> bytes:
     return out
 
 
-def compress_block(engine: IntegerLSTM | None, data: bytes, cfg: CodingConfig,
-                   progress: Progress | None = None) -> BlockResult:
-    """The smallest of: the LSTM coding (if cfg.lstm), LZMA (if cfg.try_lzma or not cfg.lstm), stored."""
-    transform, streams, model_len, bits = transforms.Transform.NONE, 0, 0, None
-    lstm_method = cfg.lstm_method if cfg.lstm_method is not None else Method.LSTM_ADAPTIVE2
+def _choose(data: bytes, cfg: CodingConfig, lstm: tuple[Method, int, int, int, bytes, float] | None,
+            alt: Future | None = None) -> BlockResult:
+    """The smallest of: the LSTM coding (method, transform, streams, model bytes, payload, bits)
+    if there is one, LZMA (if cfg.try_lzma or not cfg.lstm; `alt`: already under way), stored."""
     best: tuple[Method, bytes] | None = None
-    if cfg.lstm:
-        transform = transforms.choose(data)
-        model_data = transforms.forward(data, transform)
-        streams, model_len = block_streams(model_data, cfg, lstm_method), len(model_data)
-        coded, bits = lstm_encode(engine, model_data, streams, cfg.physical_batch, progress, lstm_method)
-        best = (lstm_method, coded)
+    transform, streams, model_len, bits = transforms.Transform.NONE, 0, 0, None
+    if lstm is not None:
+        method, transform, streams, model_len, coded, bits = lstm
+        best = (method, coded)
     if cfg.try_lzma or not cfg.lstm:
-        alt = _lzma_compress(data, thorough=cfg.lstm)
-        if best is None or len(alt) < len(best[1]):
-            best = (Method.LZMA, alt)
+        lz = alt.result() if alt is not None else _lzma_compress(data, thorough=cfg.lstm)
+        if best is None or len(lz) < len(best[1]):
+            best = (Method.LZMA, lz)
     if len(best[1]) >= len(data):
         best = (Method.STORED, data)
     method, payload = best
-    if method != lstm_method:
+    if method not in LSTM_METHODS:
         transform, streams, model_len = transforms.Transform.NONE, 0, 0
     header = BlockHeader(len(data), len(payload), method, int(transform), model_len, streams, crc32(data))
     return BlockResult(header, payload, bits if bits is not None else 8.0 * len(payload))
+
+
+def compress_blocks(engine: IntegerLSTM | None, blocks: list[bytes], cfg: CodingConfig,
+                    progress: Progress | None = None) -> list[BlockResult]:
+    """compress_block for each block; a method of the device stages (lstmzip.stages) codes
+    them all in one engine batch (the same bytes as one at a time)."""
+    method = cfg.lstm_method if cfg.lstm_method is not None else Method.LSTM_ADAPTIVE2
+    if not (cfg.lstm and method in RECIPES):
+        return [compress_block(engine, b, cfg, progress) for b in blocks]
+    # xz -9e of every block on the CPU cores while the engine's device codes them (lzma
+    # releases the GIL): on a GPU it would otherwise take longer than the LSTM
+    with ThreadPoolExecutor(max_workers=max(1, min(len(blocks), (os.cpu_count() or 2) - 1))) as pool:
+        alts = [pool.submit(_lzma_compress, b, True) if cfg.try_lzma else None for b in blocks]
+        chosen = [transforms.choose(b) for b in blocks]
+        model_data = [transforms.forward(b, tr) for b, tr in zip(blocks, chosen)]
+        streams = [block_streams(m, cfg, method) for m in model_data]
+        coded = device_coding.encode_blocks(engine, model_data, streams, RECIPES[method], progress)
+        return [_choose(b, cfg, (method, tr, s, len(m), c, bits), alt)
+                for b, tr, s, m, (c, bits), alt in zip(blocks, chosen, streams, model_data, coded, alts)]
+
+
+def compress_block(engine: IntegerLSTM | None, data: bytes, cfg: CodingConfig,
+                   progress: Progress | None = None) -> BlockResult:
+    """The smallest of: the LSTM coding (if cfg.lstm), LZMA (if cfg.try_lzma or not cfg.lstm), stored."""
+    lstm = None
+    if cfg.lstm:
+        method = cfg.lstm_method if cfg.lstm_method is not None else Method.LSTM_ADAPTIVE2
+        transform = transforms.choose(data)
+        model_data = transforms.forward(data, transform)
+        streams = block_streams(model_data, cfg, method)
+        coded, bits = lstm_encode(engine, model_data, streams, cfg.physical_batch, progress, method)
+        lstm = (method, transform, streams, len(model_data), coded, bits)
+    return _choose(data, cfg, lstm)
 
 
 def decompress_block(engine_for: Callable[[], IntegerLSTM], h: BlockHeader, payload: bytes, index: int,
@@ -376,3 +434,42 @@ def decompress_block(engine_for: Callable[[], IntegerLSTM], h: BlockHeader, payl
     if len(data) != h.raw_len or crc32(data) != h.raw_crc:
         raise BlockDamaged(f"block {index} is damaged (checksum mismatch)")
     return data
+
+
+def decompress_blocks(engine_for: Callable[[], IntegerLSTM], items: list[tuple[BlockHeader, bytes, int]],
+                      progress: Progress | None = None) -> list[bytes | BlockDamaged]:
+    """decompress_block for each (header, payload, index); blocks of one device-stage method
+    are decoded together in one engine batch. A damaged block is returned as its error."""
+    out: list[bytes | BlockDamaged | None] = [None] * len(items)
+    batched = [i for i, (h, _, _) in enumerate(items) if h.method in RECIPES]
+    for i, (h, payload, index) in enumerate(items):
+        if i not in batched:
+            try:
+                out[i] = decompress_block(engine_for, h, payload, index, progress=progress)
+            except BlockDamaged as e:
+                out[i] = e
+    for method in {items[i][0].method for i in batched}:
+        group = [i for i in batched if items[i][0].method == method]
+        engine = engine_for()
+        ok = []
+        for i in group:  # a payload that cannot be rANS at all is damaged before decoding
+            h, payload, index = items[i]
+            try:
+                device_coding.check_payload(payload, h.streams, RECIPES[method])
+                ok.append(i)
+            except CodecError as e:
+                out[i] = BlockDamaged(f"block {index} is damaged ({e})")
+        decoded = device_coding.decode_blocks(
+            engine, [items[i][1] for i in ok], [items[i][0].model_len for i in ok],
+            [items[i][0].streams for i in ok], RECIPES[method], progress) if ok else []
+        for i, model_data in zip(ok, decoded):
+            h, _, index = items[i]
+            if model_data is None:
+                out[i] = BlockDamaged(f"block {index} is damaged (rANS coders did not end where they began)")
+                continue
+            data = transforms.inverse(model_data, transforms.Transform(h.transform))
+            if len(data) != h.raw_len or crc32(data) != h.raw_crc:
+                out[i] = BlockDamaged(f"block {index} is damaged (checksum mismatch)")
+            else:
+                out[i] = data
+    return out  # type: ignore[return-value]

@@ -22,6 +22,9 @@ ARCHIVES = {
                                                  lstm_method=Method.LSTM_COLUMNS),
     "sample.mixer.lstmz": lstmzip.CodingConfig(min_stream_len=700, columns_stream_len=0, try_lzma=False,
                                                lstm_method=Method.LSTM_MIXER),
+    "sample.rans.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_RANS),
+    # made on an H100 by benchmarks/device_check.py (and identical to the CPU's)
+    "sample.rans.cuda.lstmz": lstmzip.CodingConfig(lstm_method=Method.LSTM_RANS),
 }
 # Decoded, no longer written: what lstmzip 0.3 wrote with its `logs` model (method 5,
 # min_stream_len=700), which 0.4 replaced and keeps as `logs-0.3`, found by its sha256.

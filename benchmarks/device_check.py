@@ -1,0 +1,253 @@
+"""The GPU check of the device pipeline (lstmzip.stages): one command, a few minutes on one
+H100/H200, no network; prints a report and writes it as JSON, with CUDA-made golden
+archives, to --out.
+
+    python benchmarks/device_check.py --inputs DIR --corpus english.txt.xz --out OUT [--budget 420]
+
+DIR holds what the CPU made beforehand (`--prepare DIR` on a CPU machine): for each shipped
+model a text sample NAME.txt and its archive NAME.lstmz made on the CPU with the model's own
+method, and rans.txt / rans.lstmz with block method 10. The check:
+1. exactness: every sample compressed on CUDA must give the CPU's archive byte for byte, and
+   every CPU archive must decode on CUDA;
+2. throughput against rows in flight: K blocks of 512 streams coded together, 256 steps
+   (at 32 blocks also without CUDA graphs);
+3. the big run: --corpus (>= 100 MB of text) compressed and decompressed on CUDA with the
+   default model and method 10, verified, MB/s both ways, peak GPU memory; the sha256 of each
+   block's payload so that a CPU can check blocks of the same archive later;
+4. tests/golden/sample.txt compressed on CUDA with tests/golden/make_golden.py's method-10
+   configs (the golden archives CI decodes), compared with the committed CPU-made ones.
+The big run is skipped (and says so) when step 2 projects it past --budget seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import lzma
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lstmzip import api  # noqa: E402
+from lstmzip.container import Method  # noqa: E402
+from lstmzip.engines import engine_for, load_model  # noqa: E402
+from lstmzip.pipeline import CodingConfig  # noqa: E402
+from lstmzip.stages.coding import decode_blocks, encode_blocks  # noqa: E402
+from lstmzip.stages.recipes import RECIPES  # noqa: E402
+from models.registry import names  # noqa: E402
+
+RANS = CodingConfig(lstm_method=Method.LSTM_RANS)
+SAMPLE_BYTES = 48 << 10
+
+
+DEVICE = "cuda"
+
+
+def sync() -> None:
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
+def reset_peak() -> None:
+    if DEVICE == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_gib() -> float | None:
+    return round(torch.cuda.max_memory_allocated() / 2**30, 2) if DEVICE == "cuda" else None
+
+
+REPORT_PATH: Path | None = None
+
+
+def log(report: dict, key: str, value) -> None:
+    """Print and keep a result; the JSON is rewritten each time, so a cut-off run keeps what it had."""
+    report[key] = value
+    print(f"{key}: {json.dumps(value)}", flush=True)
+    if REPORT_PATH is not None:
+        REPORT_PATH.write_text(json.dumps(report, indent=1))
+
+
+def compress(data: bytes, model: str, device: str, cfg: CodingConfig | None = None) -> bytes:
+    out = io.BytesIO()
+    api.compress_stream(io.BytesIO(data), out, model, cfg, device=device)
+    return out.getvalue()
+
+
+def decompress(archive: bytes, device: str) -> bytes:
+    out = io.BytesIO()
+    api.decompress_stream(io.BytesIO(archive), out, device=device)
+    return out.getvalue()
+
+
+def prepare(folder: Path, corpus: Path) -> None:
+    """On the CPU: a sample per shipped model (the training pool of its kind) and its archive."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pools = {"default": "english", "python": "python", "logs": "logs"}
+    for model in names():
+        with lzma.open(corpus.parent / f"{pools.get(model, 'english')}.txt.xz") as f:
+            f.seek(1 << 20)  # past the pool's first document
+            sample = f.read(SAMPLE_BYTES)
+        (folder / f"{model}.txt").write_bytes(sample)
+        (folder / f"{model}.lstmz").write_bytes(compress(sample, model, "cpu"))
+        if model == "default":
+            (folder / "rans.txt").write_bytes(sample)
+            (folder / "rans.lstmz").write_bytes(compress(sample, model, "cpu", RANS))
+    print("prepared", sorted(p.name for p in folder.iterdir()))
+
+
+def exactness(report: dict, inputs: Path, samples: list[str] | None) -> None:
+    rows = []
+    for txt in sorted(inputs.glob("*.txt")):
+        name = txt.stem
+        if samples and name not in samples:
+            continue
+        model, cfg = ("default", RANS) if name == "rans" else (name, None)
+        cpu_archive = (inputs / f"{name}.lstmz").read_bytes()
+        data = txt.read_bytes()
+        t = time.perf_counter()
+        cuda_archive = compress(data, model, DEVICE, cfg)
+        ct = time.perf_counter() - t
+        t = time.perf_counter()
+        back = decompress(cpu_archive, DEVICE)
+        dt = time.perf_counter() - t
+        rows.append({"sample": name, "model": model, "bytes": len(data), "archive": len(cpu_archive),
+                     "cuda_archive_identical": cuda_archive == cpu_archive, "cpu_archive_decodes_on_cuda": back == data,
+                     "compress_s": round(ct, 2), "decompress_s": round(dt, 2)})
+        print(rows[-1], flush=True)
+    log(report, "exactness", rows)
+
+
+def throughput(report: dict, text: bytes, counts: list[int], steps: int = 256, streams: int = 512) -> dict[int, float]:
+    engine = engine_for(load_model("default"), DEVICE)
+    recipe = RECIPES[Method.LSTM_RANS]
+    size = streams * steps
+    per_step = {}
+    rows = []
+    encode_blocks(engine, [text[:size]], [streams], recipe)  # warm-up
+    runs = [(k, True) for k in counts] + [(k, False) for k in counts if k == 32]
+    for k, graphs in runs:
+        os.environ["LSTMZIP_CUDA_GRAPHS"] = "1" if graphs else "0"
+        blocks = [text[i * size:(i + 1) * size] for i in range(k)]
+        sync()
+        reset_peak()
+        t = time.perf_counter()
+        coded = encode_blocks(engine, blocks, [streams] * k, recipe)
+        sync()
+        enc = time.perf_counter() - t
+        t = time.perf_counter()
+        back = decode_blocks(engine, [c for c, _ in coded], [size] * k, [streams] * k, recipe)
+        sync()
+        dec = time.perf_counter() - t
+        ok = back == blocks
+        if graphs:
+            per_step[k * streams] = max(enc, dec) / steps
+        rows.append({"rows": k * streams, "blocks": k, "cuda_graphs": graphs and DEVICE == "cuda", "compress_MB_s": round(k * size / enc / 1e6, 3),
+                     "decompress_MB_s": round(k * size / dec / 1e6, 3), "ms_per_step_enc": round(1e3 * enc / steps, 3),
+                     "ms_per_step_dec": round(1e3 * dec / steps, 3), "round_trip": ok,
+                     "gpu_peak_GiB": peak_gib()})
+        print(rows[-1], flush=True)
+    os.environ["LSTMZIP_CUDA_GRAPHS"] = "1"
+    log(report, "throughput_vs_rows", rows)
+    return per_step
+
+
+def big_run(report: dict, text: bytes, out: Path) -> None:
+    reset_peak()
+    t = time.perf_counter()
+    archive = compress(text, "default", DEVICE, RANS)
+    enc = time.perf_counter() - t
+    peak_enc = peak_gib()
+    reset_peak()
+    t = time.perf_counter()
+    back = decompress(archive, DEVICE)
+    dec = time.perf_counter() - t
+    # each block's payload, so that a CPU can re-make any block and compare
+    from lstmzip import container as ct
+    f = io.BytesIO(archive)
+    ct.read_header(f)
+    digests = []
+    while True:
+        rec = ct.read_record(f)
+        if isinstance(rec, ct.Trailer):
+            break
+        digests.append({"method": rec.method.name, "raw_len": rec.raw_len, "streams": rec.streams,
+                        "sha256": hashlib.sha256(f.read(rec.coded_len)).hexdigest()})
+    log(report, "big_run", {
+        "input_bytes": len(text), "archive_bytes": len(archive), "bpc": round(8 * len(archive) / len(text), 4),
+        "round_trip": back == text, "compress_s": round(enc, 2), "decompress_s": round(dec, 2),
+        "compress_MB_s": round(len(text) / enc / 1e6, 3), "decompress_MB_s": round(len(text) / dec / 1e6, 3),
+        "gpu_peak_GiB_compress": peak_enc,
+        "gpu_peak_GiB_decompress": peak_gib(),
+        "archive_sha256": hashlib.sha256(archive).hexdigest(), "blocks": digests})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--prepare", type=Path, help="on a CPU: write the samples and CPU archives here")
+    ap.add_argument("--inputs", type=Path)
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpora" / "train" / "english.txt.xz")
+    ap.add_argument("--out", type=Path, default=Path("."))
+    ap.add_argument("--budget", type=float, default=420.0, help="seconds the whole check may take")
+    ap.add_argument("--device", default="cuda", help="cuda; cpu only to try the script out")
+    ap.add_argument("--samples", nargs="*", help="only these samples of --inputs (default: all)")
+    ap.add_argument("--counts", type=int, nargs="*", default=[1, 4, 16, 32, 64])
+    args = ap.parse_args()
+    if args.prepare:
+        prepare(args.prepare, args.corpus)
+        return
+    began = time.perf_counter()
+    global DEVICE
+    DEVICE = args.device
+    if DEVICE == "cuda" and not torch.cuda.is_available():
+        sys.exit("device_check: no CUDA device")
+    args.out.mkdir(parents=True, exist_ok=True)
+    global REPORT_PATH
+    REPORT_PATH = args.out / "device_check.json"
+    report: dict = {}
+    log(report, "device", {"gpu": torch.cuda.get_device_name(0) if DEVICE == "cuda" else "cpu", "torch": torch.__version__,
+                           "cuda": torch.version.cuda, "lstmzip": api.__name__ and _version()})
+    text = lzma.open(args.corpus).read()
+    log(report, "corpus", {"file": args.corpus.name, "bytes": len(text)})
+    from tests.golden.make_golden import ARCHIVES, ORIGINAL
+    golden = {}
+    for name in ("sample.rans.lstmz", "sample.rans.cuda.lstmz"):
+        made = compress(ORIGINAL.read_bytes(), "default", DEVICE, ARCHIVES[name])
+        (args.out / name).write_bytes(made)
+        cpu = ROOT / "tests" / "golden" / name
+        golden[name] = {"bytes": len(made), "identical_to_cpu": cpu.read_bytes() == made if cpu.exists() else None}
+    log(report, "golden", golden)
+    per_step = throughput(report, text, args.counts)
+    if args.inputs:
+        exactness(report, args.inputs, args.samples)
+    blocks = -(-len(text) // RANS.block_size)
+    steps = RANS.block_size // 512
+    near = min(per_step, key=lambda r: abs(r - blocks * 512))
+    projected = 2 * steps * per_step[near] * max(1.0, blocks * 512 / near) + 30
+    left = args.budget - (time.perf_counter() - began)
+    log(report, "big_run_projection", {"projected_s": round(projected, 1), "left_s": round(left, 1)})
+    if projected < left:
+        big_run(report, text, args.out)
+    else:
+        log(report, "big_run", "skipped: projected past the budget")
+    log(report, "total_s", round(time.perf_counter() - began, 1))
+
+
+def _version() -> str:
+    from importlib.metadata import version
+    try:
+        return version("lstmzip")
+    except Exception:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Code many blocks in one engine batch: the LSTM, the stages and the rANS coder all on the
+engine's device, one step for every block's streams at once.
+
+Each block keeps its own adaptive state and its own coders, so its payload is the same bytes
+whether it is coded alone or beside others (tested), and on any device. Every step updates
+its state in place and has shapes that follow from the active rows alone, with no host sync;
+on CUDA the steps where every row is active run as one captured CUDA graph, replayed step
+after step (an eager step costs ~5 ms of kernel launches, whatever its width).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable
+
+import numpy as np
+import torch
+
+from lstmzip.stages import rans
+from lstmzip.stages.bias import BiasStage
+from lstmzip.stages.match import MatchStage
+from lstmzip.stages.recipes import Recipe
+from lstmzip.stages.rows import RowBatch, pick, put
+from models.int_engine import IntegerLSTM
+
+Progress = Callable[[int], None]
+Observer = Callable[[int, np.ndarray, np.ndarray], None]  # (step, frequency rows, symbols)
+# steps with every row active from which a CUDA graph is captured (fewer: all eager)
+_MIN_GRAPH_STEPS = 8
+
+
+def graphs_enabled(device: torch.device) -> bool:
+    return device.type == "cuda" and os.environ.get("LSTMZIP_CUDA_GRAPHS", "1") != "0"
+
+
+class Predictor:
+    """Engine, context bias and match model over a RowBatch: each step's frequency rows.
+
+    On a CPU with a core to spare (torch's threads below the core count, the CLI's default),
+    the next step's LSTM runs on a worker thread while this thread updates the stages, as in
+    lstmzip.pipeline: each side touches only its own state, so the result does not depend on
+    the timing. Not on CUDA, where a step is one captured graph.
+    """
+
+    def __init__(self, engine: IntegerLSTM, rows: RowBatch, recipe: Recipe):
+        self.engine, self.rows = engine, rows
+        self.state = engine.initial_state(rows.rows)
+        self.x = engine.start_bytes(rows.rows)
+        self.bias = BiasStage(recipe.bias, rows, engine.lut_exp)
+        self.match = MatchStage(recipe.match, rows)
+        overlap = rows.device.type == "cpu" and torch.get_num_threads() < (os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(max_workers=1) if overlap else None
+        self._pending: Future | None = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _lstm(self, act: torch.Tensor | None) -> torch.Tensor:
+        logits, new = self.engine.step_logits(pick(self.x, act), self.state if act is None else self.state.select(act))
+        for full, part in zip(self.state.h + self.state.c, new.h + new.c):
+            put(full, act, part)
+        return logits
+
+    def freqs(self, act: torch.Tensor | None) -> torch.Tensor:
+        """int64 [n, 256] frequency rows (integers in 1 .. 2^24 - 1) of the active rows."""
+        logits = self._pending.result() if self._pending is not None else self._lstm(act)
+        self._pending = None
+        return self.match.adjust(self.bias.freqs(logits, act), act)
+
+    def update(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
+        put(self.x, act, y)
+        if self._pool is not None and t + 1 < self.rows.steps:
+            self._pending = self._pool.submit(self._lstm, self.rows.active(t + 1))
+        self.bias.update(y, act)
+        self.match.update(t, t_dev, y, act)
+
+
+def _run_steps(rows: RowBatch, step: Callable[[int, torch.Tensor | None], None], progress: Progress | None,
+               graphs: bool = True) -> None:
+    """step(t, active rows) for every step; on CUDA, the steps where all rows are active
+    (after step 0, whose match model indexes nothing) replay one captured graph."""
+    full = int(rows.lengths_np.min(initial=0))  # steps 0 .. full - 1 have every row active
+    tried = not (graphs and graphs_enabled(rows.device))
+    t = 0
+    while t < rows.steps:
+        act = rows.active(t)
+        if not tried and act is None and t >= 1 and full - t >= _MIN_GRAPH_STEPS:
+            tried = True
+            graph = _capture(lambda: step(t, None))  # runs step t (the warm-up), captures the next
+            t += 1
+            if progress:
+                progress(rows.rows)
+            while graph is not None and t < full:
+                graph.replay()
+                t += 1
+                if progress:
+                    progress(rows.rows)
+            continue
+        step(t, act)
+        t += 1
+        if progress:
+            progress(rows.rows if act is None else len(act))
+
+
+def _replay(body: Callable[[], None], steps: int) -> None:
+    """body() `steps` times: on CUDA as one captured graph (the first call is its warm-up)."""
+    graph, done = None, 0
+    if steps > _MIN_GRAPH_STEPS:
+        graph, done = _capture(body), 1
+    for _ in range(done, steps):
+        if graph is not None:
+            graph.replay()
+        else:
+            body()
+
+
+def check_payload(payload: bytes, streams: int, recipe: Recipe) -> None:
+    """CodecError where the payload cannot be this recipe's rANS for `streams` streams."""
+    rans.unpack(payload, rans.coders_for(streams, recipe.coder_group))
+
+
+def _capture(fn: Callable[[], None]) -> "torch.cuda.CUDAGraph | None":
+    """Run fn once on a side stream (a real step, which also warms up the kernels), then
+    capture it (capturing runs nothing): replaying the graph is the next step. None where the
+    capture fails: the steps then run eagerly (same integers, only slower)."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    try:
+        with torch.cuda.graph(graph):
+            fn()
+    except RuntimeError as e:  # nothing ran: the state is the warm-up step's
+        warnings.warn(f"lstmzip: CUDA graph capture failed, coding eagerly ({e})", RuntimeWarning)
+        torch.cuda.synchronize()
+        return None
+    return graph
+
+
+def _symbol_bits(q: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return rans.SCALE_BITS - torch.log2(q.gather(1, y.unsqueeze(1)).squeeze(1).to(torch.float64))
+
+
+def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], recipe: Recipe,
+                  progress: Progress | None = None, observe: Observer | None = None) -> list[tuple[bytes, float]]:
+    """(payload, bits) for each block: its model bytes coded in `streams[b]` streams.
+    `observe` (one block only) sees every step's quantised frequency rows and symbols."""
+    dev = engine.device
+    rows = RowBatch.plain([len(b) for b in blocks], streams, dev)
+    mat = rows.matrix(blocks).to(torch.int64)
+    T, R = rows.steps, rows.rows
+    start = torch.zeros((max(T, 1), R), dtype=torch.int32, device=dev)
+    freq = torch.ones((max(T, 1), R), dtype=torch.int32, device=dev)
+    bits = torch.zeros(rows.blocks, dtype=torch.float64, device=dev)
+    t_dev = torch.zeros((), dtype=torch.int64, device=dev)  # the step, for in-graph indexing
+    pred = Predictor(engine, rows, recipe)
+
+    def step(t: int, act: torch.Tensor | None) -> None:
+        q = rans.quantize(pred.freqs(act))
+        y = pick(mat.index_select(1, t_dev.view(1)).squeeze(1), act)
+        f = q.gather(1, y.unsqueeze(1)).squeeze(1)
+        lo = q.cumsum(dim=1).gather(1, y.unsqueeze(1)).squeeze(1) - f
+        if act is None:  # row t by the device's step counter (a graph replays this)
+            start.index_copy_(0, t_dev.view(1), lo.to(torch.int32).unsqueeze(0))
+            freq.index_copy_(0, t_dev.view(1), f.to(torch.int32).unsqueeze(0))
+        else:
+            put(start.select(0, t), act, lo.to(torch.int32))
+            put(freq.select(0, t), act, f.to(torch.int32))
+        bits.index_add_(0, pick(rows.block, act), _symbol_bits(q, y))
+        if observe:
+            observe(t, q.cpu().numpy(), y.cpu().numpy())
+        pred.update(t, t_dev, y, act)
+        t_dev.add_(1)
+
+    coders = rans.Coders(streams, rows.lengths_np, recipe.coder_group, dev)
+    with torch.no_grad():
+        try:
+            _run_steps(rows, step, None if observe else progress, graphs=observe is None)
+        finally:
+            pred.close()
+        runner = _replay if graphs_enabled(dev) else None
+        states, words, wrote = rans.encode(coders, start, freq, runner)
+    states, words, wrote = states.cpu().numpy(), words.cpu().numpy(), wrote.cpu().numpy()
+    out = []
+    for b in range(rows.blocks):
+        cr = slice(coders.first[b], coders.first[b] + coders.per_block[b])
+        out.append((rans.pack(states[cr], words[:, :, cr][wrote[:, :, cr]]), float(bits[b])))
+    return out
+
+
+def decode_blocks(engine: IntegerLSTM, payloads: list[bytes], sizes: list[int], streams: list[int],
+                  recipe: Recipe, progress: Progress | None = None) -> list[bytes | None]:
+    """Each block's model bytes, or None where its payload is damaged (a CodecError from
+    rans.unpack is raised for the first block whose payload cannot be rANS at all)."""
+    dev = engine.device
+    rows = RowBatch.plain(sizes, streams, dev)
+    coders = rans.Coders(streams, rows.lengths_np, recipe.coder_group, dev)
+    parts = [rans.unpack(p, n) for p, n in zip(payloads, coders.per_block.tolist())]
+    counts = np.array([len(w) for _, w in parts], dtype=np.int64)
+    word_start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    dec = rans.Decoder(coders, torch.from_numpy(np.concatenate([s for s, _ in parts])).to(dev),
+                       torch.from_numpy(np.concatenate([w for _, w in parts])).to(dev),
+                       torch.from_numpy(word_start).to(dev), torch.from_numpy(word_start + counts).to(dev))
+    mat = torch.zeros((rows.rows, max(rows.steps, 1)), dtype=torch.uint8, device=dev)
+    t_dev = torch.zeros((), dtype=torch.int64, device=dev)
+    pred = Predictor(engine, rows, recipe)
+
+    def step(t: int, act: torch.Tensor | None) -> None:
+        y = dec.decode(rans.quantize(pred.freqs(act)), act)
+        if act is None:
+            mat.index_copy_(1, t_dev.view(1), y.to(torch.uint8).unsqueeze(1))
+        else:
+            put(mat.select(1, t), act, y.to(torch.uint8))
+        pred.update(t, t_dev, y, act)
+        t_dev.add_(1)
+
+    with torch.no_grad():
+        try:
+            _run_steps(rows, step, progress)
+        finally:
+            pred.close()
+    damaged = dec.damaged()
+    data = rows.unstream(mat.cpu().numpy())
+    return [None if bad else d for d, bad in zip(data, damaged)]

@@ -1,0 +1,153 @@
+"""Match model on the device (models.match_model's MATCH_V1/MATCH_V2 arithmetic, batched over
+blocks): finds the latest repeat of the last 4 bytes in the block and sharpens the frequency
+table towards the byte that followed it, through an adaptive probability map.
+
+The integers are those of models.match_model.MatchModel for the same config (tested step by
+step). Each block has its own hash tables and APM (offset by the block's index); entries keep
+the block-local key t * S + stream, so recency and hashes are the host model's.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from lstmzip.stages.rows import RowBatch, pick, put
+from models.match_model import (_C1, _C2, _H1, _H2, _MISS_CELLS, _N_LEVELS, CONTEXT_BYTES, LEN_EDGES, P_MAX, P_MIN,
+                                P_ONE, PROB_EDGES, RATE, TABLE_BITS, MatchConfig)
+
+_POW2 = [1 << k for k in range(41)]
+
+
+def _hash(ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    lo, hi = ctx & 0xFFFFFF, ctx >> 24
+    return ((lo * _H1 + hi * _H2) >> 28) & ((1 << TABLE_BITS) - 1), ((lo * _C1 + hi * _C2) >> 16) & 0xFFFFFFFF
+
+
+class MatchStage:
+    def __init__(self, cfg: MatchConfig, rows: RowBatch):
+        if cfg.long_context or cfg.rep_after or cfg.rep_cells or cfg.own_long_table or cfg.column_apm:
+            raise ValueError("the device match model has MATCH_V1/MATCH_V2's features only")
+        dev = rows.device
+        self.cfg, self.rows = cfg, rows
+
+        def i64(values) -> torch.Tensor:
+            return torch.tensor(values, dtype=torch.int64, device=dev)
+
+        R, T = rows.rows, max(rows.steps, 1)
+        self.T = T
+        self.hist = torch.zeros(R * T, dtype=torch.uint8, device=dev)  # row r's byte t at r * T + t
+        self.ctx = torch.zeros(R, dtype=torch.int64, device=dev)
+        self.src = torch.full((R,), -1, dtype=torch.int64, device=dev)  # global row of the match's source
+        self.col = torch.zeros(R, dtype=torch.int64, device=dev)
+        self.length = torch.zeros(R, dtype=torch.int64, device=dev)
+        self.misses = torch.zeros(R, dtype=torch.int64, device=dev)
+        size = 1 << TABLE_BITS
+        self.table_off = rows.block * size
+        self.table = torch.zeros(rows.blocks * size, dtype=torch.int64, device=dev)
+        self.own_table = torch.zeros(rows.blocks * size, dtype=torch.int64, device=dev) if cfg.own_stream_table else None
+        lo = np.array([0] + PROB_EDGES, dtype=np.int64)
+        hi = np.array(PROB_EDGES + [4096], dtype=np.int64)
+        mid = np.clip((lo + hi) * 8, P_MIN, P_MAX)
+        cells = (len(LEN_EDGES) + 1) * (_MISS_CELLS if cfg.max_misses else 1) * (2 if cfg.digit_cells else 1)
+        self.n_cells = cells * _N_LEVELS
+        self.apm = i64(np.tile(mid, cells * rows.blocks))
+        self.apm_off = rows.block * self.n_cells
+        self.prob_edges, self.len_edges, self.pow2 = i64(PROB_EDGES), i64(LEN_EDGES), i64(_POW2)
+        is_digit = np.zeros(256, dtype=np.int64)
+        is_digit[ord("0") : ord("9") + 1] = 1
+        self.is_digit = i64(is_digit)
+
+    def _predicted(self, act: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        s = pick(self.src, act)
+        has = s >= 0
+        pos = torch.where(has, s, 0) * self.T + pick(self.col, act)
+        return has, self.hist.index_select(0, pos).to(torch.int64)
+
+    def adjust(self, freqs: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
+        """int32 [n, 256] -> int64 [n, 256] of integers in [1, 2^24); rows without a match
+        unchanged."""
+        has, pred = self._predicted(act)
+        n = freqs.shape[0]
+        f = freqs.to(torch.int64)
+        total = f.sum(dim=1)
+        fm = f.gather(1, pred.unsqueeze(1)).squeeze(1)
+        level = torch.searchsorted(self.prob_edges, (fm << 12) // total, right=True)
+        ctx = torch.searchsorted(self.len_edges, pick(self.length, act), right=True)
+        if self.cfg.max_misses:
+            ctx = ctx * _MISS_CELLS + pick(self.misses, act).clamp(max=_MISS_CELLS - 1)
+        if self.cfg.digit_cells:
+            ctx = ctx * 2 + self.is_digit.index_select(0, pred)
+        cell = ctx * _N_LEVELS + level + pick(self.apm_off, act)
+        p = self.apm.index_select(0, cell)
+        rest = total - fm
+        # the predicted byte gets rest * P, the others f * (1 - P), scaled below 2^24 (exact in
+        # float32 for the host coder too)
+        shift = (torch.searchsorted(self.pow2, rest, right=True) - 7).clamp_(min=0)
+        mult = torch.where(has, (P_ONE - p) << (20 - shift), 1 << 20)
+        new = f.mul_(mult.unsqueeze(1)).bitwise_right_shift_(20).clamp_(min=1)
+        hit_val = ((rest * p) >> shift).clamp_(min=1)
+        keep = new.gather(1, pred.unsqueeze(1)).squeeze(1)
+        new.scatter_(1, pred.unsqueeze(1), torch.where(has, hit_val, keep).unsqueeze(1))
+        self._has, self._pred, self._cell = has, pred, cell
+        del n
+        return new
+
+    def update(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
+        """After step t (also as a 0-d tensor on the device, for CUDA graphs) coded y (int64
+        [n], the active rows): learn and move on."""
+        has = self._has
+        target = (self._pred == y).to(torch.int64) * P_ONE
+        cell = self._cell
+        delta = torch.zeros_like(self.apm).index_add_(0, cell, (target - self.apm.index_select(0, cell)) * has)
+        count = torch.zeros_like(self.apm).index_add_(0, cell, has.to(torch.int64))
+        self.apm.add_(torch.div(delta, count + RATE, rounding_mode="floor")).clamp_(P_MIN, P_MAX)
+        gid = torch.arange(self.rows.rows, device=y.device) if act is None else act
+        self.hist.index_copy_(0, gid * self.T + t_dev, y.to(torch.uint8))
+        self._follow(y, act)
+        local = pick(self.rows.local, act)
+        S = pick(self.rows.streams_of_row, act)
+        off = pick(self.table_off, act)
+        ctx = pick(self.ctx, act)
+        if t > 0:  # index the context before byte t: its continuation is known now
+            key = (t_dev * S + local) << 32
+            idx, check = _hash(ctx)
+            self.table.scatter_reduce_(0, idx + off, key | check, reduce="amax")
+            if self.own_table is not None:
+                idx, check = _hash(ctx | (local << 32))
+                self.own_table.scatter_reduce_(0, idx + off, key | check, reduce="amax")
+        ctx = ((ctx << 8) | y) & ((1 << (8 * CONTEXT_BYTES)) - 1)
+        put(self.ctx, act, ctx)
+        src, length, misses = pick(self.src, act), pick(self.length, act), pick(self.misses, act)
+        look = src < 0
+        if self.cfg.max_misses:
+            look |= (misses > 0) & (length < CONTEXT_BYTES)
+        found = torch.zeros_like(look)
+        entry = torch.zeros_like(ctx)
+        for table, salt in ((self.own_table, local << 32), (self.table, 0)):
+            if table is None:
+                continue
+            idx, check = _hash(ctx | salt)
+            e = table.index_select(0, idx + off)
+            hit = look & ~found & (e != 0) & ((e & 0xFFFFFFFF) == check)
+            entry = torch.where(hit, e, entry)
+            found |= hit
+        key = entry >> 32
+        put(self.src, act, torch.where(found, key % S + pick(self.rows.base_of_row, act), src))
+        put(self.col, act, torch.where(found, key // S, pick(self.col, act)))
+        put(self.length, act, torch.where(found, 1, length))
+        put(self.misses, act, torch.where(found, 0, misses))
+
+    def _follow(self, y: torch.Tensor, act: torch.Tensor | None) -> None:
+        """Move every match past y: on after a hit (and after a miss while misses last)."""
+        s, c = pick(self.src, act), pick(self.col, act)
+        has = s >= 0
+        sh = torch.where(has, s, 0)
+        hit = has & (self.hist.index_select(0, sh * self.T + c).to(torch.int64) == y)
+        in_row = has & (c + 1 < self.rows.lengths.index_select(0, sh))
+        misses, length = pick(self.misses, act), pick(self.length, act)
+        miss = has & ~hit
+        keep = in_row & (hit | (miss & (misses < self.cfg.max_misses)))
+        put(self.col, act, torch.where(keep, c + 1, 0))
+        put(self.src, act, torch.where(keep, s, -1))
+        put(self.length, act, torch.where(keep & hit, length + 1, 0))
+        put(self.misses, act, torch.where(keep, misses + miss.to(torch.int64), 0))

@@ -1,0 +1,184 @@
+"""Interleaved rANS on the engine's device (FORMAT.md, method 10).
+
+rANS (Duda 2013; the 64-bit variant of Giesen's rans64): a 63-bit state in [2^31, 2^63),
+32-bit words, frequencies quantised to a total of 2^24. Each coder of a block codes the bytes
+of GROUP consecutive streams, and all coders share one word sequence. Per step, sub-step j
+codes the byte of stream g * GROUP + j in coder g, for all coders at once (one vectorised op
+per line of the coder), so coding runs where the model runs and the host sees only finished
+words. A coder wastes ~6 bytes (its known end state, a whole-word state field), so streams
+share coders: book1 (375 streams) lost 1.1% to one coder per stream, ~0.15% with eight.
+Encoding runs backwards (rANS is last in, first out) from the intervals recorded while
+modelling; the words are ordered as the decoder reads them: by step, sub-step, coder.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from codec.errors import CodecError
+
+SCALE_BITS = 24
+TOTAL = 1 << SCALE_BITS
+STATE_LOW = 1 << 31  # the state's lower bound and every coder's initial (and final) state
+_WORD = 0xFFFFFFFF
+
+
+def quantize(freqs: torch.Tensor) -> torch.Tensor:
+    """int64 [..., 256] frequencies (1 .. 2^24 - 1) -> int64 [..., 256], each >= 1, summing to
+    2^24: 1 + floor(f * (2^24 - 256) / total), the rest to the first largest frequency."""
+    total = freqs.sum(dim=-1, keepdim=True)
+    q = (freqs * (TOTAL - 256)).div_(total, rounding_mode="floor").add_(1)
+    rest = TOTAL - q.sum(dim=-1, keepdim=True)
+    return q.scatter_add_(-1, freqs.argmax(dim=-1, keepdim=True), rest)
+
+
+class Coders:
+    """Which coder codes each row: stream s of a block -> coder s // group of that block, at
+    sub-step s % group. Coders are numbered block after block."""
+
+    def __init__(self, streams: list[int], lengths: np.ndarray, group: int, device: torch.device):
+        S = np.asarray(streams, dtype=np.int64)
+        per_block = -(-S // group)
+        self.group, self.device = group, device
+        self.first = np.concatenate([[0], np.cumsum(per_block)[:-1]]).astype(np.int64)  # each block's coder 0
+        self.count = int(per_block.sum())
+        self.per_block = per_block
+        block = np.repeat(np.arange(len(S)), S)
+        local = np.arange(len(block)) - np.concatenate([[0], np.cumsum(S)[:-1]]).astype(np.int64)[block]
+        coder = self.first[block] + local // group
+        pos = local % group
+        self.lengths_np = lengths
+        self.block_of_coder = torch.from_numpy(np.repeat(np.arange(len(S)), per_block)).to(device)
+        # sub-step j: its rows (ascending, so their coders ascend too) and their coders
+        self.rows = [torch.from_numpy(np.flatnonzero(pos == j)).to(device) for j in range(group)]
+        self.coder = [torch.from_numpy(coder[pos == j]).to(device) for j in range(group)]
+        self.lengths = [torch.from_numpy(lengths[pos == j]).to(device) for j in range(group)]
+
+
+def encode(coders: Coders, start: torch.Tensor, freq: torch.Tensor, step_runner=None
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """start, freq: int32 [steps, rows] (freq 1 where a row does not code).
+    -> final states [coders], words [steps, group, coders], which were written (same shape).
+    `step_runner(body, steps)` runs body() for steps-1 .. 0 (a CUDA graph may replay it)."""
+    steps = start.shape[0]
+    dev = start.device
+    x = torch.full((coders.count,), STATE_LOW, dtype=torch.int64, device=dev)
+    words = torch.zeros((steps, coders.group, coders.count), dtype=torch.int64, device=dev)
+    wrote = torch.zeros((steps, coders.group, coders.count), dtype=torch.bool, device=dev)
+    t_dev = torch.full((1,), steps - 1, dtype=torch.int64, device=dev)
+
+    def body() -> None:
+        st_t = start.index_select(0, t_dev).squeeze(0)
+        f_t = freq.index_select(0, t_dev).squeeze(0)
+        w_t = torch.zeros((coders.group, coders.count), dtype=torch.int64, device=dev)
+        o_t = torch.zeros((coders.group, coders.count), dtype=torch.bool, device=dev)
+        for j in range(coders.group - 1, -1, -1):
+            rows, c = coders.rows[j], coders.coder[j]
+            a = coders.lengths[j] > t_dev
+            f = f_t.index_select(0, rows).to(torch.int64)
+            xc = x.index_select(0, c)
+            out = a & (xc >= (f << (63 - SCALE_BITS)))  # (STATE_LOW >> SCALE_BITS << 32) * f
+            w_t[j].index_copy_(0, c, xc & _WORD)
+            o_t[j].index_copy_(0, c, out)
+            xc = torch.where(out, xc >> 32, xc)
+            xc = torch.where(a, (xc // f << SCALE_BITS) + xc % f + st_t.index_select(0, rows).to(torch.int64), xc)
+            x.index_copy_(0, c, xc)
+        words.index_copy_(0, t_dev, w_t.unsqueeze(0))
+        wrote.index_copy_(0, t_dev, o_t.unsqueeze(0))
+        t_dev.sub_(1)
+
+    (step_runner or _eager)(body, steps)
+    return x, words, wrote
+
+
+def _eager(body: Callable[[], None], steps: int) -> None:
+    for _ in range(steps):
+        body()
+
+
+def pack(states: np.ndarray, words: np.ndarray) -> bytes:
+    """Payload: every coder's state (u64 LE, in coder order), then the words (u32 LE)."""
+    return states.astype("<u8").tobytes() + words.astype("<u4").tobytes()
+
+
+def coders_for(streams: int, group: int) -> int:
+    return -(-streams // group)
+
+
+def unpack(payload: bytes, coders: int) -> tuple[np.ndarray, np.ndarray]:
+    """(states int64 [coders], words int64 [n]); CodecError where the payload cannot be one."""
+    head = 8 * coders
+    if len(payload) < head or (len(payload) - head) % 4:
+        raise CodecError("rANS payload has the wrong length")
+    states = np.frombuffer(payload[:head], dtype="<u8")
+    if (states < STATE_LOW).any() or (states >= 1 << 63).any():
+        raise CodecError("rANS state out of range")
+    return states.astype(np.int64), np.frombuffer(payload[head:], dtype="<u4").astype(np.int64)
+
+
+class Decoder:
+    """Decodes the rows of several blocks in lockstep; each block reads its own words."""
+
+    def __init__(self, coders: Coders, states: torch.Tensor, words: torch.Tensor, word_start: torch.Tensor,
+                 word_end: torch.Tensor):
+        self.coders = coders
+        self.x = states  # int64 [coders]
+        self.words = words if len(words) else torch.zeros(1, dtype=torch.int64, device=states.device)
+        # int64 [blocks]: the next word each block reads. It only grows, so a block that ever
+        # read past its words ends with ptr > end (those reads are clamped into the buffer).
+        self.ptr = word_start.clone()
+        self.end = word_end
+        self._plan: dict[tuple[int, int], tuple] = {}
+
+    def _sub_step_plan(self, act: torch.Tensor | None, j: int) -> tuple:
+        """For sub-step j of a step with these active rows: where its rows sit among the
+        active rows, their coders, their blocks, and each one's first row of its block."""
+        n = -1 if act is None else int(act.shape[0])
+        key = (n, j)
+        if key not in self._plan:
+            rows, c = self.coders.rows[j], self.coders.coder[j]
+            if act is None:
+                at = rows
+            else:  # rows of sub-step j that are active, and their places in act
+                act_np = act.cpu().numpy()
+                keep = np.isin(rows.cpu().numpy(), act_np)
+                at = torch.from_numpy(np.searchsorted(act_np, rows.cpu().numpy()[keep])).to(act.device)
+                c = c[torch.from_numpy(keep).to(c.device)]
+            block = self.coders.block_of_coder.index_select(0, c)
+            first = torch.ones(len(c), dtype=torch.bool, device=c.device)
+            first[1:] = block[1:] != block[:-1]
+            seg = torch.cummax(torch.where(first, torch.arange(len(c), device=c.device), 0), dim=0).values
+            self._plan[key] = (at, c, block, seg)
+        return self._plan[key]
+
+    def decode(self, q: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
+        """q: quantised frequencies [n, 256] of the active rows -> their symbols (int64 [n])."""
+        y = torch.zeros(q.shape[0], dtype=torch.int64, device=q.device)
+        cdf = q.cumsum(dim=1)
+        for j in range(self.coders.group):
+            at, c, block, seg = self._sub_step_plan(act, j)
+            if len(c) == 0:
+                continue
+            x = self.x.index_select(0, c)
+            qj, cj = q.index_select(0, at), cdf.index_select(0, at)
+            slot = x & (TOTAL - 1)
+            s = torch.searchsorted(cj, slot.unsqueeze(1), right=True).squeeze(1).clamp_(max=255)
+            f = qj.gather(1, s.unsqueeze(1)).squeeze(1)
+            x = f * (x >> SCALE_BITS) + slot - (cj.gather(1, s.unsqueeze(1)).squeeze(1) - f)
+            need = x < STATE_LOW
+            n64 = need.to(torch.int64)
+            excl = n64.cumsum(0) - n64
+            pos = self.ptr.index_select(0, block) + excl - excl.index_select(0, seg)
+            w = self.words.index_select(0, pos.clamp(0, len(self.words) - 1))
+            self.x.index_copy_(0, c, torch.where(need, (x << 32) | w, x))
+            self.ptr.index_add_(0, block, n64)
+            y.index_copy_(0, at, s)
+        return y
+
+    def damaged(self) -> np.ndarray:
+        """bool [blocks]: blocks whose coders did not end exactly where their encoders began."""
+        bad_state = torch.zeros_like(self.ptr).index_add_(0, self.coders.block_of_coder, (self.x != STATE_LOW).to(torch.int64))
+        bad = (bad_state > 0) | (self.ptr != self.end)
+        return bad.cpu().numpy()

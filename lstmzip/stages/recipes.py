@@ -1,0 +1,23 @@
+"""Block methods that run on the device stages: one row each (which stages, which versions)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lstmzip.container import Method
+from models.context_bias import BIAS_V2, BiasConfig
+from models.match_model import MATCH_V2, MatchConfig
+
+
+@dataclass(frozen=True)
+class Recipe:
+    bias: BiasConfig
+    match: MatchConfig
+    # streams per rANS coder (lstmzip.stages.rans): each coder costs ~6 bytes, so fewer
+    # coders mean smaller archives, more of them fewer sequential sub-steps per step
+    coder_group: int = 8
+
+
+RECIPES: dict[Method, Recipe] = {
+    # method 4's stages, coded by interleaved rANS on the engine's device
+    Method.LSTM_RANS: Recipe(BIAS_V2, MATCH_V2),
+}

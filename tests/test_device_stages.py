@@ -1,0 +1,185 @@
+"""The device stages (lstmzip.stages): the host stages' integers, batched over blocks, and the
+interleaved rANS coder. Run on the CPU here; the same torch code runs on CUDA
+(benchmarks/device_check.py checks the archives there are identical)."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import lstmzip
+from codec.errors import CodecError
+from lstmzip import api
+from lstmzip.container import Method
+from lstmzip.engines import engine_for, load_model
+from lstmzip.pipeline import STAGES, CodingConfig, _Predictor, block_layout
+from lstmzip.stages import rans
+from lstmzip.stages.coding import Predictor, decode_blocks, encode_blocks
+from lstmzip.stages.recipes import RECIPES
+from lstmzip.stages.rows import RowBatch
+from tests.golden.make_golden import ORIGINAL
+
+SAMPLE = ORIGINAL.read_bytes()
+
+RECIPE = RECIPES[Method.LSTM_RANS]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return engine_for(load_model("default"))
+
+
+def host_rows(engine, data: bytes, streams: int) -> list[np.ndarray]:
+    """Every step's frequency rows from the host stages of method 4."""
+    lay = block_layout(len(data), streams, Method.LSTM_ADAPTIVE2)
+    mat, active, out = lay.matrix(data), lay.active.tolist() + [0], []
+    with _Predictor(engine, lay, STAGES[Method.LSTM_ADAPTIVE2], 0) as p:
+        for t in range(lay.steps):
+            out.append(p.freqs(active[t]).copy())
+            p.update(t, mat[: active[t], t].astype(np.int64), active[t + 1])
+    return out
+
+
+def test_device_stages_give_the_host_stages_rows_for_every_block_of_a_batch(engine):
+    """Two blocks of different lengths and stream counts in one batch: each block's rows at
+    each step are method 4's, bit for bit (so the batch does not leak between blocks)."""
+    blocks, streams = [SAMPLE[:1900], SAMPLE[1900:2805]], [3, 2]
+    ref = [host_rows(engine, b, s) for b, s in zip(blocks, streams)]
+    rows = RowBatch.plain([len(b) for b in blocks], streams, torch.device("cpu"))
+    mat = rows.matrix(blocks).to(torch.int64)
+    pred = Predictor(engine, rows, RECIPE)
+    checked = 0
+    with torch.inference_mode():
+        for t in range(rows.steps):
+            act = rows.active(t)
+            f = pred.freqs(act).numpy()
+            ids = np.arange(rows.rows) if act is None else act.numpy()
+            for b, lay in enumerate(rows.layouts):
+                if t < lay.steps:
+                    mine = (ids >= rows.first_row[b]) & (ids < rows.first_row[b] + lay.streams)
+                    assert np.array_equal(f[mine].astype(np.float32), ref[b][t]), (b, t)
+                    checked += 1
+            pred.update(t, torch.tensor(t), mat[:, t] if act is None else mat[act, t], act)
+    assert checked == sum(len(r) for r in ref)
+
+
+def test_quantize_sums_to_the_total_and_keeps_every_symbol():
+    g = torch.Generator().manual_seed(1)
+    f = torch.randint(1, 1 << 24, (64, 256), generator=g, dtype=torch.int64)
+    f[0] = 1
+    f[1] = 1
+    f[1, 7] = (1 << 24) - 1
+    q = rans.quantize(f)
+    assert (q.sum(1) == rans.TOTAL).all() and (q >= 1).all()
+    assert int(q[1].argmax()) == 7 and int(q[1, 7]) > rans.TOTAL - 300
+
+
+@pytest.mark.parametrize("group", [1, 3])
+def test_rans_round_trip_of_random_tables(group):
+    """The coder alone: random tables (some rows sharp, some flat), symbols drawn from them,
+    rows of unequal lengths, several rows to a coder; a payload is a block's states and words."""
+    g = torch.Generator().manual_seed(2)
+    steps, rows = 300, 7
+    lengths = np.array([300, 299, 1, 150, 0, 300, 2])
+    q = rans.quantize(torch.randint(1, 1 << 20, (steps, rows, 256), generator=g) ** 2 >> 16)
+    sym = torch.multinomial(q.view(-1, 256).double(), 1, generator=g).view(steps, rows)
+    f = q.gather(2, sym.unsqueeze(2)).squeeze(2)
+    start = q.cumsum(2).gather(2, sym.unsqueeze(2)).squeeze(2) - f
+    active = torch.arange(steps).unsqueeze(1) < torch.from_numpy(lengths)
+    coders = rans.Coders([rows], lengths, group, torch.device("cpu"))
+    x, words, wrote = rans.encode(coders, (start * active).to(torch.int32), torch.where(active, f, 1).to(torch.int32))
+    states, w = rans.unpack(rans.pack(x.numpy(), words.numpy()[wrote.numpy()]), coders.count)
+    dec = rans.Decoder(coders, torch.from_numpy(states), torch.from_numpy(w), torch.tensor([0]), torch.tensor([len(w)]))
+    for t in range(steps):
+        act = torch.from_numpy(np.flatnonzero(lengths > t))
+        assert torch.equal(dec.decode(q[t, act], act), sym[t, act])
+    assert not dec.damaged().any()
+
+
+def test_blocks_code_the_same_alone_and_batched(engine):
+    blocks, streams = [SAMPLE[:1500], SAMPLE[1500:2700], SAMPLE[2700:]], [2, 3, 1]
+    together = encode_blocks(engine, blocks, streams, RECIPE)
+    alone = [encode_blocks(engine, [b], [s], RECIPE)[0] for b, s in zip(blocks, streams)]
+    assert [c for c, _ in together] == [c for c, _ in alone]
+    assert decode_blocks(engine, [c for c, _ in together], [len(b) for b in blocks], streams, RECIPE) == blocks
+
+
+def test_rans_bits_match_the_estimate(engine):
+    """The payload is the model's estimate plus what the coders' states waste (~6 bytes a
+    coder: the decoders end in the known state 2^31, and words are whole): streams share
+    coders, so 12 streams cost 2 coders' waste, not 12."""
+    (coded, bits), = encode_blocks(engine, [SAMPLE], [12], RECIPE)
+    assert RECIPE.coder_group == 8
+    assert 0 <= len(coded) - bits / 8 <= 2 * 8 + 4
+
+
+def test_a_damaged_block_is_found_and_its_neighbours_decode(engine):
+    blocks, streams = [SAMPLE[:1400], SAMPLE[1400:]], [2, 2]
+    coded = [c for c, _ in encode_blocks(engine, blocks, streams, RECIPE)]
+    bad = bytearray(coded[0])
+    bad[len(bad) // 2] ^= 0x10
+    out = decode_blocks(engine, [bytes(bad), coded[1]], [len(b) for b in blocks], streams, RECIPE)
+    assert out[0] is None and out[1] == blocks[1]
+
+
+@pytest.mark.parametrize("payload", [b"", b"\x00" * 7, b"\xff" * 8 + b"\x00" * 3, b"\x00" * 16])
+def test_impossible_rans_payloads_are_refused(payload):
+    with pytest.raises(CodecError):
+        rans.unpack(payload, 1 if len(payload) != 16 else 2)
+
+
+def test_archive_is_the_same_whatever_the_batch(tmp_path):
+    data = SAMPLE[:2600]
+    made = [lstmzip.compress(data, config=CodingConfig(lstm_method=Method.LSTM_RANS, block_size=1000,
+                                                       min_stream_len=300, try_lzma=False, batch_blocks=b))
+            for b in (1, 3)]
+    assert made[0] == made[1]
+    for batch in (1, 2):
+        out = io.BytesIO()
+        api.decompress_stream(io.BytesIO(made[0]), out, batch_blocks=batch)
+        assert out.getvalue() == data
+
+
+def test_cli_method_and_device(runner, tmp_path):
+    """--method lstm_rans writes method 10 and decodes; --device cuda without CUDA is one
+    `lstmzip:` line and exit 1; a method that does not exist is a usage error."""
+    from lstmzip.cli import app
+    from lstmzip.container import read_header, read_record
+
+    src = tmp_path / "sample.txt"
+    src.write_bytes(SAMPLE)
+    r = runner.invoke(app, ["compress", "-q", "--method", "lstm_rans", "--device", "cpu", str(src)])
+    assert r.exit_code == 0, r.output
+    archive = tmp_path / "sample.txt.lstmz"
+    with open(archive, "rb") as f:
+        read_header(f)
+        assert read_record(f).method == Method.LSTM_RANS
+    src.unlink()
+    assert runner.invoke(app, ["decompress", "-q", "--device", "auto", str(archive)]).exit_code == 0
+    assert src.read_bytes() == SAMPLE
+    assert runner.invoke(app, ["compress", "-q", "--method", "nope", "-f", str(src)]).exit_code == 2
+    if not torch.cuda.is_available():
+        r = runner.invoke(app, ["test", "--device", "cuda", str(archive)])
+        assert r.exit_code == 1 and r.stderr.strip().startswith("lstmzip: --device cuda: no CUDA device")
+        assert "\n" not in r.stderr.strip()
+
+
+def test_mutated_method_10_archives_decode_or_fail_cleanly():
+    """Any byte of a method-10 archive changed: the original back, or one lstmzip error."""
+    from lstmzip.errors import LstmzipError
+
+    archive = (Path(ORIGINAL).parent / "sample.rans.lstmz").read_bytes()
+    rng = np.random.default_rng(5)
+    outcomes = {"error": 0, "original": 0}
+    for pos in rng.choice(len(archive), size=10, replace=False):
+        bad = bytearray(archive)
+        bad[pos] ^= int(rng.integers(1, 256))
+        try:
+            assert lstmzip.decompress(bytes(bad)) == SAMPLE
+            outcomes["original"] += 1
+        except LstmzipError:
+            outcomes["error"] += 1
+    assert outcomes["error"] >= 8, outcomes
