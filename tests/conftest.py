@@ -7,13 +7,20 @@ from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = Path(os.environ.get("LSTMZIP_EVAL", ROOT.parent / "shared" / "corpora" / "eval"))
+DATA = Path(__file__).resolve().parent / "data"  # small files shipped with the tests (data/SOURCES.md)
 
 
 def eval_file(rel: str) -> bytes:
+    """A big eval file: for `slow` tests and benchmarks only (LSTMZIP_EVAL or ../shared)."""
     path = EVAL / rel
     if not path.exists():
         pytest.skip(f"eval corpus not found at {EVAL}")
     return path.read_bytes()
+
+
+def data_file(name: str) -> bytes:
+    """A file of tests/data (always there)."""
+    return (DATA / name).read_bytes()
 
 
 @pytest.fixture
@@ -21,11 +28,14 @@ def runner():
     return CliRunner()
 
 
+SMALL_TEXT = data_file("anne.txt")[:4200]  # about the size of a short manual page
+
+
 @pytest.fixture
 def text(tmp_path):
-    """A small real text file (xargs.1) in a fresh folder."""
-    p = tmp_path / "xargs.1"
-    p.write_bytes(eval_file("canterbury/xargs.1"))
+    """A small real text file (4 KB of English prose) in a fresh folder."""
+    p = tmp_path / "small.txt"
+    p.write_bytes(SMALL_TEXT)
     return p
 
 

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from lstmzip.cli import app
-from tests.conftest import eval_file
+from tests.conftest import SMALL_TEXT
 
 
 def _one_line_error(result, code=1, contains=""):
@@ -20,7 +20,7 @@ def test_compress_decompress_test(runner, text, tmp_path):
     original = text.read_bytes()
     r = runner.invoke(app, ["compress", "-q", str(text)])
     assert r.exit_code == 0, r.output
-    archive = tmp_path / "xargs.1.lstmz"
+    archive = tmp_path / "small.txt.lstmz"
     assert archive.exists() and text.read_bytes() == original  # input kept
     r = runner.invoke(app, ["test", str(archive)])
     assert r.exit_code == 0 and "OK" in r.stderr
@@ -82,7 +82,7 @@ def test_unreadable(runner, text):
 
 
 def test_output_exists_without_force(runner, text, tmp_path):
-    target = tmp_path / "xargs.1.lstmz"
+    target = tmp_path / "small.txt.lstmz"
     target.write_bytes(b"precious")
     _one_line_error(runner.invoke(app, ["compress", str(text)]), contains="already exists")
     assert target.read_bytes() == b"precious"
@@ -100,18 +100,18 @@ def test_not_an_archive(runner, text, tmp_path):
 
 def test_truncated_archive_leaves_no_output(runner, text, tmp_path):
     runner.invoke(app, ["compress", "-q", str(text)])
-    archive = tmp_path / "xargs.1.lstmz"
+    archive = tmp_path / "small.txt.lstmz"
     archive.write_bytes(archive.read_bytes()[:-30])
     text.unlink()
     _one_line_error(runner.invoke(app, ["decompress", str(archive)]), contains="truncated")
     assert not text.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["xargs.1.lstmz"]
+    assert [p.name for p in tmp_path.iterdir()] == ["small.txt.lstmz"]
 
 
 def test_archive_made_with_another_model(runner, text, tmp_path, tiny_model_file):
     import lstmzip
 
-    archive = tmp_path / "xargs.1.lstmz"
+    archive = tmp_path / "small.txt.lstmz"
     packed = lstmzip.compress(text.read_bytes(), model=str(tiny_model_file), config=lstmzip.CodingConfig(try_lzma=False))
     assert b"tiny" in packed[:40]
     archive.write_bytes(packed)
@@ -119,7 +119,7 @@ def test_archive_made_with_another_model(runner, text, tmp_path, tiny_model_file
     _one_line_error(runner.invoke(app, ["decompress", str(archive)]), contains="tiny")
     _one_line_error(runner.invoke(app, ["decompress", "--model", "default", str(archive)]), contains="default")
     r = runner.invoke(app, ["decompress", "-q", "--model", str(tiny_model_file), str(archive)])
-    assert r.exit_code == 0 and text.read_bytes() == eval_file("canterbury/xargs.1")
+    assert r.exit_code == 0 and text.read_bytes() == SMALL_TEXT
 
 
 def test_unknown_model(runner, text):

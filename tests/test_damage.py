@@ -5,12 +5,12 @@ from hypothesis import strategies as st
 
 import lstmzip
 from lstmzip.errors import LstmzipError
-from tests.conftest import eval_file
+from tests.conftest import data_file
 
 
 @pytest.fixture(scope="module")
 def packed():
-    data = eval_file("canterbury/grammar.lsp")
+    data = data_file("future.py")[:3700]
     return data, lstmzip.compress(data, config=lstmzip.CodingConfig(try_lzma=False))
 
 

@@ -183,3 +183,21 @@ def test_mutated_method_10_archives_decode_or_fail_cleanly():
         except LstmzipError:
             outcomes["error"] += 1
     assert outcomes["error"] >= 8, outcomes
+
+
+@pytest.mark.gpu
+def test_cuda_archive_is_the_cpu_archive():
+    """On a GPU (`-m gpu`): method 10 on CUDA (CUDA graphs included) writes the CPU's bytes,
+    several blocks batched, and each side decodes the other's archive."""
+    data = SAMPLE * 4
+    cfg = CodingConfig(lstm_method=Method.LSTM_RANS, block_size=4096, min_stream_len=500, try_lzma=False)
+    made = {}
+    for device in ("cpu", "cuda"):
+        out = io.BytesIO()
+        api.compress_stream(io.BytesIO(data), out, config=cfg, device=device)
+        made[device] = out.getvalue()
+    assert made["cuda"] == made["cpu"]
+    for device in ("cpu", "cuda"):
+        out = io.BytesIO()
+        api.decompress_stream(io.BytesIO(made["cuda"]), out, device=device)
+        assert out.getvalue() == data

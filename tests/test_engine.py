@@ -6,7 +6,7 @@ import torch
 from models import registry
 from models.exact_matmul import int_mm_is_exact
 from models.int_engine import IntegerLSTM
-from tests.conftest import eval_file
+from tests.conftest import data_file
 
 
 def _run(engine, inputs, batch):
@@ -30,7 +30,7 @@ def default_model():
 
 @pytest.fixture(scope="module")
 def inputs():
-    data = np.frombuffer(eval_file("canterbury/alice29.txt")[:24 * 40], dtype=np.uint8).astype(np.int64)
+    data = np.frombuffer(data_file("anne.txt")[:24 * 40], dtype=np.uint8).astype(np.int64)
     return torch.from_numpy(data.reshape(24, 40).T.copy())  # [T=40, S=24]
 
 
@@ -82,5 +82,5 @@ def test_quantisation_is_deterministic_and_close_to_float(default_model):
     q = quantize(model)
     for k, v in default_model.qmodel.tensors.items():
         assert torch.equal(q.tensors[k], v), k
-    r = compare(model, IntegerLSTM(q), eval_file("canterbury/alice29.txt")[20000:28000], streams=2)
+    r = compare(model, IntegerLSTM(q), data_file("anne.txt")[20000:28000], streams=2)
     assert r["ratio"] <= 1.03, r

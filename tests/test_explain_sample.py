@@ -13,7 +13,7 @@ import lstmzip
 from lstmzip.api import compress_stream
 from lstmzip.cli import app
 from lstmzip.explain_bits import explain_bytes
-from tests.conftest import eval_file
+from tests.conftest import SMALL_TEXT
 
 TEXT = b"It was the best of times, it was the worst of times.\nCaf\xc3\xa9 <b>&amp;</b> \xff\tend.\n" * 6
 
@@ -45,7 +45,7 @@ class _Spans(HTMLParser):
 def page(tmp_path_factory):
     folder = tmp_path_factory.mktemp("explain")
     src = folder / "sample.txt"
-    src.write_bytes(TEXT + eval_file("canterbury/xargs.1")[:1500])
+    src.write_bytes(TEXT + SMALL_TEXT[:1500])
     out = folder / "sample.html"
     r = CliRunner().invoke(app, ["explain", "-o", str(out), str(src)])
     assert r.exit_code == 0, r.output

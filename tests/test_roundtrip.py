@@ -7,16 +7,16 @@ import torch
 import lstmzip
 from lstmzip import CodingConfig
 from lstmzip.api import compress_stream
-from tests.conftest import EVAL, eval_file
+from tests.conftest import EVAL, SMALL_TEXT, data_file, eval_file
 
-FAST = ["canterbury/grammar.lsp", "canterbury/xargs.1"]
+FAST = ["anne.txt", "anne_crlf.txt", "future.py", "apache.log"]
 ALL = sorted(str(p.relative_to(EVAL)) for p in EVAL.glob("*/*") if p.is_file() and p.suffix not in (".md", ".tsv")) \
     if EVAL.exists() else []
 
 
 @pytest.mark.parametrize("name", FAST)
-def test_eval_files_fast(name):
-    data = eval_file(name)
+def test_data_files(name):
+    data = data_file(name)
     packed = lstmzip.compress(data)
     assert lstmzip.decompress(packed) == data
     assert len(packed) < len(data)
@@ -47,7 +47,7 @@ def test_non_utf8_and_mixed_line_endings():
 
 
 def test_crlf_text_uses_the_transform_and_codes_like_lf():
-    lf = eval_file("canterbury/xargs.1")
+    lf = SMALL_TEXT
     crlf = lf.replace(b"\n", b"\r\n")
     cfg = CodingConfig(try_lzma=False)
     a = compress_stream(io.BytesIO(lf), io.BytesIO(), config=cfg)
@@ -57,7 +57,7 @@ def test_crlf_text_uses_the_transform_and_codes_like_lf():
 
 
 def test_several_blocks():
-    data = eval_file("canterbury/xargs.1") * 3
+    data = SMALL_TEXT * 3
     cfg = CodingConfig(block_size=5000)
     packed = lstmzip.compress(data, config=cfg)
     assert lstmzip.decompress(packed) == data
@@ -65,7 +65,7 @@ def test_several_blocks():
 
 def test_archive_bytes_independent_of_batch_and_threads():
     """Same archive for engine batches 1, 7 and all streams, and torch threads 1 and 2."""
-    data = eval_file("canterbury/alice29.txt")[:3000]
+    data = data_file("anne.txt")[:3000]
     outs = []
     before = torch.get_num_threads()
     try:
@@ -93,7 +93,7 @@ def test_open_like_gzip(tmp_path):
 def test_auto_model_picks_the_best_scoring_candidate(tiny_model_file):
     from lstmzip.api import choose_model
 
-    text = eval_file("canterbury/alice29.txt")[:4096]
+    text = data_file("anne.txt")[:4096]
     assert choose_model(text, [str(tiny_model_file), "default"]) == "default"  # not just the first
     packed = lstmzip.compress(text, "auto")  # English: default beats the shipped python model
     from lstmzip import container
@@ -113,16 +113,9 @@ def test_lzma_fallback_searches_like_xz_9e_and_decodes_like_preset_6():
 
 
 def test_auto_model_picks_the_logs_model_for_logs():
-    import lzma
-
     from lstmzip.api import choose_model
-    from tests.conftest import EVAL
 
-    pool = EVAL.parent / "train" / "logs.txt.xz"
-    if not pool.exists():
-        pytest.skip("no logs pool")
-    with lzma.open(pool) as f:
-        sample = f.read(4096)  # a web server access log
+    sample = data_file("apache.log")  # a web server access log
     assert choose_model(sample) == "logs"
     assert lstmzip.decompress(lstmzip.compress(sample, "logs")) == sample
 
@@ -148,7 +141,7 @@ def test_ramped_archive_bytes_independent_of_batch_and_threads(method):
     states of earlier streams), same archive for any engine batch and thread count, and it decodes."""
     from lstmzip.container import Method
 
-    data = eval_file("canterbury/alice29.txt")[:6000]
+    data = data_file("anne.txt")[:6000]
     outs = []
     before = torch.get_num_threads()
     try:

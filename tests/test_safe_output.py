@@ -10,7 +10,7 @@ import pytest
 
 from lstmzip import fileio
 from lstmzip.cli import app
-from tests.conftest import eval_file
+from tests.conftest import data_file
 
 CLI = [sys.executable, "-m", "lstmzip.launcher"]
 
@@ -29,7 +29,7 @@ def test_refuses_to_write_over_its_own_input(runner, text, tmp_path):
     before = text.read_bytes()
     _fails_cleanly(runner.invoke(app, ["compress", "-f", "-o", str(text), str(text)]), "input file itself")
     assert runner.invoke(app, ["compress", "-q", str(text)]).exit_code == 0
-    archive = tmp_path / "xargs.1.lstmz"
+    archive = tmp_path / "small.txt.lstmz"
     _fails_cleanly(runner.invoke(app, ["decompress", "-f", "-o", str(archive), str(archive)]), "input file itself")
     assert text.read_bytes() == before and archive.read_bytes()[:5] == b"LSTMZ"
 
@@ -38,7 +38,7 @@ def test_output_keeps_mode_and_mtime_of_input(runner, text, tmp_path):
     os.chmod(text, 0o640)
     os.utime(text, ns=(1_600_000_000_123_456_789, 1_500_000_000_987_654_321))
     assert runner.invoke(app, ["compress", "-q", str(text)]).exit_code == 0
-    archive = tmp_path / "xargs.1.lstmz"
+    archive = tmp_path / "small.txt.lstmz"
     assert archive.stat().st_mode & 0o777 == 0o640
     assert archive.stat().st_mtime_ns == 1_500_000_000_987_654_321
     out = tmp_path / "back"
@@ -49,7 +49,7 @@ def test_output_keeps_mode_and_mtime_of_input(runner, text, tmp_path):
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_mid_run_leaves_nothing(tmp_path, sig, code):
     src = tmp_path / "alice.txt"
-    src.write_bytes(eval_file("canterbury/alice29.txt") * 2)
+    src.write_bytes(data_file("anne.txt") * 10)
     before = src.read_bytes()
     # SIGINT back to default in the child: a shell without job control may have ignored it
     p = subprocess.Popen([*CLI, "compress", "-q", "-T", "1", str(src)], stderr=subprocess.PIPE,
@@ -81,7 +81,7 @@ def test_full_disk_on_file_output(runner, text, tmp_path, monkeypatch):
 
     monkeypatch.setattr(fileio.os, "fsync", no_space)
     _fails_cleanly(runner.invoke(app, ["compress", "--fast", str(text)]), "no space left on device")
-    assert _leftovers(tmp_path) == ["xargs.1"]
+    assert _leftovers(tmp_path) == ["small.txt"]
 
 
 def test_read_only_folder(runner, text, tmp_path, monkeypatch):
@@ -91,7 +91,7 @@ def test_read_only_folder(runner, text, tmp_path, monkeypatch):
     monkeypatch.setattr(fileio.os, "open", read_only)
     monkeypatch.setattr(fileio.tempfile, "mkstemp", read_only)
     _fails_cleanly(runner.invoke(app, ["compress", "--fast", str(text)]), "Read-only file system")
-    assert _leftovers(tmp_path) == ["xargs.1"]
+    assert _leftovers(tmp_path) == ["small.txt"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
@@ -137,7 +137,7 @@ def test_fast_cli(runner, text, tmp_path):
     r = runner.invoke(app, ["compress", "--fast", "-q", str(text)])
     assert r.exit_code == 0
     text.rename(tmp_path / "orig")
-    assert runner.invoke(app, ["decompress", "-q", str(tmp_path / "xargs.1.lstmz")]).exit_code == 0
+    assert runner.invoke(app, ["decompress", "-q", str(tmp_path / "small.txt.lstmz")]).exit_code == 0
     assert text.read_bytes() == (tmp_path / "orig").read_bytes()
 
 
@@ -160,7 +160,7 @@ def test_one_bad_file_does_not_stop_the_others(runner, text, tmp_path):
     other.write_bytes(b"a second file, compressed after the missing one\n" * 20)
     r = runner.invoke(app, ["compress", "-q", "--fast", str(text), str(tmp_path / "missing"), str(other)])
     assert r.exit_code == 1 and r.stderr.strip() == f"lstmzip: {tmp_path / 'missing'}: no such file"
-    assert (tmp_path / "xargs.1.lstmz").exists() and (tmp_path / "other.txt.lstmz").exists()
+    assert (tmp_path / "small.txt.lstmz").exists() and (tmp_path / "other.txt.lstmz").exists()
     (tmp_path / "bad.lstmz").write_bytes(b"not an archive")
     r = runner.invoke(app, ["test", str(tmp_path / "bad.lstmz"), str(tmp_path / "other.txt.lstmz")])
     assert r.exit_code == 1 and "not an lstmzip archive" in r.stderr and "other.txt.lstmz: OK" in r.stderr

@@ -18,16 +18,15 @@ from lstmzip import api  # noqa: E402
 from lstmzip.errors import BlockDamaged, LstmzipError  # noqa: E402
 from lstmzip.pipeline import CodingConfig  # noqa: E402
 from lstmzip.scaleout import BlockPool, ScaleOut  # noqa: E402
+from tests.conftest import data_file  # noqa: E402
 from tests.ray_cluster import LocalRayCluster  # noqa: E402
 
 # Many short streams per block: a block costs about a second on one core.
 CFG = CodingConfig(block_size=24 << 10, min_stream_len=256)
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "eval"
 
 
 def _text(n: int) -> bytes:
-    path = EVAL / "canterbury" / "alice29.txt"
-    data = path.read_bytes() if path.exists() else b"the quick brown fox jumps over the lazy dog. " * 4000
+    data = data_file("anne.txt")
     return (data * (n // len(data) + 1))[:n]
 
 

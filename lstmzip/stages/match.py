@@ -67,7 +67,6 @@ class MatchStage:
         """int32 [n, 256] -> int64 [n, 256] of integers in [1, 2^24); rows without a match
         unchanged."""
         has, pred = self._predicted(act)
-        n = freqs.shape[0]
         f = freqs.to(torch.int64)
         total = f.sum(dim=1)
         fm = f.gather(1, pred.unsqueeze(1)).squeeze(1)
@@ -89,7 +88,6 @@ class MatchStage:
         keep = new.gather(1, pred.unsqueeze(1)).squeeze(1)
         new.scatter_(1, pred.unsqueeze(1), torch.where(has, hit_val, keep).unsqueeze(1))
         self._has, self._pred, self._cell = has, pred, cell
-        del n
         return new
 
     def update(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
