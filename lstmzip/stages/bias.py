@@ -104,7 +104,9 @@ class BiasStage:
         u = torch.full((m,), self.scratch_row, dtype=torch.int64, device=g.device).scatter_(0, run, sorted_ids)
         # integers below 2^53 in float64: exact in any summation order
         sums = torch.zeros((m, 256), dtype=torch.float64, device=g.device)
-        sums.index_add_(0, run_of, g.to(torch.float64).repeat_interleave(k, 0))
+        g64, runs = g.to(torch.float64), run_of.view(n, k)
+        for j in range(k):  # each order's rows (no k-fold copy of the gradients)
+            sums.index_add_(0, runs[:, j], g64)
         count = torch.zeros(m, dtype=torch.int64, device=g.device).index_add_(0, run_of, torch.ones_like(run_of))
         n_u = self.row_updates.index_select(0, u)
         factor = (self.cfg.warm << 16) // ((self.cfg.warm + n_u) * self.scale.index_select(0, count))
