@@ -77,15 +77,11 @@ def log(report: dict, key: str, value) -> None:
 
 
 def compress(data: bytes, model: str, device: str, cfg: CodingConfig | None = None) -> bytes:
-    out = io.BytesIO()
-    api.compress_stream(io.BytesIO(data), out, model, cfg, device=device)
-    return out.getvalue()
+    return api.compress(data, model, cfg, device=device)
 
 
 def decompress(archive: bytes, device: str) -> bytes:
-    out = io.BytesIO()
-    api.decompress_stream(io.BytesIO(archive), out, device=device)
-    return out.getvalue()
+    return api.decompress(archive, device=device)
 
 
 def prepare(folder: Path, corpus: Path) -> None:

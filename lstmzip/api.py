@@ -321,15 +321,15 @@ def decompress_stream(src: BinaryIO, dst: BinaryIO | None, model: str | None = N
     return _on_pool(run, pool, ScaleOut(workers, cluster))
 
 
-def compress(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig | None = None) -> bytes:
+def compress(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig | None = None, device: str = "cpu") -> bytes:
     out = io.BytesIO()
-    compress_stream(io.BytesIO(data), out, model, config)
+    compress_stream(io.BytesIO(data), out, model, config, device=device)
     return out.getvalue()
 
 
-def decompress(data: bytes, model: str | None = None) -> bytes:
+def decompress(data: bytes, model: str | None = None, device: str = "cpu") -> bytes:
     out = io.BytesIO()
-    decompress_stream(io.BytesIO(data), out, model)
+    decompress_stream(io.BytesIO(data), out, model, device=device)
     return out.getvalue()
 
 

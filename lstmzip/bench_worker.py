@@ -20,27 +20,14 @@ from pathlib import Path
 
 
 def _lstmzip_codec(model: str, threads: int, device: str = "cpu"):
-    import io
-
     import torch
 
     from lstmzip import api
     from lstmzip.pipeline import default_threads
 
     torch.set_num_threads(threads or default_threads())  # as the CLI does
-
-    def compress(data: bytes) -> bytes:
-        out = io.BytesIO()
-        api.compress_stream(io.BytesIO(data), out, model, device=device)
-        return out.getvalue()
-
-    def decompress(data: bytes) -> bytes:
-        out = io.BytesIO()
-        api.decompress_stream(io.BytesIO(data), out, device=device)
-        return out.getvalue()
-
-    decompress(compress(b"warm-up " * 300))  # load model, self-test kernels
-    return compress, decompress
+    api.decompress(api.compress(b"warm-up " * 300, model, device=device), device=device)  # load model, self-test kernels
+    return (lambda d: api.compress(d, model, device=device)), (lambda d: api.decompress(d, device=device))
 
 
 def peak_rss_mib() -> float:

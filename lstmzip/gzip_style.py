@@ -9,8 +9,8 @@ removes it).
 from __future__ import annotations
 
 import sys
+from typing import Collection
 
-COMMANDS = {"compress", "decompress", "test", "list", "bpc", "models", "train", "explain", "sample", "bench"}
 _MODES = {"-d": "decompress", "--decompress": "decompress", "--uncompress": "decompress",
           "-z": "compress", "--compress": "compress", "-t": "test", "--test": "test", "-l": "list", "--list": "list"}
 _SHORT_ALIASES = {"--keep": "-k", "--stdout": "-c", "--to-stdout": "-c", "--force": "-f", "--quiet": "-q",
@@ -31,9 +31,10 @@ def _expand(arg: str) -> list[str]:
     return [_SHORT_ALIASES.get(arg, arg)]
 
 
-def rewrite(argv: list[str], stdin_is_terminal: bool = False) -> list[str]:
-    """The subcommand command line for `argv` (the arguments after the program name)."""
-    if argv and (argv[0] in COMMANDS or argv[0] in ("--help", "-h", "--version", "-V")):
+def rewrite(argv: list[str], commands: Collection[str], stdin_is_terminal: bool = False) -> list[str]:
+    """The subcommand command line for `argv` (the arguments after the program name);
+    `commands`: the names of the subcommands, which pass through as they are."""
+    if argv and (argv[0] in commands or argv[0] in ("--help", "-h", "--version", "-V")):
         return argv
     if not argv and stdin_is_terminal:
         return ["--help"]  # typed alone at a prompt: nothing to compress
@@ -57,5 +58,5 @@ def rewrite(argv: list[str], stdin_is_terminal: bool = False) -> list[str]:
     return [mode, *kept, *rest]
 
 
-def main_argv() -> list[str]:
-    return rewrite(sys.argv[1:], sys.stdin.isatty())
+def main_argv(commands: Collection[str]) -> list[str]:
+    return rewrite(sys.argv[1:], commands, sys.stdin.isatty())

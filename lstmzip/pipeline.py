@@ -431,6 +431,11 @@ def decompress_block(engine_for: Callable[[], IntegerLSTM], h: BlockHeader, payl
         except CodecError as e:
             raise BlockDamaged(f"block {index} is damaged ({e})") from None
         data = transforms.inverse(model_data, transforms.Transform(h.transform))
+    return _checked(h, data, index)
+
+
+def _checked(h: BlockHeader, data: bytes, index: int) -> bytes:
+    """A decoded block, if its length and CRC are the header's."""
     if len(data) != h.raw_len or crc32(data) != h.raw_crc:
         raise BlockDamaged(f"block {index} is damaged (checksum mismatch)")
     return data
@@ -467,9 +472,8 @@ def decompress_blocks(engine_for: Callable[[], IntegerLSTM], items: list[tuple[B
             if model_data is None:
                 out[i] = BlockDamaged(f"block {index} is damaged (rANS coders did not end where they began)")
                 continue
-            data = transforms.inverse(model_data, transforms.Transform(h.transform))
-            if len(data) != h.raw_len or crc32(data) != h.raw_crc:
-                out[i] = BlockDamaged(f"block {index} is damaged (checksum mismatch)")
-            else:
-                out[i] = data
+            try:
+                out[i] = _checked(h, transforms.inverse(model_data, transforms.Transform(h.transform)), index)
+            except BlockDamaged as e:
+                out[i] = e
     return out  # type: ignore[return-value]

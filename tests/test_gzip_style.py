@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lstmzip.cli import app
+from lstmzip.cli import app, command_names
 from lstmzip.gzip_style import rewrite
 from tests.golden.make_golden import ORIGINAL
 
@@ -32,11 +32,16 @@ LSTMZIP = [sys.executable, "-m", "lstmzip.launcher"]
     (["--", "-dash-file"], ["compress", "--", "-dash-file"]),
 ])
 def test_rewrite(argv, want):
-    assert rewrite(argv) == want
+    assert rewrite(argv, command_names()) == want
+
+
+def test_command_names_are_the_apps():
+    assert {"compress", "decompress", "test", "list", "bpc", "models", "train", "explain", "sample",
+            "bench"} == command_names()
 
 
 def test_alone_at_a_prompt_shows_help():
-    assert rewrite([], stdin_is_terminal=True) == ["--help"]
+    assert rewrite([], command_names(), stdin_is_terminal=True) == ["--help"]
 
 
 def test_pipes_both_ways():

@@ -40,8 +40,8 @@ class Coders:
 
     def __init__(self, streams: list[int], lengths: np.ndarray, group: int, device: torch.device):
         S = np.asarray(streams, dtype=np.int64)
-        per_block = -(-S // group)
-        self.group, self.device = group, device
+        per_block = coders_for(S, group)
+        self.group = group
         self.first = np.concatenate([[0], np.cumsum(per_block)[:-1]]).astype(np.int64)  # each block's coder 0
         self.count = int(per_block.sum())
         self.per_block = per_block
@@ -49,7 +49,6 @@ class Coders:
         local = np.arange(len(block)) - np.concatenate([[0], np.cumsum(S)[:-1]]).astype(np.int64)[block]
         coder = self.first[block] + local // group
         pos = local % group
-        self.lengths_np = lengths
         self.block_of_coder = torch.from_numpy(np.repeat(np.arange(len(S)), per_block)).to(device)
         # sub-step j: its rows (ascending, so their coders ascend too) and their coders
         self.rows = [torch.from_numpy(np.flatnonzero(pos == j)).to(device) for j in range(group)]
@@ -103,7 +102,8 @@ def pack(states: np.ndarray, words: np.ndarray) -> bytes:
     return states.astype("<u8").tobytes() + words.astype("<u4").tobytes()
 
 
-def coders_for(streams: int, group: int) -> int:
+def coders_for(streams, group: int):
+    """Coders of a block of `streams` streams (an int or an int array)."""
     return -(-streams // group)
 
 
