@@ -42,7 +42,7 @@ from lstmzip.engines import engine_for, load_model  # noqa: E402
 from lstmzip.pipeline import CodingConfig  # noqa: E402
 from lstmzip.stages.coding import decode_blocks, encode_blocks  # noqa: E402
 from lstmzip.stages.recipes import RECIPES  # noqa: E402
-from models.registry import names  # noqa: E402
+from lstmzip.models.registry import names  # noqa: E402
 
 RANS = CodingConfig(lstm_method=Method.LSTM_RANS)
 SAMPLE_BYTES = 48 << 10

@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=128)
     ap.add_argument("--out", type=Path, default=Path("."))
     args = ap.parse_args()
-    text = (ROOT / "README.md").read_bytes() + (ROOT / "FORMAT.md").read_bytes()
+    text = (ROOT / "README.md").read_bytes() + (ROOT / "docs" / "FORMAT.md").read_bytes()
     size = 512 * args.steps
     text = (text * (1 + args.blocks * size // len(text)))[: args.blocks * size]
     blocks = [text[i * size:(i + 1) * size] for i in range(args.blocks)]

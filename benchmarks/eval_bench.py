@@ -13,7 +13,7 @@ from pathlib import Path
 from eval_files import EVAL, TEXT
 
 from lstmzip import bench, bench_report, peers
-from models import registry
+from lstmzip.models import registry
 
 HERE = Path(__file__).resolve().parent
 

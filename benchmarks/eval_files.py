@@ -84,7 +84,7 @@ def main() -> None:
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    from models import registry
+    from lstmzip.models import registry
 
     m = registry.load(a.model)
     meta = {"model": a.model, "model_sha256": m.sha256, "machine": f"{platform.machine()} {platform.processor() or ''}".strip()

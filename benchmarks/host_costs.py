@@ -57,11 +57,11 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    from codec.range_coder import Encoder
+    from lstmzip.codec.range_coder import Encoder
     from lstmzip.engines import engine_for, load_model
     from lstmzip.pipeline import _stream_matrix
-    from models.context_bias import ContextBias
-    from models.match_model import MatchModel
+    from lstmzip.models.context_bias import ContextBias
+    from lstmzip.models.match_model import MatchModel
 
     S = args.streams
     text = (args.eval / "large" / "bible.txt").read_bytes()[: S * args.steps]

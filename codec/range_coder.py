@@ -1,6 +1,6 @@
 """Range-coder glue over constriction: integer frequency tables in, bytes out.
 
-constriction misreads some inputs without an error (DESIGN.md §3), so every table passes
+constriction misreads some inputs without an error (docs/DESIGN.md §3), so every table passes
 `check_frequencies` first: C-contiguous float32 [S, 256] holding integers in 1 .. 2^24-1
 (such integers convert to float32 exactly, so encoder and decoder see the same table).
 Both sides use the same model family: Categorical(perfect=False).
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import constriction
 
-from codec.errors import CodecError
+from lstmzip.codec.errors import CodecError
 
 ALPHABET = 256
 MAX_FREQUENCY = (1 << 24) - 1

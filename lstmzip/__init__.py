@@ -3,7 +3,16 @@
 The API names load lazily (PEP 562), so `import lstmzip.peers` and the benchmark's peer
 workers do not pay for (or measure) torch.
 """
-__version__ = "0.8.0"
+from pathlib import Path as _Path
+
+__version__ = "0.9.0"
+
+# Installed, codec/ and models/ are lstmzip/codec and lstmzip/models (pyproject's package-dir;
+# an editable install maps them too). A source tree used without installing it (PYTHONPATH=.,
+# as on the GPU machine) keeps them beside this folder: look there as well.
+_here = _Path(__file__).resolve().parent
+if not (_here / "models").is_dir() and (_here.parent / "models" / "int_engine.py").is_file():
+    __path__.append(str(_here.parent))
 
 _API = {"ArchiveError", "CodingConfig", "CompressStats", "LstmzipError", "compress", "compress_stream",
         "decompress", "decompress_stream", "open"}

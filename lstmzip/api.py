@@ -14,7 +14,7 @@ from lstmzip.errors import ArchiveError, BlockDamaged, LstmzipError
 from lstmzip.pipeline import (BlockResult, CodingConfig, Progress, batch_blocks_for, compress_blocks,
                               decompress_blocks)
 from lstmzip.scaleout import ScaleOut, pool_for
-from models.registry import DEFAULT_MODEL
+from lstmzip.models.registry import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from lstmzip.scaleout import BlockPool
@@ -255,7 +255,7 @@ def choose_model(sample: bytes, candidates: list[str] | None = None, device: str
     bits for `sample`, the way the pipeline would code it. Ties go to the first candidate."""
     from lstmzip import transforms
     from lstmzip.pipeline import lstm_encode, plan_streams
-    from models import registry
+    from lstmzip.models import registry
 
     names = candidates or registry.names()
     if len(names) == 1 or not sample:

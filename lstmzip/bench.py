@@ -93,7 +93,7 @@ def _versions() -> dict:
 
 def run(cfg: BenchConfig, on_result: Callable[[Result], None] | None = None) -> Report:
     from lstmzip.pipeline import default_threads
-    from models import registry
+    from lstmzip.models import registry
 
     notes = []
     codecs: list[tuple[str, str, list[str], int]] = []  # codec id, label, worker args, model bytes

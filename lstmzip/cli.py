@@ -17,9 +17,9 @@ from lstmzip import api, batch
 from lstmzip.engines import load_model, resolve_device
 from lstmzip.errors import LstmzipError
 from lstmzip.fileio import atomic_output, open_input, walk_files
-from lstmzip.launcher import install_signal_handlers, interrupted_exit_code
+from lstmzip.signals import install_signal_handlers, interrupted_exit_code
 from lstmzip.progress import progress_bar
-from models import registry
+from lstmzip.models import registry
 
 SUFFIX = ".lstmz"
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -29,7 +29,7 @@ def _version(value: bool) -> None:
     if value:
         from lstmzip import __version__
         from lstmzip.container import VERSION
-        from models.fixed_point import ENGINE_VERSION
+        from lstmzip.models.fixed_point import ENGINE_VERSION
 
         typer.echo(f"lstmzip {__version__} (archive format {VERSION}, engine {ENGINE_VERSION})")
         raise typer.Exit()
@@ -157,7 +157,7 @@ def compress(
     threads: int = ThreadsOpt,
     device: str = DeviceOpt,
     method: Optional[str] = typer.Option(None, "--method", help="Block method of the LSTM blocks, by name "
-                                         "(FORMAT.md), instead of the model's own: lstm_rans codes the whole "
+                                         "(docs/FORMAT.md), instead of the model's own: lstm_rans codes the whole "
                                          "pipeline on the model's device, many blocks per step on a GPU."),
 ) -> None:
     """Compress FILES to FILE.lstmz (input kept)."""

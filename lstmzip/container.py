@@ -1,4 +1,4 @@
-"""The archive format, version 1 (see FORMAT.md): a header, self-describing blocks, a trailer.
+"""The archive format, version 1 (see docs/FORMAT.md): a header, self-describing blocks, a trailer.
 
 Sizes and checksums of the whole input live in the trailer, so compression streams (stdin
 of unknown length, bounded memory) and a cut-off archive is always detected. Every length

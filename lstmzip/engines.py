@@ -5,10 +5,10 @@ import torch
 
 from lstmzip.container import LSTM_METHODS, Method
 from lstmzip.errors import ArchiveError, LstmzipError
-from models import registry
-from models.errors import ModelError
-from models.int_engine import IntegerLSTM
-from models.model_file import LoadedModel
+from lstmzip.models import registry
+from lstmzip.models.errors import ModelError
+from lstmzip.models.int_engine import IntegerLSTM
+from lstmzip.models.model_file import LoadedModel
 
 
 def load_model(name: str) -> LoadedModel:

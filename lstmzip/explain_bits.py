@@ -13,7 +13,7 @@ import numpy as np
 from lstmzip import transforms
 from lstmzip.engines import engine_for, lstm_method_for, load_model
 from lstmzip.pipeline import CodingConfig, block_layout, block_streams, lstm_encode, row_bits
-from models.registry import DEFAULT_MODEL
+from lstmzip.models.registry import DEFAULT_MODEL
 
 TOP = 5
 

@@ -23,17 +23,17 @@ from typing import Callable
 import numpy as np
 import torch
 
-from codec.errors import CodecError
-from codec.range_coder import Decoder, Encoder
+from lstmzip.codec.errors import CodecError
+from lstmzip.codec.range_coder import Decoder, Encoder
 from lstmzip import transforms
 from lstmzip.container import LSTM_METHODS, MAX_ADAPTIVE_STREAMS, MAX_STREAMS, BlockHeader, Method, crc32
 from lstmzip.errors import BlockDamaged
 from lstmzip.stages import coding as device_coding
 from lstmzip.stages.recipes import RECIPES
 from lstmzip.stream_layout import Ramp, StreamLayout, layout, warm_sources
-from models.int_engine import EngineState, IntegerLSTM
-from models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V4, BIAS_V5, BIAS_V6, BiasConfig, ContextBias
-from models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MATCH_V5, MATCH_V6, MatchConfig, MatchModel
+from lstmzip.models.int_engine import EngineState, IntegerLSTM
+from lstmzip.models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V4, BIAS_V5, BIAS_V6, BiasConfig, ContextBias
+from lstmzip.models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MATCH_V5, MATCH_V6, MatchConfig, MatchModel
 
 Progress = Callable[[int], None]
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6}]  # what a Method.LZMA block is decoded with

@@ -23,7 +23,7 @@ class BlockCoder:
         import ray
 
         from lstmzip import __version__
-        from models.fixed_point import ENGINE_VERSION
+        from lstmzip.models.fixed_point import ENGINE_VERSION
 
         return {"pid": os.getpid(), "host": socket.gethostname(), "node": ray.get_runtime_context().get_node_id(),
                 "device": self.device, "version": __version__, "engine": ENGINE_VERSION}
@@ -32,8 +32,8 @@ class BlockCoder:
         if sha256 not in self._engines:
             import ray
 
-            from models.int_engine import IntegerLSTM
-            from models.model_file import from_bytes
+            from lstmzip.models.int_engine import IntegerLSTM
+            from lstmzip.models.model_file import from_bytes
 
             # The ref comes wrapped in a list so Ray does not fetch the model with every job.
             model = from_bytes(ray.get(model_ref[0]))

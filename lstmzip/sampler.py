@@ -12,7 +12,7 @@ import torch
 
 from lstmzip.engines import engine_for, load_model
 from lstmzip.errors import LstmzipError
-from models.registry import DEFAULT_MODEL
+from lstmzip.models.registry import DEFAULT_MODEL
 
 TEMPERATURE_STEPS = 256  # temperature is rounded to 1/256
 MAX_TEMPERATURE = 10.0

@@ -1,7 +1,7 @@
 """Scale-out: blocks coded by Ray workers, on this machine (`--workers N`) or on a Ray cluster
 (`--cluster ADDRESS`). Needs the `cluster` extra (pip install 'lstmzip[cluster]').
 
-Archive blocks are independent (DESIGN.md §1) and each is coded exactly as in-process, so
+Archive blocks are independent (docs/DESIGN.md §1) and each is coded exactly as in-process, so
 the archive is byte-identical whatever the worker count or cluster shape. lstmzip keeps the
 order: results are written as they arrive, in block order, with a bounded window of blocks
 in flight (memory stays bounded however large the input).
@@ -68,7 +68,7 @@ class BlockPool:
         _require_ray()
         from lstmzip import __version__
         from lstmzip.ray_driver import DriverInit
-        from models.fixed_point import ENGINE_VERSION
+        from lstmzip.models.fixed_point import ENGINE_VERSION
 
         self.scale = scale
         self._log = tempfile.NamedTemporaryFile(prefix="lstmzip-ray-", suffix=".log", delete=False)

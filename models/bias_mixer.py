@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.record_context import BYTE_CLASS
+from lstmzip.models.record_context import BYTE_CLASS
 
 ONE = 1 << 12  # Q12 weight 1.0
 MAX_WEIGHT = 4 * ONE  # table weights stay in [0, 4]

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models.bias_mixer import BiasMixer, logit_gradient
-from models.record_context import FIELD_ABOVE_KINDS, RecordContext
+from lstmzip.models.bias_mixer import BiasMixer, logit_gradient
+from lstmzip.models.record_context import FIELD_ABOVE_KINDS, RecordContext
 
 P_BITS = 16  # probabilities in the update are Q16
 BIAS_LIMIT = 1 << 22  # table entries are clamped: the sum of the orders stays far inside int32

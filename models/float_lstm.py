@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.config import ModelConfig
+from lstmzip.models.config import ModelConfig
 
 
 class FloatLSTM(nn.Module):

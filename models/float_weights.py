@@ -8,9 +8,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from models.config import ModelConfig
-from models.errors import ModelError
-from models.float_lstm import FloatLSTM
+from lstmzip.models.config import ModelConfig
+from lstmzip.models.errors import ModelError
+from lstmzip.models.float_lstm import FloatLSTM
 
 FLOAT_DIR = Path(__file__).resolve().parent / "float_weights"
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import torch
 
-from models import fixed_point as fp
-from models.exact_matmul import ExactMatmul
-from models.quantize import QuantizedModel
+from lstmzip.models import fixed_point as fp
+from lstmzip.models.exact_matmul import ExactMatmul
+from lstmzip.models.quantize import QuantizedModel
 
 _HALF = fp.GATE_ONE // 2  # sigmoid value 0.5 in Q15
 

@@ -1,4 +1,4 @@
-"""Model files: safetensors holding the integer model, with JSON metadata (DESIGN.md §5).
+"""Model files: safetensors holding the integer model, with JSON metadata (docs/DESIGN.md §5).
 
 The model id is the sha256 of the file. Files are checked (format, engine version, tensor
 names, shapes and dtypes) before the engine sees them; never unpickled.
@@ -14,10 +14,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from models import fixed_point as fp
-from models.config import ModelConfig
-from models.errors import ModelError
-from models.quantize import QuantizedModel, expected_shapes
+from lstmzip.models import fixed_point as fp
+from lstmzip.models.config import ModelConfig
+from lstmzip.models.errors import ModelError
+from lstmzip.models.quantize import QuantizedModel, expected_shapes
 
 FORMAT = "lstmzip-model"
 FORMAT_VERSION = 1

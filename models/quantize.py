@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models import fixed_point as fp
-from models.config import ModelConfig
-from models.float_lstm import FloatLSTM
+from lstmzip.models import fixed_point as fp
+from lstmzip.models.config import ModelConfig
+from lstmzip.models.float_lstm import FloatLSTM
 
 GATE_UNITS = float(1 << fp.LUT_FRAC_BITS)
 LOGIT_UNITS = float(1 << fp.LOGIT_FRAC_BITS)

@@ -11,8 +11,8 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from models import model_file
-from models.errors import ModelError
+from lstmzip.models import model_file
+from lstmzip.models.errors import ModelError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = "default"

@@ -42,10 +42,10 @@ def text(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_model_file(tmp_path_factory) -> Path:
     """A second, small model (random weights) written with the real model-file code."""
-    from models import model_file
-    from models.config import ModelConfig
-    from models.float_lstm import FloatLSTM
-    from models.quantize import quantize
+    from lstmzip.models import model_file
+    from lstmzip.models.config import ModelConfig
+    from lstmzip.models.float_lstm import FloatLSTM
+    from lstmzip.models.quantize import quantize
 
     torch.manual_seed(7)
     model = FloatLSTM(ModelConfig(layers=1, hidden=32, embed=8))

@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codec.errors import CodecError
-from codec.range_coder import Decoder, Encoder, check_frequencies
+from lstmzip.codec.errors import CodecError
+from lstmzip.codec.range_coder import Decoder, Encoder, check_frequencies
 
 
 def _table(rng, rows):

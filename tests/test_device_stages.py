@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import lstmzip
-from codec.errors import CodecError
+from lstmzip.codec.errors import CodecError
 from lstmzip import api
 from lstmzip.container import Method
 from lstmzip.engines import engine_for, load_model

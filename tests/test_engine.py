@@ -1,11 +1,11 @@
-"""The exactness contract (DESIGN.md §2): identical tables for any batch, thread count, GEMM path."""
+"""The exactness contract (docs/DESIGN.md §2): identical tables for any batch, thread count, GEMM path."""
 import numpy as np
 import pytest
 import torch
 
-from models import registry
-from models.exact_matmul import int_mm_is_exact
-from models.int_engine import IntegerLSTM
+from lstmzip.models import registry
+from lstmzip.models.exact_matmul import int_mm_is_exact
+from lstmzip.models.int_engine import IntegerLSTM
 from tests.conftest import data_file
 
 
@@ -74,10 +74,10 @@ def test_quantisation_is_deterministic_and_close_to_float(default_model):
     """The committed float weights quantise to exactly the shipped integer model, and the
     integer model codes real text within 3% of the float model's bits."""
     from lstmzip.training.measure import compare
-    from models import float_weights
+    from lstmzip.models import float_weights
 
     model = float_weights.load_float(registry.DEFAULT_MODEL)
-    from models.quantize import quantize
+    from lstmzip.models.quantize import quantize
 
     q = quantize(model)
     for k, v in default_model.qmodel.tensors.items():

@@ -1,4 +1,4 @@
-"""The committed golden archives must keep decoding (DESIGN.md §2), and today's encoder must
+"""The committed golden archives must keep decoding (docs/DESIGN.md §2), and today's encoder must
 still produce them byte for byte (a change there is a format change: bump the version)."""
 import io
 from pathlib import Path
@@ -38,7 +38,7 @@ def test_archives_of_a_replaced_shipped_model_still_decode():
     """0.3's logs archives name `logs`, whose model 0.4 replaced: the old one is found by its
     sha256 (shipped as `logs-0.3`), and it is neither listed nor chosen by --model auto."""
     from lstmzip.engines import model_for_archive
-    from models import registry
+    from lstmzip.models import registry
 
     f = io.BytesIO((GOLDEN / "sample.logs03.lstmz").read_bytes())
     header = container.read_header(f)

@@ -118,7 +118,7 @@ def test_missing_and_damaged_model_files(runner, text, tmp_path, tiny_model_file
 
 
 def test_damaged_shipped_model(runner, text, tmp_path, monkeypatch):
-    from models import registry
+    from lstmzip.models import registry
 
     weights = tmp_path / "weights"
     weights.mkdir()

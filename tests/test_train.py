@@ -63,7 +63,7 @@ def test_a_fine_tuned_model_codes_with_the_method_of_the_model_it_came_from(tmp_
     from lstmzip import container
     from lstmzip.engines import lstm_method_for
     from lstmzip.training.run import inherited_method
-    from models import model_file
+    from lstmzip.models import model_file
 
     assert inherited_method("logs") == 9 and inherited_method("default") == 4 and inherited_method(None) == 4
     assert inherited_method(str(tiny_model_file)) == 4

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from lstmzip.stages.rows import RowBatch, pick, put
-from models.context_bias import _HASH_MULT, _HASH_MULT_HI, BIAS_LIMIT, MAX_STREAMS, P_BITS, BiasConfig, _table_rows
+from lstmzip.models.context_bias import _HASH_MULT, _HASH_MULT_HI, BIAS_LIMIT, MAX_STREAMS, P_BITS, BiasConfig, _table_rows
 
 
 def zeros(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:

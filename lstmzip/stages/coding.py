@@ -22,7 +22,7 @@ from lstmzip.stages.bias import BiasStage
 from lstmzip.stages.match import MatchStage
 from lstmzip.stages.recipes import Recipe
 from lstmzip.stages.rows import RowBatch, pick, put
-from models.int_engine import IntegerLSTM
+from lstmzip.models.int_engine import IntegerLSTM
 
 Progress = Callable[[int], None]
 Observer = Callable[[int, np.ndarray, np.ndarray], None]  # (step, frequency rows, symbols)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from lstmzip.stages.rows import RowBatch, pick, put
-from models.match_model import (_C1, _C2, _H1, _H2, _MISS_CELLS, _N_LEVELS, CONTEXT_BYTES, LEN_EDGES, P_MAX, P_MIN,
+from lstmzip.models.match_model import (_C1, _C2, _H1, _H2, _MISS_CELLS, _N_LEVELS, CONTEXT_BYTES, LEN_EDGES, P_MAX, P_MIN,
                                 P_ONE, PROB_EDGES, RATE, TABLE_BITS, MatchConfig)
 
 _POW2 = [1 << k for k in range(41)]

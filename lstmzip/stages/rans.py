@@ -1,4 +1,4 @@
-"""Interleaved rANS on the engine's device (FORMAT.md, method 10).
+"""Interleaved rANS on the engine's device (docs/FORMAT.md, method 10).
 
 rANS (Duda 2013; the 64-bit variant of Giesen's rans64): a 63-bit state in [2^31, 2^63),
 32-bit words, frequencies quantised to a total of 2^24. Each coder of a block codes the bytes
@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from codec.errors import CodecError
+from lstmzip.codec.errors import CodecError
 
 SCALE_BITS = 24
 TOTAL = 1 << SCALE_BITS

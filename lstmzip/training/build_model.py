@@ -18,12 +18,12 @@ import torch
 from safetensors.torch import load_file
 
 from lstmzip.training.measure import compare
-from models import float_weights, model_file
-from models.config import ModelConfig
-from models.float_lstm import FloatLSTM
-from models.int_engine import IntegerLSTM
-from models.quantize import quantize
-from models.registry import WEIGHTS_DIR
+from lstmzip.models import float_weights, model_file
+from lstmzip.models.config import ModelConfig
+from lstmzip.models.float_lstm import FloatLSTM
+from lstmzip.models.int_engine import IntegerLSTM
+from lstmzip.models.quantize import quantize
+from lstmzip.models.registry import WEIGHTS_DIR
 
 
 def main() -> None:

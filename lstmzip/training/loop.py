@@ -20,8 +20,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from lstmzip.training import corpus
-from models.config import ModelConfig
-from models.float_lstm import FloatLSTM
+from lstmzip.models.config import ModelConfig
+from lstmzip.models.float_lstm import FloatLSTM
 
 LN2 = math.log(2.0)
 

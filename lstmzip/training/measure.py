@@ -8,9 +8,9 @@ import torch
 
 from lstmzip.container import Method
 from lstmzip.pipeline import _active, _stream_matrix, _trim, code_bits, lstm_encode
-from models import fixed_point as fp
-from models.float_lstm import FloatLSTM
-from models.int_engine import IntegerLSTM
+from lstmzip.models import fixed_point as fp
+from lstmzip.models.float_lstm import FloatLSTM
+from lstmzip.models.int_engine import IntegerLSTM
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ from lstmzip.errors import LstmzipError
 from lstmzip.training import sources
 from lstmzip.training.corpus import concatenate, split_documents
 from lstmzip.training.loop import FitResult, TrainConfig, fit
-from models.config import ModelConfig
+from lstmzip.models.config import ModelConfig
 
 MIN_VAL_BYTES = 4096
 MEASURE_BYTES = 65536  # validation bytes the float/integer/xz/bzip2 comparison runs on
@@ -93,8 +93,8 @@ def resolve_device(device: str) -> str:
 
 def load_init(name: str):
     """Float weights to start from: a shipped model's name, or a float .safetensors file."""
-    from models import float_weights, registry
-    from models.errors import ModelError
+    from lstmzip.models import float_weights, registry
+    from lstmzip.models.errors import ModelError
 
     try:
         if name in registry.SHIPPED:
@@ -117,7 +117,7 @@ def inherited_method(init_from: str | None) -> int:
     """The block method a trained model codes with: that of the model it was fine-tuned from
     (a shipped model's, or the `block_method` a model file records), else 4."""
     from lstmzip.engines import load_model, lstm_method_for
-    from models import registry
+    from lstmzip.models import registry
 
     if init_from in registry.SHIPPED or (init_from or "").endswith(".lstmzm"):
         try:
@@ -141,8 +141,8 @@ def split(corpus: sources.Corpus, fraction: float, seed: int) -> tuple[np.ndarra
 
 def _compare(model, val: bytes) -> dict:
     from lstmzip.training.measure import float_bits, int_bits
-    from models.int_engine import IntegerLSTM
-    from models.quantize import quantize
+    from lstmzip.models.int_engine import IntegerLSTM
+    from lstmzip.models.quantize import quantize
 
     qm = quantize(model.cpu())
     fb = float_bits(model, val, streams=4)
@@ -182,7 +182,7 @@ def plot_log(log_csv: Path, png: Path, title: str) -> None:
 def train(corpus_paths: list[Path], out: Path, opts: TrainOptions,
           on_eval: Callable | None = None, on_step: Callable | None = None) -> TrainReport:
     """Train a model on `corpus_paths` and write it to `out` (see the module docstring)."""
-    from models import float_weights, model_file
+    from lstmzip.models import float_weights, model_file
 
     out = Path(out)
     if out.suffix != ".lstmzm":
@@ -231,7 +231,7 @@ def train(corpus_paths: list[Path], out: Path, opts: TrainOptions,
     res: FitResult = fit(cfg, train_data, val_data[:EVAL_BYTES], Path(run_dir), resume=resume, init=init,
                          time_budget=opts.time_budget or None, patience=opts.patience, device=device,
                          on_eval=on_eval, on_step=on_step)
-    from models.float_lstm import FloatLSTM
+    from lstmzip.models.float_lstm import FloatLSTM
     from safetensors.torch import load_file
 
     model = FloatLSTM(model_cfg)

@@ -119,13 +119,13 @@ def atheris_fuzz(argv: list[str], cases: int, timeout: float, out_json: Path | N
     report and the input saved; otherwise the counts are printed after the last run."""
     import atheris
 
-    with atheris.instrument_imports(include=["lstmzip", "codec", "models"]):
-        import codec.range_coder  # noqa: F401  (imported here so that it is instrumented)
+    with atheris.instrument_imports(include=["lstmzip"]):
+        import lstmzip.codec.range_coder  # noqa: F401  (imported here so that it is instrumented)
         import lstmzip
         import lstmzip.api  # noqa: F401
         import lstmzip.pipeline  # noqa: F401
-        import models.context_bias  # noqa: F401
-        import models.match_model  # noqa: F401
+        import lstmzip.models.context_bias  # noqa: F401
+        import lstmzip.models.match_model  # noqa: F401
         from lstmzip.errors import LstmzipError
     from tests.fuzz.mutations import seeds
 
