@@ -60,8 +60,8 @@ def main() -> None:
     from lstmzip.codec.range_coder import Encoder
     from lstmzip.engines import engine_for, load_model
     from lstmzip.pipeline import _stream_matrix
-    from lstmzip.models.context_bias import ContextBias
-    from lstmzip.models.match_model import MatchModel
+    from lstmzip.stages.host.context_bias import ContextBias
+    from lstmzip.stages.host.match_model import MatchModel
 
     S = args.streams
     text = (args.eval / "large" / "bible.txt").read_bytes()[: S * args.steps]

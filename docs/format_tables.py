@@ -16,7 +16,8 @@ from pathlib import Path
 
 from lstmzip import pipeline
 from lstmzip.container import LSTM_METHODS, Method
-from lstmzip.models import bias_mixer, context_bias, fixed_point, match_model, record_context
+from lstmzip.models import fixed_point
+from lstmzip.stages.host import bias_mixer, context_bias, match_model, record_context
 from lstmzip.stages.recipes import RECIPES
 
 FORMAT_MD = Path(__file__).with_name("FORMAT.md")
@@ -31,7 +32,7 @@ BIAS_FIELDS = {
     "warm": "a row's n-th update is scaled by warm / (warm + min(n, cap))",
     "cap": "see warm",
     "count_scale": "a row used by c streams in a step moves by: mean = sum / c; sqrt = sum / round(sqrt(c))",
-    "record": "tables keyed by the byte's place in its line (kinds of models/record_context.py)",
+    "record": "tables keyed by the byte's place in its line (kinds of lstmzip/stages/host/record_context.py)",
     "match_context": "a table keyed by the match model's predicted byte",
     "rep_context": "a table keyed by the rep pointer's byte where it differs from the match's",
     "extra_bits": "log2 rows of each record, match and rep table",
@@ -128,9 +129,9 @@ def constants_table() -> list[str]:
 def tables() -> str:
     parts = ["Block methods (`lstmzip/pipeline.py` `STAGES`, `lstmzip/stages/recipes.py` `RECIPES`):", "",
              *methods_table(), "",
-             "Context bias versions (`models/context_bias.py` `BiasConfig`):", "",
+             "Context bias versions (`lstmzip/stages/host/context_bias.py` `BiasConfig`):", "",
              *config_table(context_bias, "BIAS", BIAS_FIELDS), "",
-             "Match model versions (`models/match_model.py` `MatchConfig`):", "",
+             "Match model versions (`lstmzip/stages/host/match_model.py` `MatchConfig`):", "",
              *config_table(match_model, "MATCH", MATCH_FIELDS), "",
              "Constants of the integer engine and the stages (every method uses the same values):", "",
              *constants_table()]

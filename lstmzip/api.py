@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Iterator
 
+from lstmzip import auto_model
 from lstmzip import container as ct
 from lstmzip.engines import engine_for, lstm_method_for, load_model, model_for_archive
 from lstmzip.errors import ArchiveError, BlockDamaged, LstmzipError
@@ -247,24 +248,19 @@ def iter_blocks(src: BinaryIO, model: str | None = None, progress: Progress | No
 
 
 AUTO_MODEL = "auto"
-AUTO_SAMPLE = 16 << 10  # bytes of the input each candidate model is scored on
+AUTO_SAMPLE = auto_model.SAMPLE  # bytes of the input that --model auto looks at
 
 
 def choose_model(sample: bytes, candidates: list[str] | None = None, device: str = "cpu") -> str:
-    """The candidate (shipped model names by default) whose full coder model needs the fewest
-    bits for `sample`, the way the pipeline would code it. Ties go to the first candidate."""
-    from lstmzip import transforms
-    from lstmzip.pipeline import lstm_encode, plan_streams
+    """The candidate (shipped model names by default) whose model and block method code
+    windows spread over `sample` in the fewest bits (lstmzip.auto_model). Ties go to the first."""
     from lstmzip.models import registry
 
     names = candidates or registry.names()
     if len(names) == 1 or not sample:
         return names[0]
-    data = transforms.forward(sample, transforms.choose(sample))
-    streams = plan_streams(len(data), CodingConfig())
-    models = [load_model(n) for n in names]
-    scores = [lstm_encode(engine_for(m, device), data, streams, method=lstm_method_for(m))[1] for m in models]
-    return names[scores.index(min(scores))]
+    models = {n: load_model(n) for n in names}
+    return auto_model.choose(sample, {n: (engine_for(m, device), lstm_method_for(m)) for n, m in models.items()})
 
 
 def _on_pool(fn, pool: "BlockPool | None", scale: ScaleOut):

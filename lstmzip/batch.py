@@ -44,10 +44,10 @@ def expand(names: list[str], recursive: bool, archives: bool, suffix: str) -> li
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int, cluster: str | None, threads: int, quiet: bool) -> Iterator:
+def worker_pool(workers: int, cluster: str | None, threads: int, quiet: bool, device: str = "auto") -> Iterator:
     """A running lstmzip.scaleout.BlockPool for --workers/--cluster (and a line saying what
-    it runs on), or None."""
-    with pool_for(ScaleOut(workers, cluster, threads=threads or 1)) as pool:
+    it runs on), or None. `device`: the workers' (auto: GPU workers when the cluster has GPUs)."""
+    with pool_for(ScaleOut(workers, cluster, device=device, threads=threads or 1)) as pool:
         if pool is not None and not quiet:
             where = f"Ray cluster {cluster}" if cluster else "local Ray"
             info, nodes = pool.info, pool.info["nodes"]

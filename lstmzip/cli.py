@@ -43,7 +43,7 @@ def _main(version: bool = typer.Option(False, "--version", "-V", callback=_versi
 
 FilesArg = typer.Argument(None, help="Files; '-' or none for stdin.")
 ModelOpt = typer.Option(registry.DEFAULT_MODEL, "--model", "-m",
-                        help="Shipped model name, model file, or 'auto' (the shipped model that scores best on the input's start).")
+                        help="Shipped model name, model file, or 'auto' (the shipped model whose LSTM codes windows across the input's first block best).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 DeviceOpt = typer.Option("auto", "--device", help="Where the model runs: auto (CUDA when there is a GPU), "
                          "cpu or cuda. The archive is the same bytes on either.")
@@ -83,6 +83,15 @@ def handle_errors(fn):
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _devices(device: str, workers: int, cluster: str | None) -> tuple[str, str]:
+    """(this process's device, the Ray workers' device). The workers get what was asked: the
+    driver resolves auto against the cluster's GPUs, and --device cuda needs GPUs there, not
+    here. With workers, only --model auto's scoring runs here."""
+    if (workers or cluster) and device == "cuda":
+        return resolve_device("auto"), device
+    return resolve_device(device), device
 
 
 def _set_threads(n: int) -> None:
@@ -162,7 +171,7 @@ def compress(
 ) -> None:
     """Compress FILES to FILE.lstmz (input kept)."""
     _set_threads(threads)
-    device = resolve_device(device)
+    device, worker_device = _devices(device, workers, cluster)
     import dataclasses
 
     from lstmzip.container import LSTM_METHODS
@@ -194,7 +203,7 @@ def compress(
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
 
-    with batch.worker_pool(workers, cluster, threads, quiet) as pool:
+    with batch.worker_pool(workers, cluster, threads, quiet, worker_device) as pool:
         batch.run_each(files, one, pool, "compress", _size, quiet, one_at_a_time=stdout or "-" in files)
 
 
@@ -233,7 +242,7 @@ def decompress(
 ) -> None:
     """Decompress FILE.lstmz to FILE (archive kept)."""
     _set_threads(threads)
-    device = resolve_device(device)
+    device, worker_device = _devices(device, workers, cluster)
     files = batch.expand(_inputs(files), recursive, archives=True, suffix=SUFFIX)
     if output and len(files) > 1:
         raise typer.BadParameter("-o takes one input file", param_hint="--output")
@@ -246,7 +255,7 @@ def decompress(
         if rm and name != "-" and not to_stdout:
             os.unlink(name)
 
-    with batch.worker_pool(workers, cluster, threads, quiet) as pool:
+    with batch.worker_pool(workers, cluster, threads, quiet, worker_device) as pool:
         batch.run_each(files, one, pool, "decompress", _original_size, quiet, one_at_a_time=stdout or "-" in files)
 
 
@@ -264,7 +273,7 @@ def test_cmd(
 ) -> None:
     """Verify archives (every block checksum and the trailer) without writing anything."""
     _set_threads(threads)
-    device = resolve_device(device)
+    device, worker_device = _devices(device, workers, cluster)
     def one(name: str, bar) -> None:
         src = sys.stdin.buffer if name == "-" else open_input(Path(name))
         try:
@@ -277,7 +286,7 @@ def test_cmd(
             typer.echo(f"{name}: OK ({n} bytes)", err=True)
 
     files = batch.expand(_inputs(files), recursive, archives=True, suffix=SUFFIX)
-    with batch.worker_pool(workers, cluster, threads, quiet) as pool:
+    with batch.worker_pool(workers, cluster, threads, quiet, worker_device) as pool:
         batch.run_each(files, one, pool, "test", _original_size, quiet)
 
 

@@ -21,7 +21,7 @@ MAX_BLOCK = 64 << 20
 # (~10 KB each for 2 x 256), so this cap is what keeps a small hostile header from asking for
 # gigabytes. lstmzip never writes more than 512 (CodingConfig.max_streams).
 MAX_STREAMS = 1 << 14
-MAX_ADAPTIVE_STREAMS = 1 << 14  # models.context_bias.MAX_STREAMS
+MAX_ADAPTIVE_STREAMS = 1 << 14  # lstmzip.stages.host.context_bias.MAX_STREAMS
 MAX_NAME = 64
 # No model codes a byte in fewer than ~0.0056 bits (the largest frequency is 2^16 of a total
 # of at least 2^16 + 255), so an LSTM block cannot expand more than ~1430x. Refusing more

@@ -1,6 +1,6 @@
 """Block coding: split a block into S equal streams and code them in lockstep with the engine.
 
-Per step, the engine's logits go through the context bias (models.context_bias, learned from
+Per step, the engine's logits go through the context bias (lstmzip.stages.host.context_bias, learned from
 the block as it is coded; methods 3 and up) and the match model before
 the coder. Each LSTM block method fixes the versions of these stages (STAGES).
 
@@ -32,8 +32,8 @@ from lstmzip.stages import coding as device_coding
 from lstmzip.stages.recipes import RECIPES
 from lstmzip.stream_layout import Ramp, StreamLayout, layout, warm_sources
 from lstmzip.models.int_engine import EngineState, IntegerLSTM
-from lstmzip.models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V4, BIAS_V5, BIAS_V6, BiasConfig, ContextBias
-from lstmzip.models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MATCH_V5, MATCH_V6, MatchConfig, MatchModel
+from lstmzip.stages.host.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V4, BIAS_V5, BIAS_V6, BiasConfig, ContextBias
+from lstmzip.stages.host.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MATCH_V5, MATCH_V6, MatchConfig, MatchModel
 
 Progress = Callable[[int], None]
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6}]  # what a Method.LZMA block is decoded with
@@ -195,6 +195,9 @@ def _engine_step(engine: IntegerLSTM, x: torch.Tensor, state: EngineState, batch
     return torch.cat(logits), EngineState.concat(states)
 
 
+OVERLAP_MIN_ROWS = 64  # 16-64 KB of book1 (8-32 streams) coded 5-15% faster without the worker
+
+
 class _Predictor:
     """Engine, context bias (optional) and match model: the frequency table for each step.
 
@@ -204,7 +207,9 @@ class _Predictor:
     the timing. It only pays when torch leaves a core free for it (`torch.set_num_threads`
     below the core count; the CLI does that by default): torch's own threads spin between
     kernels and fight a worker on a busy core (book1 on 2 cores: 74 KB/s with 1 torch thread
-    and the worker, 65 with 2 threads and none, 44 with 2 threads and the worker).
+    and the worker, 65 with 2 threads and none, 44 with 2 threads and the worker). Below
+    OVERLAP_MIN_ROWS rows a step is too small for the hand-over to pay: xargs.1 (2 streams)
+    compressed in 2.5-2.8 s with the worker, 1.9 s without.
     """
 
     def __init__(self, engine: IntegerLSTM, lay: StreamLayout, stages: Stages, batch: int):
@@ -255,7 +260,7 @@ class _Predictor:
 
     def update(self, t: int, sym: np.ndarray, next_rows: int) -> None:
         self.x = torch.from_numpy(sym).to(self.engine.device)
-        if next_rows and self._overlap:
+        if next_rows >= OVERLAP_MIN_ROWS and self._overlap:
             self._pending = self._pool.submit(self._lstm, next_rows)
         if self.bias is not None:
             self.bias.update(sym)
@@ -291,6 +296,18 @@ def block_layout(n: int, streams: int, method: Method) -> StreamLayout:
     return layout(n, streams, None if method in RECIPES else STAGES[method].ramp)
 
 
+def _predicted(engine: IntegerLSTM, lay: StreamLayout, stages: Stages, mat: np.ndarray, batch: int = 0):
+    """(step, frequency rows, coded symbols) for every step of a layout, stages updated."""
+    active = lay.active.tolist() + [0]
+    with _Predictor(engine, lay, stages, batch) as pred:
+        for t in range(lay.steps):
+            rows = active[t]
+            f = pred.freqs(rows)
+            sym = mat[:rows, t].astype(np.int64)
+            yield t, f, sym
+            pred.update(t, sym, active[t + 1])
+
+
 def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
                 progress: Progress | None = None, method: Method = Method.LSTM_ADAPTIVE2,
                 observe: Observer | None = None) -> tuple[bytes, float]:
@@ -299,23 +316,26 @@ def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
     if method in RECIPES:
         return device_coding.encode_blocks(engine, [data], [streams], RECIPES[method], progress, observe)[0]
     lay = block_layout(len(data), streams, method)
-    mat = lay.matrix(data)
     enc = Encoder()
     bits = 0.0
-    active = lay.active.tolist() + [0]
-    with _Predictor(engine, lay, STAGES[method], batch) as pred:
-        for t in range(lay.steps):
-            rows = active[t]
-            f = pred.freqs(rows)
-            sym = mat[:rows, t].astype(np.int64)
-            enc.encode(sym, f)
-            bits += code_bits(f, sym)
-            if observe:
-                observe(t, f, sym)
-            pred.update(t, sym, active[t + 1])
-            if progress:
-                progress(rows)
+    for t, f, sym in _predicted(engine, lay, STAGES[method], lay.matrix(data), batch):
+        enc.encode(sym, f)
+        bits += code_bits(f, sym)
+        if observe:
+            observe(t, f, sym)
+        if progress:
+            progress(len(sym))
     return enc.finish(), bits
+
+
+def window_bits(engine: IntegerLSTM, windows: np.ndarray, method: Method) -> float:
+    """The model's estimate in bits for uint8 windows [rows, n], each a stream of one plain
+    layout, through `method`'s stages (method 4's for a device recipe, the same integers):
+    how --model auto scores a candidate."""
+    rows, n = windows.shape
+    lay = layout(rows * n, rows)
+    stages = STAGES.get(method, STAGES[Method.LSTM_ADAPTIVE2])
+    return sum(code_bits(f, sym) for _, f, sym in _predicted(engine, lay, stages, windows))
 
 
 def lstm_decode(engine: IntegerLSTM, coded: bytes, n: int, streams: int, batch: int = 0,

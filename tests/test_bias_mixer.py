@@ -1,7 +1,7 @@
 """The bias mixer (method 9): learns which sources to trust, per selector, exactly."""
 import numpy as np
 
-from lstmzip.models.bias_mixer import ONE, BiasMixer, match_state
+from lstmzip.stages.host.bias_mixer import ONE, BiasMixer, match_state
 
 
 def _freqs(logits: np.ndarray) -> np.ndarray:

@@ -191,3 +191,28 @@ def test_best_uses_longer_streams(runner, text):
     assert (normal.streams, best.streams) == (2, 1)  # 4,227 bytes: 2 KiB streams vs 16 KiB
     r = runner.invoke(app, ["compress", "-c", "--fast", "--best", str(text)])
     assert r.exit_code == 2
+
+
+def test_ray_workers_get_the_device_asked_for(runner, tmp_path, monkeypatch):
+    """--device goes to the workers as given: the driver resolves auto against the cluster's
+    GPUs, and --device cuda asks for GPU workers even where this machine has no GPU."""
+    import contextlib
+
+    from lstmzip import batch
+
+    asked = []
+
+    @contextlib.contextmanager
+    def no_pool(scale):  # records what the pool was asked for, then codes in-process
+        asked.append(scale)
+        yield None
+
+    monkeypatch.setattr(batch, "pool_for", no_pool)
+    src = tmp_path / "a.txt"
+    src.write_bytes(b"hello world, " * 40)
+    for device in ("cpu", "auto", "cuda"):
+        r = runner.invoke(app, ["compress", "-q", "-f", "--workers", "2", "--device", device, str(src)])
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(app, ["test", "--workers", "2", "--device", device, str(src) + ".lstmz"])
+        assert r.exit_code == 0, r.output
+    assert [(s.workers, s.device) for s in asked] == [(2, d) for d in ("cpu", "cpu", "auto", "auto", "cuda", "cuda")]

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lstmzip.models import fixed_point as fp
-from lstmzip.models.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V6, MAX_STREAMS, SCALE_ONE, BiasConfig, ContextBias
+from lstmzip.stages.host.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V6, MAX_STREAMS, SCALE_ONE, BiasConfig, ContextBias
 
 EXP = torch.tensor([max(1, round(65536 * np.exp(-d / 64))) for d in range(fp.EXP_TABLE_SIZE)], dtype=torch.int32)
 
@@ -77,7 +77,7 @@ def test_v2_learns_more_from_many_streams_that_agree():
 def test_orders_above_4_see_bytes_beyond_the_last_4():
     """"abcdef" and "zycdef" share their last 4 bytes and are followed by different bytes:
     order 4 cannot tell them apart, order 6 can (the context keeps the last 7 bytes)."""
-    from lstmzip.models.context_bias import BiasConfig
+    from lstmzip.stages.host.context_bias import BiasConfig
 
     text = b"abcdefX zycdefY " * 40
     mat = np.frombuffer(text, dtype=np.uint8).reshape(1, -1)

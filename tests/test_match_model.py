@@ -1,7 +1,7 @@
 """The match model: sharpens repeats, stays exact, leaves rows without a match untouched."""
 import numpy as np
 
-from lstmzip.models.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MATCH_V5, MATCH_V6, MatchModel
+from lstmzip.stages.host.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MATCH_V5, MATCH_V6, MatchModel
 
 
 def _run(data: bytes, streams: int, freqs_fn, cfg=MATCH_V1):

@@ -1,7 +1,7 @@
 """Record contexts (methods 5-7): the byte above, the field number, the current word, the field name, the field above."""
 import torch
 
-from lstmzip.models.record_context import NO_BYTE, RecordContext
+from lstmzip.stages.host.record_context import NO_BYTE, RecordContext
 
 
 def _feed(rc: RecordContext, text: bytes) -> torch.Tensor:

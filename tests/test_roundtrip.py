@@ -102,6 +102,20 @@ def test_auto_model_picks_the_best_scoring_candidate(tiny_model_file):
     assert lstmzip.decompress(packed) == text
 
 
+def test_auto_model_windows_spread_over_the_sample_and_start_after_a_newline():
+    from lstmzip.auto_model import windows
+
+    text = b"".join(b"line %05d of the sample\n" % i for i in range(4000))
+    rows = windows(text, count=8, length=100)
+    assert rows.shape == (8, 100)
+    starts = [text.index(bytes(r)) for r in rows]
+    assert starts[0] == 0 and starts[-1] > len(text) - 200 and starts == sorted(starts)
+    assert all(text[s - 1 : s] == b"\n" for s in starts[1:-1])
+    assert windows(b"abc", count=8, length=100).tolist() == [list(b"abc")]  # short: what there is
+    assert windows(text[:450], count=8, length=100).shape == (4, 100)  # consecutive windows
+    assert windows(b"").size == 0
+
+
 def test_lzma_fallback_searches_like_xz_9e_and_decodes_like_preset_6():
     from lstmzip import pipeline
 
@@ -112,11 +126,12 @@ def test_lzma_fallback_searches_like_xz_9e_and_decodes_like_preset_6():
     assert pipeline._lzma_decompress(thorough, len(data)) == data
 
 
-def test_auto_model_picks_the_logs_model_for_logs():
+def test_auto_model_picks_the_logs_model_for_logs_and_the_python_model_for_python():
     from lstmzip.api import choose_model
 
     sample = data_file("apache.log")  # a web server access log
     assert choose_model(sample) == "logs"
+    assert choose_model(data_file("future.py")) == "python"
     assert lstmzip.decompress(lstmzip.compress(sample, "logs")) == sample
 
 

@@ -1,7 +1,7 @@
-"""Context bias on the device (models.context_bias's BIAS_V1/BIAS_V2 arithmetic, batched over
+"""Context bias on the device (lstmzip.stages.host.context_bias's BIAS_V1/BIAS_V2 arithmetic, batched over
 blocks): tables keyed by the last 1-7 bytes add learned biases to the LSTM's logits.
 
-The integers are those of models.context_bias.ContextBias for the same config (tested step by
+The integers are those of lstmzip.stages.host.context_bias.ContextBias for the same config (tested step by
 step), so a block coded here matches one coded there. Each block has its own tables: row ids
 are offset by block * rows_per_block.
 """
@@ -12,15 +12,16 @@ import math
 import numpy as np
 import torch
 
+from lstmzip.stages.lazy import lazy_zeros
 from lstmzip.stages.rows import RowBatch, pick, put
-from lstmzip.models.context_bias import _HASH_MULT, _HASH_MULT_HI, BIAS_LIMIT, MAX_STREAMS, P_BITS, BiasConfig, _table_rows
+from lstmzip.stages.host.context_bias import _HASH_MULT, _HASH_MULT_HI, BIAS_LIMIT, MAX_STREAMS, P_BITS, BiasConfig, _table_rows
 
 
 def zeros(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """Zeroed memory; on the CPU from numpy, whose pages are mapped lazily (memory grows with
-    the contexts actually seen, not with the table size)."""
+    """Zeroed memory; on the CPU mapped as it is written (memory grows with the contexts
+    actually seen, not with the table size: lstmzip.stages.lazy)."""
     if device.type == "cpu":
-        return torch.from_numpy(np.zeros(shape, dtype=torch.empty(0, dtype=dtype).numpy().dtype))
+        return torch.from_numpy(lazy_zeros(shape, torch.empty(0, dtype=dtype).numpy().dtype))
     return torch.zeros(shape, dtype=dtype, device=device)
 
 
@@ -86,7 +87,7 @@ class BiasStage:
         """After the step that coded y (int64 [n], the active rows): learn, shift y in."""
         ids, f = self._ids, self._f
         n, k = ids.shape
-        # p(x) in Q16 as f * (2^31 // total) >> 15 (int32: see models.context_bias)
+        # p(x) in Q16 as f * (2^31 // total) >> 15 (int32: see lstmzip.stages.host.context_bias)
         recip = ((1 << 31) // f.sum(dim=1, keepdim=True, dtype=torch.int64)).to(torch.int32)
         g = f.mul(recip).bitwise_right_shift_(31 - P_BITS).neg_()
         g.scatter_add_(1, y.unsqueeze(1), torch.full((n, 1), 1 << P_BITS, dtype=torch.int32, device=g.device))

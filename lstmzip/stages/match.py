@@ -1,8 +1,8 @@
-"""Match model on the device (models.match_model's MATCH_V1/MATCH_V2 arithmetic, batched over
+"""Match model on the device (lstmzip.stages.host.match_model's MATCH_V1/MATCH_V2 arithmetic, batched over
 blocks): finds the latest repeat of the last 4 bytes in the block and sharpens the frequency
 table towards the byte that followed it, through an adaptive probability map.
 
-The integers are those of models.match_model.MatchModel for the same config (tested step by
+The integers are those of lstmzip.stages.host.match_model.MatchModel for the same config (tested step by
 step). Each block has its own hash tables and APM (offset by the block's index); entries keep
 the block-local key t * S + stream, so recency and hashes are the host model's.
 """
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from lstmzip.stages.rows import RowBatch, pick, put
-from lstmzip.models.match_model import (_C1, _C2, _H1, _H2, _MISS_CELLS, _N_LEVELS, CONTEXT_BYTES, LEN_EDGES, P_MAX, P_MIN,
+from lstmzip.stages.host.match_model import (_C1, _C2, _H1, _H2, _MISS_CELLS, _N_LEVELS, CONTEXT_BYTES, LEN_EDGES, P_MAX, P_MIN,
                                 P_ONE, PROB_EDGES, RATE, TABLE_BITS, MatchConfig)
 
 _POW2 = [1 << k for k in range(41)]

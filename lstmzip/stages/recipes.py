@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lstmzip.container import Method
-from lstmzip.models.context_bias import BIAS_V2, BiasConfig
-from lstmzip.models.match_model import MATCH_V2, MatchConfig
+from lstmzip.stages.host.context_bias import BIAS_V2, BiasConfig
+from lstmzip.stages.host.match_model import MATCH_V2, MatchConfig
 
 
 @dataclass(frozen=True)

@@ -124,8 +124,8 @@ def atheris_fuzz(argv: list[str], cases: int, timeout: float, out_json: Path | N
         import lstmzip
         import lstmzip.api  # noqa: F401
         import lstmzip.pipeline  # noqa: F401
-        import lstmzip.models.context_bias  # noqa: F401
-        import lstmzip.models.match_model  # noqa: F401
+        import lstmzip.stages.host.context_bias  # noqa: F401
+        import lstmzip.stages.host.match_model  # noqa: F401
         from lstmzip.errors import LstmzipError
     from tests.fuzz.mutations import seeds
 

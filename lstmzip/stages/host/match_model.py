@@ -45,6 +45,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lstmzip.stages.lazy import lazy_zeros
+
 CONTEXT_BYTES = 4  # chosen on training-pool text (English, Python, logs): 4 < 5 < 6 bpc
 TABLE_BITS = 20
 LEN_EDGES = [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 48]  # match length -> bucket 0..15
@@ -144,12 +146,12 @@ class MatchModel:
         self.S, self.T = streams, max(steps, 1)
         self.hist = np.zeros((streams, self.T), dtype=np.uint8)
         self.ctx = np.zeros(streams, dtype=np.int64)
-        self.table = np.zeros(1 << TABLE_BITS, dtype=np.int64)
+        self.table = lazy_zeros((1 << TABLE_BITS,), np.int64)
         self.src_stream = np.full(streams, -1, dtype=np.int64)  # where the current match points
         self.src_col = np.zeros(streams, dtype=np.int64)
         self.length = np.zeros(streams, dtype=np.int64)
         self.misses = np.zeros(streams, dtype=np.int64)
-        self.own_table = np.zeros(1 << TABLE_BITS, dtype=np.int64) if cfg.own_stream_table else None
+        self.own_table = lazy_zeros((1 << TABLE_BITS,), np.int64) if cfg.own_stream_table else None
         self.row_len = np.asarray(row_ends, dtype=np.int64)
         lo = np.array([0] + PROB_EDGES, dtype=np.int64)
         hi = np.array(PROB_EDGES + [4096], dtype=np.int64)
@@ -168,11 +170,11 @@ class MatchModel:
             self.rep_col = np.zeros(streams, dtype=np.int64)
             self.rep_miss = np.zeros(streams, dtype=np.int64)
         if cfg.long_context:
-            self.long_table = np.zeros(1 << TABLE_BITS, dtype=np.int64)
+            self.long_table = lazy_zeros((1 << TABLE_BITS,), np.int64)
             self.rolling = np.zeros(streams, dtype=np.int64)
             self._rk_out = pow(_RK_BASE, cfg.long_context, _RK_PRIME)
             if cfg.own_long_table:
-                self.own_long = np.zeros(1 << TABLE_BITS, dtype=np.int64)
+                self.own_long = lazy_zeros((1 << TABLE_BITS,), np.int64)
 
     def prediction_key(self, rows: int) -> np.ndarray:
         """int64 [rows] < 2^14 for the context bias: 0 without a match, else 1 + the predicted

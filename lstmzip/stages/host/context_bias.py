@@ -31,8 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lstmzip.models.bias_mixer import BiasMixer, logit_gradient
-from lstmzip.models.record_context import FIELD_ABOVE_KINDS, RecordContext
+from lstmzip.stages.host.bias_mixer import BiasMixer, logit_gradient
+from lstmzip.stages.host.record_context import FIELD_ABOVE_KINDS, RecordContext
+from lstmzip.stages.lazy import lazy_zeros
 
 P_BITS = 16  # probabilities in the update are Q16
 BIAS_LIMIT = 1 << 22  # table entries are clamped: the sum of the orders stays far inside int32
@@ -56,7 +57,7 @@ class BiasConfig:
     # method 3) or by their sum over round(sqrt(c)) ("sqrt", method 4): many streams that
     # agree move it further than one, as c sequential updates would, without overshooting.
     count_scale: str = "mean"
-    # Method 5: tables keyed by where the byte sits in its line (models.record_context KINDS)
+    # Method 5: tables keyed by where the byte sits in its line (lstmzip.stages.host.record_context KINDS)
     # and by the match model's prediction, `extra_bits` rows each, hashed.
     record: tuple[str, ...] = ()
     match_context: bool = False
@@ -67,7 +68,7 @@ class BiasConfig:
     # text, e.g. random identifiers in logs.
     logit_scale: bool = False
     # Method 9: each table's bias and the LSTM's logits weighted by learned factors, one set per
-    # class of the last byte and match state (models.bias_mixer); replaces the logit scale.
+    # class of the last byte and match state (lstmzip.stages.host.bias_mixer); replaces the logit scale.
     # Needs match_context (the match state comes from its key).
     mixer: bool = False
     mixer_weight_shift: int = 5
@@ -89,10 +90,10 @@ BIAS_V3 = BiasConfig(orders=(1, 2, 3, 4, 6, 7), count_scale="sqrt",
 # logs 0.3805 -> 0.3754 bpc (name with the last 2 bytes 0.3764, 3 bytes 0.3774, alone 0.3769).
 BIAS_V4 = dataclasses.replace(BIAS_V3, record=BIAS_V3.record + ("key",), rep_context=True)
 # Method 7: BIAS_V4 and two tables keyed by the bytes at the same offset of the same field in the
-# line above (models.record_context): training-pool logs 0.3754 -> 0.3726 bpc with the first;
+# line above (lstmzip.stages.host.record_context): training-pool logs 0.3754 -> 0.3726 bpc with the first;
 # with method 7's warm-started streams too, 0.3696, and 0.3680 with both.
 BIAS_V5 = dataclasses.replace(BIAS_V4, record=BIAS_V4.record + ("field_above", "field_above_next"))
-# Method 9: BIAS_V5 with the mixer (models.bias_mixer): training-pool logs with method 8's other
+# Method 9: BIAS_V5 with the mixer (lstmzip.stages.host.bias_mixer): training-pool logs with method 8's other
 # stages and 8 KiB streams 0.3427 -> 0.3345 bpc (weight shift 5, scale shift 2; 6 and 1:
 # 0.3360; tables weighted without the LSTM 0.3399; selected by the match state alone 0.3417).
 BIAS_V6 = dataclasses.replace(BIAS_V5, mixer=True)
@@ -123,8 +124,8 @@ class ContextBias:
         field_starts = any(k in FIELD_ABOVE_KINDS for k in cfg.record)
         self.records = RecordContext(streams, steps, starts, field_starts) if cfg.record else None
         self.scale = SCALE_ONE
-        # numpy's zeros maps pages lazily: memory grows with the contexts actually seen.
-        self._table_np = np.zeros((sum(sizes), 256), dtype=np.int32)
+        # memory grows with the contexts actually seen (lstmzip.stages.lazy)
+        self._table_np = lazy_zeros((sum(sizes), 256), np.int32)
         self.table = torch.from_numpy(self._table_np)  # shares the memory
         self.row_updates = torch.zeros(sum(sizes), dtype=torch.int64)
         if max(cfg.orders) > MAX_ORDER:

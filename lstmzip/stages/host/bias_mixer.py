@@ -5,7 +5,7 @@ logits by one learned factor. Which source deserves trust depends on where the b
 a random ID after a digit the LSTM is overconfident and the order-n tables have never seen the
 context; in a record that repeats, the match and field tables know best. The mixer keeps, per
 selector, one weight for each table and one scale for the LSTM's logits (Q12, like the logit
-scale), selected by the class of the last byte (models.record_context.BYTE_CLASS: digit,
+scale), selected by the class of the last byte (lstmzip.stages.host.record_context.BYTE_CLASS: digit,
 upper, lower, space, tab, newline, other) and the match model's state (no match, or its
 length bucket and misses), and learns them from the block as it is coded:
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstmzip.models.record_context import BYTE_CLASS
+from lstmzip.stages.host.record_context import BYTE_CLASS
 
 ONE = 1 << 12  # Q12 weight 1.0
 MAX_WEIGHT = 4 * ONE  # table weights stay in [0, 4]
