@@ -82,8 +82,12 @@ def _machine() -> str:
 def _versions() -> dict:
     import importlib.metadata as md
 
-    out = {"python": platform.python_version()}
-    for pkg in ["lstmzip", "torch", "constriction", "zstandard", "brotli"]:
+    from lstmzip import __version__
+
+    # lstmzip's own version from the code that runs: an installed dist-info can be older
+    # than the checkout it points to
+    out = {"python": platform.python_version(), "lstmzip": __version__}
+    for pkg in ["torch", "constriction", "zstandard", "brotli"]:
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
