@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -28,23 +29,20 @@ def _modules() -> dict[str, Path]:
 
 def _imports(path: Path, module: str, top_level_only: bool) -> set[str]:
     tree = ast.parse(path.read_text())
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
-    if top_level_only:  # module-level `if`/`try` blocks run at import time too
-        nodes = [n for stmt in tree.body for n in ast.walk(stmt)
-                 if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    if top_level_only:  # module-level statements, `if`/`try` blocks included, run at import time
+        nodes = [n for stmt in tree.body if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                 for n in ast.walk(stmt)]
+    else:
+        nodes = ast.walk(tree)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
     for node in nodes:
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: resolve against this module's package
-                base = module.split(".")[: -node.level if path.name != "__init__.py" else len(module.split("."))]
-                if path.name == "__init__.py" and node.level > 1:
-                    base = module.split(".")[: 1 - node.level]
-                found.add(".".join(base + ([node.module] if node.module else [])))
-            else:
-                found.add(node.module)
-                found |= {f"{node.module}.{a.name}" for a in node.names}
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+            found.add(base)
+            found |= {f"{base}.{a.name}" for a in node.names}
     return found
 
 
@@ -65,13 +63,14 @@ def test_every_imported_package_is_declared():
     optional = set().union(*(names(v) for v in project["optional-dependencies"].values()))
     undeclared = {}
     for module, path in _modules().items():
+        at_import = _imports(path, module, top_level_only=True)
         for name in _imports(path, module, top_level_only=False):
             top = name.split(".")[0]
             if top in sys.stdlib_module_names or top in ("lstmzip", "__future__"):
                 continue
             # torch, numpy, ... at import time must be required; extras only inside functions
             if top.lower() not in (required | optional) or (
-                    top.lower() not in required and name in _imports(path, module, top_level_only=True)):
+                    top.lower() not in required and name in at_import):
                 undeclared.setdefault(top, set()).add(module)
     assert not undeclared, f"imported but not declared (or an extra imported at module level): {undeclared}"
 
