@@ -230,7 +230,10 @@ class _Predictor:
     def __exit__(self, *exc) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    @torch.inference_mode()  # also on the worker thread (the mode is per thread)
+    # The predictor's torch work runs under inference_mode (a per-thread mode, so each method
+    # that touches tensors says so, the worker thread's _lstm too): no autograd bookkeeping on a
+    # step's many small ops (xargs.1, 2 streams: 1.9-2.1 s -> 1.7 s in one process; same bytes).
+    @torch.inference_mode()
     def _lstm(self, rows: int) -> torch.Tensor:
         have = self.x.shape[0]
         if rows > have:  # streams that start at this step (a ramped layout)
@@ -245,6 +248,7 @@ class _Predictor:
         logits, self.state = _engine_step(self.engine, self.x[:rows], self.state, self.batch)
         return logits
 
+    @torch.inference_mode()
     def freqs(self, rows: int) -> np.ndarray:
         logits = self._pending.result() if self._pending is not None else self._lstm(rows)
         self._pending = None
@@ -259,6 +263,7 @@ class _Predictor:
             f = self.engine.freqs(logits).cpu().numpy()
         return self.match.adjust(f)
 
+    @torch.inference_mode()
     def update(self, t: int, sym: np.ndarray, next_rows: int) -> None:
         self.x = torch.from_numpy(sym).to(self.engine.device)
         if next_rows >= OVERLAP_MIN_ROWS and self._overlap:
@@ -319,27 +324,24 @@ def lstm_encode(engine: IntegerLSTM, data: bytes, streams: int, batch: int = 0,
     lay = block_layout(len(data), streams, method)
     enc = Encoder()
     bits = 0.0
-    # The host stages run under torch.inference_mode: no autograd bookkeeping on a step's many
-    # small ops (xargs.1, 2 streams: 1.9-2.1 s -> 1.7 s in one process; the same bytes).
-    with torch.inference_mode():
-        for t, f, sym in _predicted(engine, lay, STAGES[method], lay.matrix(data), batch):
-            enc.encode(sym, f)
-            bits += code_bits(f, sym)
-            if observe:
-                observe(t, f, sym)
-            if progress:
-                progress(len(sym))
+    for t, f, sym in _predicted(engine, lay, STAGES[method], lay.matrix(data), batch):
+        enc.encode(sym, f)
+        bits += code_bits(f, sym)
+        if observe:
+            observe(t, f, sym)
+        if progress:
+            progress(len(sym))
     return enc.finish(), bits
 
 
-@torch.inference_mode()
 def window_bits(engine: IntegerLSTM, windows: np.ndarray, method: Method) -> float:
     """The model's estimate in bits for uint8 windows [rows, n], each a stream of one plain
-    layout, through `method`'s stages (method 4's for a device recipe, the same integers):
-    how --model auto scores a candidate."""
+    layout, through `method`'s stages (a device recipe's by their host twins, the same
+    integers): how --model auto scores a candidate."""
     rows, n = windows.shape
     lay = layout(rows * n, rows)
-    stages = STAGES.get(method, STAGES[Method.LSTM_ADAPTIVE2])
+    recipe = RECIPES.get(method)
+    stages = Stages(recipe.bias, recipe.match) if recipe else STAGES[method]
     return sum(code_bits(f, sym) for _, f, sym in _predicted(engine, lay, stages, windows))
 
 
@@ -354,7 +356,7 @@ def lstm_decode(engine: IntegerLSTM, coded: bytes, n: int, streams: int, batch: 
     mat = np.zeros((streams, lay.steps), dtype=np.uint8)
     dec = Decoder(coded)
     active = lay.active.tolist() + [0]
-    with torch.inference_mode(), _Predictor(engine, lay, STAGES[method], batch) as pred:  # as lstm_encode
+    with _Predictor(engine, lay, STAGES[method], batch) as pred:
         for t in range(lay.steps):
             rows = active[t]
             sym = dec.decode(pred.freqs(rows))
