@@ -6,16 +6,17 @@ archives, to --out.
 
 DIR holds what the CPU made beforehand (`--prepare DIR` on a CPU machine): for each shipped
 model a text sample NAME.txt and its archive NAME.lstmz made on the CPU with the model's own
-method, and rans.txt / rans.lstmz with block method 10. The check:
+method, rans.txt / rans.lstmz with block method 10 and mix.txt / mix.lstmz with method 11.
+The check:
 1. exactness: every sample compressed on CUDA must give the CPU's archive byte for byte, and
    every CPU archive must decode on CUDA;
 2. throughput against rows in flight: K blocks of 512 streams coded together, 256 steps
-   (at 32 blocks also without CUDA graphs);
+   (at 32 blocks also without CUDA graphs), with method 10 and with method 11 (--mix-counts);
 3. the big run: --corpus (>= 100 MB of text) compressed and decompressed on CUDA with the
    default model and method 10, verified, MB/s both ways, peak GPU memory; the sha256 of each
    block's payload so that a CPU can check blocks of the same archive later;
 4. tests/golden/sample.txt compressed on CUDA with tests/golden/make_golden.py's method-10
-   configs (the golden archives CI decodes), compared with the committed CPU-made ones.
+   and method-11 configs (the golden archives CI decodes), compared with the committed CPU-made ones.
 The big run is skipped (and says so) when step 2 projects it past --budget seconds.
 """
 from __future__ import annotations
@@ -45,6 +46,8 @@ from lstmzip.stages.recipes import RECIPES  # noqa: E402
 from lstmzip.models.registry import names  # noqa: E402
 
 RANS = CodingConfig(lstm_method=Method.LSTM_RANS)
+MIX = CodingConfig(lstm_method=Method.LSTM_MIX)
+SAMPLE_CONFIGS = {"rans": RANS, "mix": MIX}  # samples of the default model with a forced method
 SAMPLE_BYTES = 48 << 10
 
 
@@ -95,8 +98,9 @@ def prepare(folder: Path, corpus: Path) -> None:
         (folder / f"{model}.txt").write_bytes(sample)
         (folder / f"{model}.lstmz").write_bytes(compress(sample, model, "cpu"))
         if model == "default":
-            (folder / "rans.txt").write_bytes(sample)
-            (folder / "rans.lstmz").write_bytes(compress(sample, model, "cpu", RANS))
+            for name, cfg in SAMPLE_CONFIGS.items():
+                (folder / f"{name}.txt").write_bytes(sample)
+                (folder / f"{name}.lstmz").write_bytes(compress(sample, model, "cpu", cfg))
     print("prepared", sorted(p.name for p in folder.iterdir()))
 
 
@@ -106,7 +110,7 @@ def exactness(report: dict, inputs: Path, samples: list[str] | None) -> None:
         name = txt.stem
         if samples and name not in samples:
             continue
-        model, cfg = ("default", RANS) if name == "rans" else (name, None)
+        model, cfg = ("default", SAMPLE_CONFIGS[name]) if name in SAMPLE_CONFIGS else (name, None)
         cpu_archive = (inputs / f"{name}.lstmz").read_bytes()
         data = txt.read_bytes()
         t = time.perf_counter()
@@ -122,9 +126,10 @@ def exactness(report: dict, inputs: Path, samples: list[str] | None) -> None:
     log(report, "exactness", rows)
 
 
-def throughput(report: dict, text: bytes, counts: list[int], steps: int = 256, streams: int = 512) -> dict[int, float]:
+def throughput(report: dict, text: bytes, counts: list[int], steps: int = 256, streams: int = 512,
+               method: Method = Method.LSTM_RANS) -> dict[int, float]:
     engine = engine_for(load_model("default"), DEVICE)
-    recipe = RECIPES[Method.LSTM_RANS]
+    recipe = RECIPES[method]
     size = streams * steps
     per_step = {}
     rows = []
@@ -152,7 +157,7 @@ def throughput(report: dict, text: bytes, counts: list[int], steps: int = 256, s
                      "gpu_peak_GiB": peak_gib()})
         print(rows[-1], flush=True)
     os.environ["LSTMZIP_CUDA_GRAPHS"] = "1"
-    log(report, "throughput_vs_rows", rows)
+    log(report, "throughput_vs_rows" if method == Method.LSTM_RANS else f"throughput_vs_rows_method_{int(method)}", rows)
     return per_step
 
 
@@ -196,6 +201,7 @@ def main() -> None:
     ap.add_argument("--device", default="cuda", help="cuda; cpu only to try the script out")
     ap.add_argument("--samples", nargs="*", help="only these samples of --inputs (default: all)")
     ap.add_argument("--counts", type=int, nargs="*", default=[1, 4, 16, 32, 64])
+    ap.add_argument("--mix-counts", type=int, nargs="*", default=[1, 16, 64], help="the same for method 11")
     args = ap.parse_args()
     if args.prepare:
         prepare(args.prepare, args.corpus)
@@ -215,13 +221,15 @@ def main() -> None:
     log(report, "corpus", {"file": args.corpus.name, "bytes": len(text)})
     from tests.golden.make_golden import ARCHIVES, ORIGINAL
     golden = {}
-    for name in ("sample.rans.lstmz", "sample.rans.cuda.lstmz"):
+    for name in ("sample.rans.lstmz", "sample.rans.cuda.lstmz", "sample.mix.lstmz"):
         made = compress(ORIGINAL.read_bytes(), "default", DEVICE, ARCHIVES[name])
         (args.out / name).write_bytes(made)
         cpu = ROOT / "tests" / "golden" / name
         golden[name] = {"bytes": len(made), "identical_to_cpu": cpu.read_bytes() == made if cpu.exists() else None}
     log(report, "golden", golden)
     per_step = throughput(report, text, args.counts)
+    if args.mix_counts:
+        throughput(report, text, args.mix_counts, method=Method.LSTM_MIX)
     if args.inputs:
         exactness(report, args.inputs, args.samples)
     blocks = -(-len(text) // RANS.block_size)
@@ -238,11 +246,8 @@ def main() -> None:
 
 
 def _version() -> str:
-    from importlib.metadata import version
-    try:
-        return version("lstmzip")
-    except Exception:
-        return "unknown"
+    import lstmzip
+    return lstmzip.__version__
 
 
 if __name__ == "__main__":

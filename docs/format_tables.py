@@ -17,6 +17,7 @@ from pathlib import Path
 from lstmzip import pipeline
 from lstmzip.container import LSTM_METHODS, Method
 from lstmzip.models import fixed_point
+from lstmzip.stages import mix
 from lstmzip.stages.host import bias_mixer, context_bias, match_model, record_context
 from lstmzip.stages.recipes import RECIPES
 
@@ -52,7 +53,16 @@ MATCH_FIELDS = {
     "own_long_table": "look the long context up in the stream's own bytes first",
     "column_apm": "a second APM keyed by column (0..63) and coarse length, averaged with the first",
 }
-CONSTANT_MODULES = (fixed_point, record_context, context_bias, match_model, bias_mixer)
+MIX_FIELDS = {
+    "orders": "context orders with a counter table (order k: the stream's last k bytes)",
+    "word": "a counter table keyed by the current word's letters and the last byte",
+    "bucket_bits": "log2 buckets per table at most (a block has max(10, min(this, bit length of 2n - 1)))",
+    "rate_limit": "a counter's step is its error * 2 / (2 min(v, this) + 3), v its bucket's visits",
+    "mix_shift": "mixer weight step: (input * error + 2^(this - 1)) >> this",
+    "apm_rate": "probability map step: error * share >> (7 + this)",
+    "apm": "the probability map refines the mixer's output",
+}
+CONSTANT_MODULES = (fixed_point, record_context, context_bias, match_model, bias_mixer, mix)
 
 
 def _value(v) -> str:
@@ -78,23 +88,27 @@ def _versions(module, prefix: str) -> list[tuple[str, object]]:
 
 
 def methods_table() -> list[str]:
-    rows = ["| method | name | context bias | match model | stream layout | warm start | stream length | coder |",
-            "|---:|---|---|---|---|---|---|---|"]
+    rows = ["| method | name | context bias | match model | mixing | stream layout | warm start | stream length | coder |",
+            "|---:|---|---|---|---|---|---|---|---|"]
     config = pipeline.CodingConfig()
     for m in LSTM_METHODS:
         if m in RECIPES:
             r = RECIPES[m]
             bias, match, layout, warm, long_streams = r.bias, r.match, "plain", False, False
             coder = f"interleaved rANS, {r.coder_group} streams per coder"
+            if r.mix is not None:
+                coder += ", two nibbles a byte"
+            mixing = _version_name(mix, r.mix) if r.mix is not None else "none"
         else:
             s = pipeline.STAGES[m]
             bias, match, warm, long_streams = s.bias, s.match, s.warm_start, s.long_streams
             layout = f"ramp (first {s.ramp.first}, double every {s.ramp.double})" if s.ramp else "plain"
             coder = "range coder (constriction)"
+            mixing = "none"
         length = f">= {config.columns_stream_len} B" if long_streams else f">= {config.min_stream_len} B"
         bias_name = _version_name(context_bias, bias) if bias else "none"
         rows.append(f"| {int(m)} | `{m.name.lower()}` | {bias_name} | {_version_name(match_model, match)} | "
-                    f"{layout} | {_value(warm)} | {length} | {coder} |")
+                    f"{mixing} | {layout} | {_value(warm)} | {length} | {coder} |")
     return rows
 
 
@@ -133,6 +147,8 @@ def tables() -> str:
              *config_table(context_bias, "BIAS", BIAS_FIELDS), "",
              "Match model versions (`lstmzip/stages/host/match_model.py` `MatchConfig`):", "",
              *config_table(match_model, "MATCH", MATCH_FIELDS), "",
+             "Context mixing versions (`lstmzip/stages/mix.py` `MixConfig`):", "",
+             *config_table(mix, "MIX", MIX_FIELDS), "",
              "Constants of the integer engine and the stages (every method uses the same values):", "",
              *constants_table()]
     return "\n".join(parts)

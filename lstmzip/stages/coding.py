@@ -20,6 +20,7 @@ import torch
 from lstmzip.stages import rans
 from lstmzip.stages.bias import BiasStage
 from lstmzip.stages.match import MatchStage
+from lstmzip.stages.mix import MixStage
 from lstmzip.stages.recipes import Recipe
 from lstmzip.stages.rows import RowBatch, pick, put
 from lstmzip.models.int_engine import IntegerLSTM
@@ -49,6 +50,8 @@ class Predictor:
         self.x = engine.start_bytes(rows.rows)
         self.bias = BiasStage(recipe.bias, rows, engine.lut_exp)
         self.match = MatchStage(recipe.match, rows)
+        self.mix = MixStage(recipe.mix, rows) if recipe.mix is not None else None
+        self.parts = 1 if self.mix is None else 2  # coded symbols per byte: the byte, or its two nibbles
         overlap = rows.device.type == "cpu" and torch.get_num_threads() < (os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(max_workers=1) if overlap else None
         self._pending: Future | None = None
@@ -64,10 +67,20 @@ class Predictor:
         return logits
 
     def freqs(self, act: torch.Tensor | None) -> torch.Tensor:
-        """int64 [n, 256] frequency rows (integers in 1 .. 2^24 - 1) of the active rows."""
+        """int64 frequency rows (integers in 1 .. 2^24 - 1) of the active rows: [n, 256] for
+        the byte, or [n, 16] for its first nibble where the recipe mixes."""
         logits = self._pending.result() if self._pending is not None else self._lstm(act)
         self._pending = None
-        return self.match.adjust(self.bias.freqs(logits, act), act)
+        f = self.match.adjust(self.bias.freqs(logits, act), act)
+        return f if self.mix is None else self.mix.hi(f, act)
+
+    def next_freqs(self, first: torch.Tensor) -> torch.Tensor:
+        """[n, 16] for the second nibble, once the first (int64 [n]) is known."""
+        return self.mix.lo(first)
+
+    def symbols(self, y: torch.Tensor) -> list[torch.Tensor]:
+        """The coded symbols of bytes y: the bytes, or their two nibbles."""
+        return [y] if self.parts == 1 else [y >> 4, y & 15]
 
     def update(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
         put(self.x, act, y)
@@ -75,6 +88,8 @@ class Predictor:
             self._pending = self._pool.submit(self._lstm, self.rows.active(t + 1))
         self.bias.update(y, act)
         self.match.update(t, t_dev, y, act)
+        if self.mix is not None:
+            self.mix.update(y, act)
 
 
 def _run_steps(rows: RowBatch, step: Callable[[int, torch.Tensor | None], None], progress: Progress | None,
@@ -145,38 +160,56 @@ def _symbol_bits(q: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return rans.SCALE_BITS - torch.log2(q.gather(1, y.unsqueeze(1)).squeeze(1).to(torch.float64))
 
 
+def _observed(tables: list[torch.Tensor], syms: list[torch.Tensor]) -> np.ndarray:
+    """One [n, 256] table for lstmzip explain: the byte's own, or for nibbles the first
+    nibble's table times the second's (the second nibble's rows of the other first nibbles,
+    never computed, spread evenly): the coded byte's probability is exact either way."""
+    if len(tables) == 1:
+        return tables[0].cpu().numpy()
+    (q1, q2), first = tables, syms[0]
+    n = q1.shape[0]
+    rows = torch.full((n, 16, 16), rans.TOTAL // 16, dtype=torch.int64, device=q1.device)
+    rows.scatter_(1, first.view(n, 1, 1).expand(n, 1, 16), q2.unsqueeze(1))
+    return (q1.unsqueeze(2) * rows).view(n, 256).cpu().numpy()
+
+
 def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], recipe: Recipe,
                   progress: Progress | None = None, observe: Observer | None = None) -> list[tuple[bytes, float]]:
     """(payload, bits) for each block: its model bytes coded in `streams[b]` streams.
-    `observe` (one block only) sees every step's quantised frequency rows and symbols."""
+    `observe` (one block only) sees every step's quantised frequency rows and bytes."""
     dev = engine.device
     rows = RowBatch.plain([len(b) for b in blocks], streams, dev)
     mat = rows.matrix(blocks).to(torch.int64)
-    T, R = rows.steps, rows.rows
+    pred = Predictor(engine, rows, recipe)
+    parts = pred.parts  # symbol u = t * parts + k is part k of step t's byte
+    T, R = rows.steps * parts, rows.rows
     start = torch.zeros((max(T, 1), R), dtype=torch.int32, device=dev)
     freq = torch.ones((max(T, 1), R), dtype=torch.int32, device=dev)
     bits = torch.zeros(rows.blocks, dtype=torch.float64, device=dev)
     t_dev = torch.zeros((), dtype=torch.int64, device=dev)  # the step, for in-graph indexing
-    pred = Predictor(engine, rows, recipe)
 
     def step(t: int, act: torch.Tensor | None) -> None:
-        q = rans.quantize(pred.freqs(act))
         y = pick(mat.index_select(1, t_dev.view(1)).squeeze(1), act)
-        f = q.gather(1, y.unsqueeze(1)).squeeze(1)
-        lo = q.cumsum(dim=1).gather(1, y.unsqueeze(1)).squeeze(1) - f
-        if act is None:  # row t by the device's step counter (a graph replays this)
-            start.index_copy_(0, t_dev.view(1), lo.to(torch.int32).unsqueeze(0))
-            freq.index_copy_(0, t_dev.view(1), f.to(torch.int32).unsqueeze(0))
-        else:
-            put(start.select(0, t), act, lo.to(torch.int32))
-            put(freq.select(0, t), act, f.to(torch.int32))
-        bits.index_add_(0, pick(rows.block, act), _symbol_bits(q, y))
+        syms, tables = pred.symbols(y), []
+        for k, sym in enumerate(syms):
+            q = rans.quantize(pred.freqs(act) if k == 0 else pred.next_freqs(syms[0]))
+            f = q.gather(1, sym.unsqueeze(1)).squeeze(1)
+            lo = q.cumsum(dim=1).gather(1, sym.unsqueeze(1)).squeeze(1) - f
+            if act is None:  # record t * parts + k by the device's step counter (a graph replays this)
+                u = (t_dev * parts + k).view(1)
+                start.index_copy_(0, u, lo.to(torch.int32).unsqueeze(0))
+                freq.index_copy_(0, u, f.to(torch.int32).unsqueeze(0))
+            else:
+                put(start.select(0, t * parts + k), act, lo.to(torch.int32))
+                put(freq.select(0, t * parts + k), act, f.to(torch.int32))
+            bits.index_add_(0, pick(rows.block, act), _symbol_bits(q, sym))
+            tables.append(q)
         if observe:
-            observe(t, q.cpu().numpy(), y.cpu().numpy())
+            observe(t, _observed(tables, syms), y.cpu().numpy())
         pred.update(t, t_dev, y, act)
         t_dev.add_(1)
 
-    coders = rans.Coders(streams, rows.lengths_np, recipe.coder_group, dev)
+    coders = rans.Coders(streams, rows.lengths_np * parts, recipe.coder_group, dev)
     with torch.no_grad():
         try:
             _run_steps(rows, step, None if observe else progress, graphs=observe is None)
@@ -198,12 +231,13 @@ def decode_blocks(engine: IntegerLSTM, payloads: list[bytes], sizes: list[int], 
     rans.unpack is raised for the first block whose payload cannot be rANS at all)."""
     dev = engine.device
     rows = RowBatch.plain(sizes, streams, dev)
-    coders = rans.Coders(streams, rows.lengths_np, recipe.coder_group, dev)
-    parts = [rans.unpack(p, n) for p, n in zip(payloads, coders.per_block.tolist())]
-    counts = np.array([len(w) for _, w in parts], dtype=np.int64)
+    parts = 1 if recipe.mix is None else 2
+    coders = rans.Coders(streams, rows.lengths_np * parts, recipe.coder_group, dev)
+    unpacked = [rans.unpack(p, n) for p, n in zip(payloads, coders.per_block.tolist())]
+    counts = np.array([len(w) for _, w in unpacked], dtype=np.int64)
     word_start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    dec = rans.Decoder(coders, torch.from_numpy(np.concatenate([s for s, _ in parts])).to(dev),
-                       torch.from_numpy(np.concatenate([w for _, w in parts])).to(dev),
+    dec = rans.Decoder(coders, torch.from_numpy(np.concatenate([s for s, _ in unpacked])).to(dev),
+                       torch.from_numpy(np.concatenate([w for _, w in unpacked])).to(dev),
                        torch.from_numpy(word_start).to(dev), torch.from_numpy(word_start + counts).to(dev))
     mat = torch.zeros((rows.rows, max(rows.steps, 1)), dtype=torch.uint8, device=dev)
     t_dev = torch.zeros((), dtype=torch.int64, device=dev)
@@ -211,6 +245,8 @@ def decode_blocks(engine: IntegerLSTM, payloads: list[bytes], sizes: list[int], 
 
     def step(t: int, act: torch.Tensor | None) -> None:
         y = dec.decode(rans.quantize(pred.freqs(act)), act)
+        if parts == 2:  # the nibbles
+            y = (y << 4) | dec.decode(rans.quantize(pred.next_freqs(y)), act)
         if act is None:
             mat.index_copy_(1, t_dev.view(1), y.to(torch.uint8).unsqueeze(1))
         else:

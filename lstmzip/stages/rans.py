@@ -26,8 +26,8 @@ _WORD = 0xFFFFFFFF
 
 
 def quantize(freqs: torch.Tensor) -> torch.Tensor:
-    """int64 [..., 256] frequencies (1 .. 2^24 - 1) -> int64 [..., 256], each >= 1, summing to
-    2^24: 1 + floor(f * (2^24 - 256) / total), the rest to the first largest frequency."""
+    """int64 [..., 256] (or [..., 16]) frequencies (1 .. 2^24 - 1) -> the same shape, each >= 1,
+    summing to 2^24: 1 + floor(f * (2^24 - 256) / total), the rest to the first largest."""
     total = freqs.sum(dim=-1, keepdim=True)
     q = (freqs * (TOTAL - 256)).div_(total, rounding_mode="floor").add_(1)
     rest = TOTAL - q.sum(dim=-1, keepdim=True)
@@ -154,7 +154,7 @@ class Decoder:
         return self._plan[key]
 
     def decode(self, q: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
-        """q: quantised frequencies [n, 256] of the active rows -> their symbols (int64 [n])."""
+        """q: quantised frequencies [n, alphabet] of the active rows -> their symbols (int64 [n])."""
         y = torch.zeros(q.shape[0], dtype=torch.int64, device=q.device)
         cdf = q.cumsum(dim=1)
         for j in range(self.coders.group):
@@ -164,7 +164,7 @@ class Decoder:
             x = self.x.index_select(0, c)
             qj, cj = q.index_select(0, at), cdf.index_select(0, at)
             slot = x & (TOTAL - 1)
-            s = torch.searchsorted(cj, slot.unsqueeze(1), right=True).squeeze(1).clamp_(max=255)
+            s = torch.searchsorted(cj, slot.unsqueeze(1), right=True).squeeze(1).clamp_(max=q.shape[1] - 1)
             f = qj.gather(1, s.unsqueeze(1)).squeeze(1)
             x = f * (x >> SCALE_BITS) + slot - (cj.gather(1, s.unsqueeze(1)).squeeze(1) - f)
             need = x < STATE_LOW

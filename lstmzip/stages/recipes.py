@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from lstmzip.container import Method
 from lstmzip.stages.host.context_bias import BIAS_V2, BiasConfig
 from lstmzip.stages.host.match_model import MATCH_V2, MatchConfig
+from lstmzip.stages.mix import MIX_V1, MixConfig
 
 
 @dataclass(frozen=True)
@@ -15,9 +16,13 @@ class Recipe:
     # streams per rANS coder (lstmzip.stages.rans): each coder costs ~6 bytes, so fewer
     # coders mean smaller archives, more of them fewer sequential sub-steps per step
     coder_group: int = 8
+    # context mixing after the match model (lstmzip.stages.mix); None: the match model's table is coded
+    mix: MixConfig | None = None
 
 
 RECIPES: dict[Method, Recipe] = {
     # method 4's stages, coded by interleaved rANS on the engine's device
     Method.LSTM_RANS: Recipe(BIAS_V2, MATCH_V2),
+    # method 10 plus counters of orders 1-6 and the word, mixed with the LSTM bit by bit
+    Method.LSTM_MIX: Recipe(BIAS_V2, MATCH_V2, mix=MIX_V1),
 }

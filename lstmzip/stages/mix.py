@@ -1,0 +1,259 @@
+"""Context mixing on the device: the LSTM's byte distribution as one voice among count-based
+context models, mixed bit by bit and turned back into a byte distribution.
+
+A byte is coded as two nibbles, each 4 binary decisions down a tree of 15 nodes. For every
+node of a nibble, each input gives a probability that the next bit is 1: the LSTM's (after
+the context bias and the match model) from the sums of its frequencies under the node, and
+one adaptive counter per context (orders 1-6 and the current word, hashed into buckets of 16
+counters: one bucket for the first nibble, one per first nibble for the second). A learned
+mixer weighs their stretched probabilities (ln(p / (1 - p))), an adaptive probability map
+keyed by the previous byte refines the result, and the product of the node probabilities
+along each value's path is that value's frequency: a 16-entry table for the coder. The
+decoder decodes the first nibble before it asks for the second's table.
+
+Only the 8 nodes on the coded byte's path learn. Where several rows of a block update the same
+counter, weight or map cell in one step, each adds its update divided by their count (rounded):
+integer sums, so the result does not depend on the order of the rows or on the other blocks
+in the batch. Everything is integer arithmetic: the same on every device.
+The arithmetic, step by step: docs/FORMAT.md, "Method 11".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lstmzip.stages.bias import zeros
+from lstmzip.stages.rows import RowBatch, pick, put
+
+# 4096 / (1 + e^(-d/2)) at d = -16 .. 16, rounded: squash() interpolates between them
+SQUASH_KNOTS = (1, 2, 4, 6, 10, 17, 27, 45, 74, 120, 194, 311, 488, 747, 1102, 1546, 2048, 2550,
+                2994, 3349, 3608, 3785, 3902, 3976, 4022, 4051, 4069, 4079, 4086, 4090, 4092, 4094, 4095)
+ST_MAX = 2047  # stretch values are ln-odds in 1/256 units, -2047 .. 2047
+P_HALF = 1 << 15  # counters are Q16 probabilities stored less one half (so zeroed memory is 1/2)
+# counters move towards these (not 0 and 65535): a step's rounded shares can overshoot by up to
+# half a unit per row (512 rows at most), which must not leave int16
+P_LOW, P_HIGH = 512, 65535 - 512
+COUNT_CAP = 1 << 14  # a bucket's visit count stops here (int16)
+W_LIMIT = 1 << 20  # mixer weights (Q16) stay within +-16
+SCRATCH_BITS = 16  # per block: slots of the table that counts updates aimed at one entry
+_M63 = (1 << 63) - 1
+_K1, _K2, _K3 = 0x1E3779B97F4A7C15, 0x42B2AE3D27D4EB4F, 0x165667B19E3779F9
+_WORD_MULT, _WORD_MASK = 0x2F0F3, (1 << 40) - 1
+
+
+def squash_table() -> np.ndarray:
+    """p in 1/4096 for every stretch value d = -2047 .. 2047 (index d + 2047)."""
+    d = np.arange(-ST_MAX, ST_MAX + 1, dtype=np.int64)
+    knots = np.array(SQUASH_KNOTS + (4095,), dtype=np.int64)
+    i, w = (d >> 7) + 16, d & 127
+    return (knots[i] * (128 - w) + knots[i + 1] * w + 64) >> 7
+
+
+def stretch_table(squash: np.ndarray) -> np.ndarray:
+    """For p = 0 .. 4095: the least d with squash(d) >= p (so squash(stretch(p)) ~ p)."""
+    return np.searchsorted(squash, np.arange(4096), side="left").clip(0, 2 * ST_MAX) - ST_MAX
+
+
+@dataclass(frozen=True)
+class MixConfig:
+    orders: tuple[int, ...] = (1, 2, 3, 4, 6)  # context orders (bytes), each a counter table
+    word: bool = True  # a table keyed by the letters of the current word and the last byte
+    bucket_bits: int = 20  # most buckets per table (fewer for small blocks: table_bits)
+    # a counter moves by 1/(n + 1.5) of its error, n its bucket's visits up to this
+    rate_limit: int = 127
+    # a weight moves by input * error >> mix_shift (Q8 x Q12 -> Q16), the mean over the rows
+    mix_shift: int = 8
+    apm_rate: int = 7  # the map's cells move by 1/2^apm_rate of their error
+    apm: bool = True  # False: the mixer's probability is final (for measuring what the map buys)
+
+
+# Method 11. Chosen on training-pool text (an English novel, Python and logs held out from the
+# models' training; eval files never): mix_shift 8 against 10 took Python 1.0868 -> 1.0854 bpc
+# and logs 0.5067 -> 0.4927; rate_limit 127 against 30 1.0845 and 0.4918.
+MIX_V1 = MixConfig()
+
+
+def table_bits(model_len: int, most: int) -> int:
+    """Buckets per table for a block: twice its bytes (each byte visits two), within 10 .. most."""
+    return max(10, min(most, (2 * max(model_len, 1) - 1).bit_length()))
+
+
+
+
+class MixStage:
+    """Codes a byte as two nibbles: hi() gives the first nibble's 16 frequencies, lo(hi) the
+    second's once the first is known, and update(y) learns on the byte's 8 nodes."""
+
+    def __init__(self, cfg: MixConfig, rows: RowBatch):
+        dev = rows.device
+        self.cfg, self.rows = cfg, rows
+        sq = squash_table()
+        self.squash = torch.from_numpy(sq.astype(np.int32)).to(dev)
+        self.stretch = torch.from_numpy(stretch_table(sq).astype(np.int32)).to(dev)
+        self.n_ctx = len(cfg.orders) + int(cfg.word)
+        self.n_in = self.n_ctx + 2  # the LSTM, the contexts, a constant
+        B, C = rows.blocks, self.n_ctx
+        bits = [table_bits(int(lay.lengths.sum()), cfg.bucket_bits) for lay in rows.layouts]
+        per_block = np.array([C << b for b in bits], dtype=np.int64)
+        base = np.concatenate([[0], np.cumsum(per_block)[:-1]]).astype(np.int64)
+        block = rows.block
+        self.mask = torch.tensor([(1 << b) - 1 for b in bits], dtype=torch.int64, device=dev).index_select(0, block)
+        # row r's first bucket of context j: its block's first bucket + j * buckets per table
+        nb = (self.mask + 1).unsqueeze(1)
+        first = torch.from_numpy(base).to(dev).index_select(0, block).unsqueeze(1)
+        self.ctx_base = first + torch.arange(C, device=dev).unsqueeze(0) * nb
+        self.entry_base = first * 16  # the block's first counter
+        self.counters = zeros((int(per_block.sum()), 16), torch.int16, dev)
+        self.order_mask = torch.tensor([(1 << (8 * k)) - 1 for k in cfg.orders], dtype=torch.int64, device=dev)
+        self.order_salt = torch.tensor([(j + 1) * _K3 & _M63 for j in range(len(cfg.orders))], dtype=torch.int64, device=dev)
+        self.ctx = torch.zeros(rows.rows, dtype=torch.int64, device=dev)
+        self.word = torch.zeros(rows.rows, dtype=torch.int64, device=dev)
+        # one weight set per byte-tree node (node 0 unused); sets also chosen by how often the
+        # highest order's bucket was seen (0, 1, 2-3, 4+) did worse on training-pool English and
+        # Python, better on logs
+        w = torch.zeros((B, 256, self.n_in), dtype=torch.int32, device=dev)
+        w[:, :, 0] = 1 << 16  # the LSTM alone until the weights learn otherwise
+        self.weights = w.view(-1)
+        self.w_base = (block * 256 * self.n_in).unsqueeze(1)
+        # the map: 33 cells over the stretch range per (block, previous byte, node), Q16
+        knots = torch.tensor(SQUASH_KNOTS, dtype=torch.int32, device=dev) << 4
+        self.apm = knots.repeat(B * 256 * 256)
+        self.apm_base = (block * (256 * 256 * 33)).unsqueeze(1)
+        self.scratch = torch.zeros(B << SCRATCH_BITS, dtype=torch.int32, device=dev)
+        self.scratch_base = (block << SCRATCH_BITS).unsqueeze(1)
+        self.const = torch.full((1, 1, 15), 256, dtype=torch.int32, device=dev)
+        self.inputs = torch.arange(self.n_in, device=dev).view(1, -1, 1)
+        # a nibble's node m = 1 .. 15 (depth e, m = 2^e + j) is byte-tree node m in the first
+        # nibble, ((16 + hi) << e) + j in the second
+        m = np.arange(1, 16)
+        e = np.floor(np.log2(m)).astype(np.int64)
+        self.first_nodes = torch.from_numpy(m.astype(np.int64)).to(dev).unsqueeze(0)
+        self.second_nodes = torch.from_numpy(((16 + np.arange(16)[:, None]) << e) + (m - (1 << e))).to(dev)
+        self.depths = torch.arange(4, dtype=torch.int64, device=dev)
+
+    def hi(self, freqs: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
+        """int64 [n, 256] frequencies of the active rows -> int64 [n, 16] for the first nibble."""
+        n = freqs.shape[0]
+        self._f = freqs.to(torch.int64).view(n, 16, 16)
+        self._act = act
+        c = pick(self.ctx, act).unsqueeze(1)
+        keys = [((c & self.order_mask) + 1) * _K1 + self.order_salt]
+        if self.cfg.word:
+            keys.append((pick(self.word, act).unsqueeze(1) + 7) * _K2 + (c & 0xFF) * _K3)
+        self._keys = torch.cat(keys, dim=1).bitwise_and_(_M63)  # [n, C]
+        self._prev = c.squeeze(1) & 0xFF
+        self._first = self._nibble(self._f.sum(2), 0, self.first_nodes.expand(n, 15))
+        return self._first[-1]
+
+    def lo(self, hi: torch.Tensor) -> torch.Tensor:
+        """The first nibble (int64 [n]) -> int64 [n, 16] for the second."""
+        n = hi.shape[0]
+        f = self._f.gather(1, hi.view(n, 1, 1).expand(n, 1, 16)).squeeze(1)
+        self._second = self._nibble(f, hi + 1, self.second_nodes.index_select(0, hi))
+        return self._second[-1]
+
+    def _nibble(self, f: torch.Tensor, salt: int | torch.Tensor, nodes: torch.Tensor) -> tuple:
+        """One nibble: its 16 LSTM frequencies [n, 16], its buckets' salt (0 for the first, 1 +
+        the first nibble for the second) and its 15 byte-tree nodes [n, 15] -> what update needs,
+        the 16 frequencies last."""
+        n, C = f.shape[0], self.n_ctx
+        sums = [f]
+        for _ in range(4):
+            sums.append(sums[-1].view(n, -1, 2).sum(2))
+        sums.reverse()  # sums[e]: the 2^e subtrees at depth e
+        p = torch.cat([(sums[e + 1][:, 1::2] << 12) // sums[e] for e in range(4)], dim=1).clamp_(1, 4095)
+        st_lstm = self.stretch.index_select(0, p.view(-1)).view(n, 1, 15)
+        salt = salt if isinstance(salt, int) else salt.unsqueeze(1)
+        h = ((self._keys + salt * _K2) & _M63) * _K1 >> 30
+        buckets = (h & pick(self.mask, self._act).unsqueeze(1)) + pick(self.ctx_base, self._act)  # [n, C]
+        got = self.counters.index_select(0, buckets.view(-1)).view(n, C, 16)
+        visits = got[:, :, 0]
+        p16 = got[:, :, 1:].to(torch.int32).add_(P_HALF).clamp_(0, 65535)
+        st_ctx = self.stretch.index_select(0, (p16 >> 4).view(-1)).view(n, C, 15)
+        x = torch.cat([st_lstm, st_ctx, self.const.expand(n, 1, 15)], dim=1)  # [n, inputs, 15]
+        w_at = (pick(self.w_base, self._act) + nodes * self.n_in).unsqueeze(1) + self.inputs
+        w = self.weights.index_select(0, w_at.view(-1)).view(n, self.n_in, 15)
+        dot = (x.to(torch.int64) * w).sum(1).bitwise_right_shift_(16).clamp_(-ST_MAX, ST_MAX)
+        p_mix = self.squash.index_select(0, (dot + ST_MAX).view(-1)).view(n, 15)
+        s = dot + ST_MAX + 1  # 1 .. 4095: cell s >> 7 and the next, weighted by s & 127
+        cell = pick(self.apm_base, self._act) + self._prev.unsqueeze(1) * (256 * 33) + nodes * 33 + (s >> 7)
+        lo = self.apm.index_select(0, cell.view(-1)).view(n, 15)
+        hi = self.apm.index_select(0, (cell + 1).view(-1)).view(n, 15)
+        frac = s & 127
+        p_apm = (lo * (128 - frac) + hi * frac) >> 11
+        p = ((p_mix + 3 * p_apm) >> 2 if self.cfg.apm else p_mix).clamp_(1, 4095)
+        return buckets.unsqueeze(2), visits.unsqueeze(2), p16, x, w_at, p_mix, cell, frac, _nibble_freqs(p)
+
+    def update(self, y: torch.Tensor, act: torch.Tensor | None) -> None:
+        """After the step that coded y (int64 [n], the active rows): learn on y's 8 nodes, shift y in."""
+        cfg = self.cfg
+        n, C = y.shape[0], self.n_ctx
+        nib = torch.stack([y >> 4, y & 15], dim=1)  # [n, 2]
+        m = ((nib.unsqueeze(2) | 16) >> (4 - self.depths)).view(n, 8)  # each nibble's path: nodes 1 .. 15
+        bit = ((nib.unsqueeze(2) >> (3 - self.depths)) & 1).view(n, 8).to(torch.int32)
+        at = (m - 1) + torch.tensor([0] * 4 + [15] * 4, device=y.device)  # into the two nibbles' 15 + 15
+        buckets, visits, p16, x, w_at, p_mix, cell, frac = (
+            torch.cat([a, b], dim=-1) for a, b in zip(self._first[:-1], self._second[:-1]))
+        sb = pick(self.scratch_base, act)
+        four = lambda v: v.repeat_interleave(4, dim=-1)  # noqa: E731  (a nibble's value for its 4 nodes)
+        # counters: p += (target - p) / (min(visits, limit) + 1.5)
+        p_old = p16.gather(2, at.unsqueeze(1).expand(n, C, 8))
+        v = four(visits).to(torch.int32).clamp_(0, cfg.rate_limit)
+        step = ((P_LOW + bit.unsqueeze(1) * (P_HIGH - P_LOW) - p_old) * 2).div_(2 * v + 3, rounding_mode="floor")
+        entry = four(buckets) * 16 + m.unsqueeze(1)
+        self._mean_add(self.counters.view(-1), entry.view(n, -1), pick(self.entry_base, act), step.view(n, -1), sb)
+        flat = self.counters.view(-1)
+        seen = (buckets * 16).view(-1)  # slot 0: the bucket's visits, capped
+        flat.index_add_(0, seen, torch.ones(seen.numel(), dtype=torch.int16, device=y.device))
+        flat.index_copy_(0, seen, flat.index_select(0, seen).clamp_(0, COUNT_CAP))
+        # mixer: w += x * (bit - p_mix) >> mix_shift
+        err = (bit << 12) - p_mix.gather(1, at)
+        xs = x.gather(2, at.unsqueeze(1).expand(n, self.n_in, 8))
+        g = (xs * err.unsqueeze(1) + (1 << (cfg.mix_shift - 1))) >> cfg.mix_shift
+        wa = w_at.gather(2, at.unsqueeze(1).expand(n, self.n_in, 8))
+        self._mean_add(self.weights, wa.view(n, -1), pick(self.w_base, act), g.view(n, -1), sb, clamp=W_LIMIT)
+        # map: both cells move towards the bit, each by its interpolation weight
+        c0, fr = cell.gather(1, at), frac.gather(1, at)
+        cells = torch.cat([c0, c0 + 1], 1)
+        share = torch.cat([128 - fr, fr], 1)
+        cur = self.apm.index_select(0, cells.view(-1)).view(n, 16)
+        move = (((bit * 65535).repeat(1, 2) - cur) * share + (1 << (6 + cfg.apm_rate))) >> (7 + cfg.apm_rate)
+        if cfg.apm:
+            self._mean_add(self.apm, cells, pick(self.apm_base, act), move, sb)
+        c = pick(self.ctx, act)
+        put(self.ctx, act, ((c << 8) | y) & ((1 << 56) - 1))
+        if cfg.word:
+            low = y | 32
+            letter = (low >= 97) & (low <= 122)
+            put(self.word, act, torch.where(letter, ((pick(self.word, act) + low) * _WORD_MULT) & _WORD_MASK, 0))
+
+    def _mean_add(self, table: torch.Tensor, at: torch.Tensor, block_first: torch.Tensor, step: torch.Tensor,
+                  scratch_base: torch.Tensor, clamp: int | None = None) -> None:
+        """table[at] += step / (how many steps aim at that entry), rounded, for [n, m] entries
+        `at` of rows whose blocks' entries start at block_first [n, 1] and whose blocks' scratch
+        slots start at scratch_base [n, 1]. Updates are counted in the row's own block's slots,
+        by a hash of the entry's place in its block, so the count, and the result, depend only
+        on that block's rows."""
+        key = (((((at - block_first) * _K2) & _M63) >> 40) & ((1 << SCRATCH_BITS) - 1)) + scratch_base
+        key = key.view(-1)
+        self.scratch.index_add_(0, key, torch.ones(key.numel(), dtype=torch.int32, device=key.device))
+        count = self.scratch.index_select(0, key)
+        self.scratch.index_fill_(0, key, 0)
+        share = (2 * step.reshape(-1).to(torch.int32) + count).div_(2 * count, rounding_mode="floor")
+        at = at.reshape(-1)
+        table.index_add_(0, at, share.to(table.dtype))
+        if clamp is not None:
+            table.index_copy_(0, at, table.index_select(0, at).clamp_(-clamp, clamp))
+
+
+def _nibble_freqs(p: torch.Tensor) -> torch.Tensor:
+    """A nibble's node probabilities [n, 15] (1/4096, node m at m - 1) -> its 16 values'
+    frequencies: the product along each path from 2^24, floored at every node, at least 1."""
+    n = p.shape[0]
+    prob = torch.full((n, 1), 1 << 24, dtype=torch.int64, device=p.device)
+    for e in range(4):
+        one = (prob * p[:, (1 << e) - 1 : (2 << e) - 1]) >> 12
+        prob = torch.stack([prob - one, one], dim=2).view(n, -1)
+    return prob.clamp_(min=1)
