@@ -15,7 +15,7 @@ Only the 8 nodes on the coded byte's path learn. Where several rows of a block u
 counter, weight or map cell in one step, each adds its update divided by their count (rounded):
 integer sums, so the result does not depend on the order of the rows or on the other blocks
 in the batch. Everything is integer arithmetic: the same on every device.
-The arithmetic, step by step: docs/FORMAT.md, "Method 11".
+The arithmetic, step by step: docs/FORMAT.md section 5.4.
 """
 from __future__ import annotations
 
@@ -69,9 +69,10 @@ class MixConfig:
     apm: bool = True  # False: the mixer's probability is final (for measuring what the map buys)
 
 
-# Method 11. Chosen on training-pool text (an English novel, Python and logs held out from the
-# models' training; eval files never): mix_shift 8 against 10 took Python 1.0868 -> 1.0854 bpc
-# and logs 0.5067 -> 0.4927; rate_limit 127 against 30 1.0845 and 0.4918.
+# Method 11. Chosen on training-pool text, never on eval files (an English validation novel and
+# the held-out Python and logs of benchmarks/results/mix_ablation.md): mix_shift 8 against 10
+# took Python 1.0868 -> 1.0854 bpc and logs 0.5067 -> 0.4927; rate_limit 127 against 30 1.0845
+# and 0.4918.
 MIX_V1 = MixConfig()
 
 
@@ -132,6 +133,7 @@ class MixStage:
         self.first_nodes = torch.from_numpy(m.astype(np.int64)).to(dev).unsqueeze(0)
         self.second_nodes = torch.from_numpy(((16 + np.arange(16)[:, None]) << e) + (m - (1 << e))).to(dev)
         self.depths = torch.arange(4, dtype=torch.int64, device=dev)
+        self.second_half = torch.tensor([0] * 4 + [15] * 4, dtype=torch.int64, device=dev)  # where lo's nodes start
 
     def hi(self, freqs: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
         """int64 [n, 256] frequencies of the active rows -> int64 [n, 16] for the first nibble."""
@@ -193,11 +195,11 @@ class MixStage:
         nib = torch.stack([y >> 4, y & 15], dim=1)  # [n, 2]
         m = ((nib.unsqueeze(2) | 16) >> (4 - self.depths)).view(n, 8)  # each nibble's path: nodes 1 .. 15
         bit = ((nib.unsqueeze(2) >> (3 - self.depths)) & 1).view(n, 8).to(torch.int32)
-        at = (m - 1) + torch.tensor([0] * 4 + [15] * 4, device=y.device)  # into the two nibbles' 15 + 15
+        at = (m - 1) + self.second_half  # into the two nibbles' 15 + 15 (no host data: a CUDA graph captures this)
         buckets, visits, p16, x, w_at, p_mix, cell, frac = (
             torch.cat([a, b], dim=-1) for a, b in zip(self._first[:-1], self._second[:-1]))
         sb = pick(self.scratch_base, act)
-        four = lambda v: v.repeat_interleave(4, dim=-1)  # noqa: E731  (a nibble's value for its 4 nodes)
+        four = lambda v: v.unsqueeze(-1).expand(*v.shape, 4).flatten(-2)  # noqa: E731  (a nibble's value for its 4 nodes)
         # counters: p += (target - p) / (min(visits, limit) + 1.5)
         p_old = p16.gather(2, at.unsqueeze(1).expand(n, C, 8))
         v = four(visits).to(torch.int32).clamp_(0, cfg.rate_limit)
@@ -243,6 +245,8 @@ class MixStage:
         self.scratch.index_fill_(0, key, 0)
         share = (2 * step.reshape(-1).to(torch.int32) + count).div_(2 * count, rounding_mode="floor")
         at = at.reshape(-1)
+        # int16 counters: a share may not fit, but sums wrap modulo 2^16 and every entry's true
+        # result lies in int16's range (P_LOW, P_HIGH), so the wrapped sum is that result
         table.index_add_(0, at, share.to(table.dtype))
         if clamp is not None:
             table.index_copy_(0, at, table.index_select(0, at).clamp_(-clamp, clamp))
