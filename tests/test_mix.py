@@ -98,3 +98,25 @@ def test_method_11_through_the_api():
     made = [lstmzip.compress(SAMPLE, config=CodingConfig(**{**cfg.__dict__, "batch_blocks": b})) for b in (1, 3)]
     assert made[0] == made[1]
     assert lstmzip.decompress(made[0]) == SAMPLE
+
+
+def test_cli_method_lstm_mix(runner, tmp_path):
+    """--method lstm_mix on compress and on bpc: method 11 blocks, decoded by plain decompress."""
+    import json
+
+    from lstmzip.cli import app
+    from lstmzip.container import read_header, read_record
+
+    src = tmp_path / "sample.txt"
+    src.write_bytes(SAMPLE)
+    r = runner.invoke(app, ["compress", "-q", "--method", "lstm_mix", str(src)])
+    assert r.exit_code == 0, r.output
+    with open(tmp_path / "sample.txt.lstmz", "rb") as f:
+        read_header(f)
+        assert read_record(f).method == Method.LSTM_MIX
+    src.unlink()
+    assert runner.invoke(app, ["decompress", "-q", str(tmp_path / "sample.txt.lstmz")]).exit_code == 0
+    assert src.read_bytes() == SAMPLE
+    r = runner.invoke(app, ["bpc", "-q", "--json", "--method", "lstm_mix", str(src)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout.splitlines()[-1])["methods"] == ["lstm_mix"]
