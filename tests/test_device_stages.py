@@ -167,11 +167,13 @@ def test_cli_method_and_device(runner, tmp_path):
         assert "\n" not in r.stderr.strip()
 
 
-def test_mutated_method_10_archives_decode_or_fail_cleanly():
-    """Any byte of a method-10 archive changed: the original back, or one lstmzip error."""
+@pytest.mark.parametrize("golden", ["sample.rans.lstmz", "sample.mix.lstmz"])
+def test_mutated_rans_archives_decode_or_fail_cleanly(golden):
+    """Any byte of a method-10 or method-11 archive changed: the original back, or one
+    lstmzip error."""
     from lstmzip.errors import LstmzipError
 
-    archive = (Path(ORIGINAL).parent / "sample.rans.lstmz").read_bytes()
+    archive = (Path(ORIGINAL).parent / golden).read_bytes()
     rng = np.random.default_rng(5)
     outcomes = {"error": 0, "original": 0}
     for pos in rng.choice(len(archive), size=10, replace=False):

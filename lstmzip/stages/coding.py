@@ -51,7 +51,7 @@ class Predictor:
         self.bias = BiasStage(recipe.bias, rows, engine.lut_exp)
         self.match = MatchStage(recipe.match, rows)
         self.mix = MixStage(recipe.mix, rows) if recipe.mix is not None else None
-        self.parts = 1 if self.mix is None else 2  # coded symbols per byte: the byte, or its two nibbles
+        self.parts = recipe.parts
         overlap = rows.device.type == "cpu" and torch.get_num_threads() < (os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(max_workers=1) if overlap else None
         self._pending: Future | None = None
@@ -231,7 +231,7 @@ def decode_blocks(engine: IntegerLSTM, payloads: list[bytes], sizes: list[int], 
     rans.unpack is raised for the first block whose payload cannot be rANS at all)."""
     dev = engine.device
     rows = RowBatch.plain(sizes, streams, dev)
-    parts = 1 if recipe.mix is None else 2
+    parts = recipe.parts
     coders = rans.Coders(streams, rows.lengths_np * parts, recipe.coder_group, dev)
     unpacked = [rans.unpack(p, n) for p, n in zip(payloads, coders.per_block.tolist())]
     counts = np.array([len(w) for _, w in unpacked], dtype=np.int64)

@@ -19,6 +19,11 @@ class Recipe:
     # context mixing after the match model (lstmzip.stages.mix); None: the match model's table is coded
     mix: MixConfig | None = None
 
+    @property
+    def parts(self) -> int:
+        """Coded symbols per byte: the byte itself, or with mixing its two nibbles."""
+        return 1 if self.mix is None else 2
+
 
 RECIPES: dict[Method, Recipe] = {
     # method 4's stages, coded by interleaved rANS on the engine's device
