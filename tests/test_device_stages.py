@@ -99,12 +99,16 @@ def test_rans_round_trip_of_random_tables(group):
     assert not dec.damaged().any()
 
 
-def test_blocks_code_the_same_alone_and_batched(engine):
+@pytest.mark.parametrize("method", list(RECIPES))
+def test_blocks_code_the_same_alone_and_batched(engine, method):
+    """Every device recipe (method 10, and 11 with its mixing): a block's payload is the same
+    bytes alone or batched with others, and the batch decodes."""
+    recipe = RECIPES[method]
     blocks, streams = [SAMPLE[:1500], SAMPLE[1500:2700], SAMPLE[2700:]], [2, 3, 1]
-    together = encode_blocks(engine, blocks, streams, RECIPE)
-    alone = [encode_blocks(engine, [b], [s], RECIPE)[0] for b, s in zip(blocks, streams)]
+    together = encode_blocks(engine, blocks, streams, recipe)
+    alone = [encode_blocks(engine, [b], [s], recipe)[0] for b, s in zip(blocks, streams)]
     assert [c for c, _ in together] == [c for c, _ in alone]
-    assert decode_blocks(engine, [c for c, _ in together], [len(b) for b in blocks], streams, RECIPE) == blocks
+    assert decode_blocks(engine, [c for c, _ in together], [len(b) for b in blocks], streams, recipe) == blocks
 
 
 def test_rans_bits_match_the_estimate(engine):

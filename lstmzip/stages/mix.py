@@ -89,7 +89,7 @@ class MixStage:
 
     def __init__(self, cfg: MixConfig, rows: RowBatch):
         dev = rows.device
-        self.cfg, self.rows = cfg, rows
+        self.cfg = cfg
         sq = squash_table()
         self.squash = torch.from_numpy(sq.astype(np.int32)).to(dev)
         self.stretch = torch.from_numpy(stretch_table(sq).astype(np.int32)).to(dev)
@@ -205,8 +205,8 @@ class MixStage:
         v = four(visits).to(torch.int32).clamp_(0, cfg.rate_limit)
         step = ((P_LOW + bit.unsqueeze(1) * (P_HIGH - P_LOW) - p_old) * 2).div_(2 * v + 3, rounding_mode="floor")
         entry = four(buckets) * 16 + m.unsqueeze(1)
-        self._mean_add(self.counters.view(-1), entry.view(n, -1), pick(self.entry_base, act), step.view(n, -1), sb)
         flat = self.counters.view(-1)
+        self._mean_add(flat, entry.view(n, -1), pick(self.entry_base, act), step.view(n, -1), sb)
         seen = (buckets * 16).view(-1)  # slot 0: the bucket's visits, capped
         flat.index_add_(0, seen, torch.ones(seen.numel(), dtype=torch.int16, device=y.device))
         flat.index_copy_(0, seen, flat.index_select(0, seen).clamp_(0, COUNT_CAP))
@@ -216,13 +216,12 @@ class MixStage:
         g = (xs * err.unsqueeze(1) + (1 << (cfg.mix_shift - 1))) >> cfg.mix_shift
         wa = w_at.gather(2, at.unsqueeze(1).expand(n, self.n_in, 8))
         self._mean_add(self.weights, wa.view(n, -1), pick(self.w_base, act), g.view(n, -1), sb, clamp=W_LIMIT)
-        # map: both cells move towards the bit, each by its interpolation weight
-        c0, fr = cell.gather(1, at), frac.gather(1, at)
-        cells = torch.cat([c0, c0 + 1], 1)
-        share = torch.cat([128 - fr, fr], 1)
-        cur = self.apm.index_select(0, cells.view(-1)).view(n, 16)
-        move = (((bit * 65535).repeat(1, 2) - cur) * share + (1 << (6 + cfg.apm_rate))) >> (7 + cfg.apm_rate)
-        if cfg.apm:
+        if cfg.apm:  # map: both cells move towards the bit, each by its interpolation weight
+            c0, fr = cell.gather(1, at), frac.gather(1, at)
+            cells = torch.cat([c0, c0 + 1], 1)
+            share = torch.cat([128 - fr, fr], 1)
+            cur = self.apm.index_select(0, cells.view(-1)).view(n, 16)
+            move = (((bit * 65535).repeat(1, 2) - cur) * share + (1 << (6 + cfg.apm_rate))) >> (7 + cfg.apm_rate)
             self._mean_add(self.apm, cells, pick(self.apm_base, act), move, sb)
         c = pick(self.ctx, act)
         put(self.ctx, act, ((c << 8) | y) & ((1 << 56) - 1))
