@@ -6,17 +6,18 @@ archives, to --out.
 
 DIR holds what the CPU made beforehand (`--prepare DIR` on a CPU machine): for each shipped
 model a text sample NAME.txt and its archive NAME.lstmz made on the CPU with the model's own
-method, rans.txt / rans.lstmz with block method 10 and mix.txt / mix.lstmz with method 11.
+method, rans.txt / rans.lstmz with block method 10, mix.txt / mix.lstmz with method 11 and
+mix2.txt / mix2.lstmz with method 12.
 The check:
 1. exactness: every sample compressed on CUDA must give the CPU's archive byte for byte, and
    every CPU archive must decode on CUDA;
 2. throughput against rows in flight: K blocks of 512 streams coded together, 256 steps
-   (at 32 blocks also without CUDA graphs), with method 10 and with method 11 (--mix-counts);
+   (at 32 blocks also without CUDA graphs), with method 10 and with method 12 (--mix-counts);
 3. the big run: --corpus (>= 100 MB of text) compressed and decompressed on CUDA with the
    default model and method 10, verified, MB/s both ways, peak GPU memory; the sha256 of each
    block's payload so that a CPU can check blocks of the same archive later;
-4. tests/golden/sample.txt compressed on CUDA with tests/golden/make_golden.py's method-10
-   and method-11 configs (the golden archives CI decodes), compared with the committed CPU-made ones.
+4. tests/golden/sample.txt compressed on CUDA with tests/golden/make_golden.py's method-10,
+   11 and 12 configs (the golden archives CI decodes), compared with the committed CPU-made ones.
 The big run is skipped (and says so) when step 2 projects it past --budget seconds.
 """
 from __future__ import annotations
@@ -47,7 +48,8 @@ from lstmzip.models.registry import names  # noqa: E402
 
 RANS = CodingConfig(lstm_method=Method.LSTM_RANS)
 MIX = CodingConfig(lstm_method=Method.LSTM_MIX)
-SAMPLE_CONFIGS = {"rans": RANS, "mix": MIX}  # samples of the default model with a forced method
+MIX2 = CodingConfig(lstm_method=Method.LSTM_MIX2)
+SAMPLE_CONFIGS = {"rans": RANS, "mix": MIX, "mix2": MIX2}  # samples of the default model with a forced method
 SAMPLE_BYTES = 48 << 10
 
 
@@ -201,7 +203,7 @@ def main() -> None:
     ap.add_argument("--device", default="cuda", help="cuda; cpu only to try the script out")
     ap.add_argument("--samples", nargs="*", help="only these samples of --inputs (default: all)")
     ap.add_argument("--counts", type=int, nargs="*", default=[1, 4, 16, 32, 64])
-    ap.add_argument("--mix-counts", type=int, nargs="*", default=[1, 16, 64], help="the same for method 11")
+    ap.add_argument("--mix-counts", type=int, nargs="*", default=[1, 16, 64], help="the same for method 12")
     args = ap.parse_args()
     if args.prepare:
         prepare(args.prepare, args.corpus)
@@ -221,7 +223,7 @@ def main() -> None:
     log(report, "corpus", {"file": args.corpus.name, "bytes": len(text)})
     from tests.golden.make_golden import ARCHIVES, ORIGINAL
     golden = {}
-    for name in ("sample.rans.lstmz", "sample.rans.cuda.lstmz", "sample.mix.lstmz"):
+    for name in ("sample.rans.lstmz", "sample.rans.cuda.lstmz", "sample.mix.lstmz", "sample.mix2.lstmz"):
         made = compress(ORIGINAL.read_bytes(), "default", DEVICE, ARCHIVES[name])
         (args.out / name).write_bytes(made)
         cpu = ROOT / "tests" / "golden" / name
@@ -229,7 +231,7 @@ def main() -> None:
     log(report, "golden", golden)
     per_step = throughput(report, text, args.counts)
     if args.mix_counts:
-        throughput(report, text, args.mix_counts, method=Method.LSTM_MIX)
+        throughput(report, text, args.mix_counts, method=Method.LSTM_MIX2)
     if args.inputs:
         exactness(report, args.inputs, args.samples)
     blocks = -(-len(text) // RANS.block_size)

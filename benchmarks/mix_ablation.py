@@ -1,15 +1,19 @@
-"""What context mixing (block method 11, lstmzip.stages.mix) buys, file by file and part by part.
+"""What context mixing (block methods 11 and 12, lstmzip.stages.mix) buys, file by file and part
+by part.
 
-    python benchmarks/mix_ablation.py --eval [--lpaq1 PATH] --out benchmarks/results/mix_eval
+    python benchmarks/mix_ablation.py --eval [--methods 4,11,12] [--earlier JSON] [--lpaq1 PATH] --out benchmarks/results/mix_eval
     python benchmarks/mix_ablation.py --tuning DIR --out benchmarks/results/mix_ablation
 
---eval: the 25 eval texts, each coded with the default model's method (4) and with method 11
-(the same streams), both round-tripped through lstmzip.compress/decompress; with --lpaq1, that
-peer (`lpaq1 9`, built outside this repository) on the same files in the same run. Sizes only (the
-JSON keeps each run's seconds, but speed is measured by a same-run A/B on a quiet machine).
+--eval: the 25 eval texts, each coded with each of --methods (the same streams), round-tripped
+through lstmzip.compress/decompress; --earlier takes the figures of methods not run from an
+earlier run's JSON (archives are the same bytes whenever the code is: say which run in the
+note); with --lpaq1, that peer (`lpaq1 9`, built outside this repository) on the same files in
+the same run. Sizes only (the JSON keeps each run's seconds, but speed is measured by a same-run
+A/B on a quiet machine).
 --tuning DIR: the training-pool files in DIR (never eval files), coded with method 10 (method
-11 without mixing) and method 11 with one part left out at a time: the ablation. Sizes are
-the archives' (the whole container for --eval, the block payload for --tuning).
+11 without mixing), method 11 with one part left out at a time, and method 12 with one of its
+parts left out at a time: the ablation. Sizes are the archives' (the whole container for
+--eval, the block payload for --tuning).
 """
 from __future__ import annotations
 
@@ -36,13 +40,22 @@ from lstmzip.stages.recipes import RECIPES
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_files import EVAL, TEXT  # noqa: E402
 
-MIX = RECIPES[Method.LSTM_MIX]
-VARIANTS = {  # ablation rows: method 11 less one part
+MIX, MIX2 = RECIPES[Method.LSTM_MIX], RECIPES[Method.LSTM_MIX2]
+
+
+def _less(recipe, **change):
+    return dataclasses.replace(recipe, mix=dataclasses.replace(recipe.mix, **change))
+
+
+VARIANTS = {  # ablation rows: method 11 less one part, method 12 less one part
     "method 10 (no mixing)": dataclasses.replace(MIX, mix=None),
     "method 11": MIX,
-    "- adaptive probability map": dataclasses.replace(MIX, mix=dataclasses.replace(MIX.mix, apm=False)),
-    "- word context": dataclasses.replace(MIX, mix=dataclasses.replace(MIX.mix, word=False)),
-    "- orders 1 and 6": dataclasses.replace(MIX, mix=dataclasses.replace(MIX.mix, orders=(2, 3, 4))),
+    "- adaptive probability map": _less(MIX, apm=False),
+    "- word context": _less(MIX, word=False),
+    "- orders 1 and 6": _less(MIX, orders=(2, 3, 4)),
+    "method 12": MIX2,
+    "12 - match input": _less(MIX2, match_input=False),
+    "12 - weight sets by match length": _less(MIX2, match_set_edges=()),
 }
 
 
@@ -57,14 +70,18 @@ def lpaq1(binary: Path, src: Path) -> dict:
         return {"bpc": round(8 * os.path.getsize(packed) / src.stat().st_size, 4)}
 
 
-def eval_rows(peer: Path | None) -> list[dict]:
+def eval_rows(peer: Path | None, methods: list[Method], earlier: Path | None) -> list[dict]:
+    before = {r["file"]: r for r in json.loads(earlier.read_text())["rows"]} if earlier else {}
     rows = []
     for name in TEXT:
         data = (EVAL / name).read_bytes()
         row = {"file": name, "bytes": len(data)}
+        for key, value in before.get(name, {}).items():
+            if key.startswith("m") and key != "m" and int(key[1:]) not in methods:
+                row[key] = {**value, "earlier": True}
         if peer is not None:
             row["lpaq1"] = lpaq1(peer, EVAL / name)
-        for method in (Method.LSTM_ADAPTIVE2, Method.LSTM_MIX):
+        for method in methods:
             cfg = CodingConfig(lstm_method=method, try_lzma=False)
             t0 = time.perf_counter()
             z = lstmzip.compress(data, config=cfg)
@@ -95,28 +112,36 @@ def tuning_rows(folder: Path) -> list[dict]:
 
 
 def markdown(meta: dict, rows: list[dict], kind: str) -> str:
-    head = [f"# Context mixing (method 11): {kind}", "",
+    head = [f"# Context mixing (methods 11, 12): {kind}", "",
             f"lstmzip {meta['version']}, {meta['machine']}, torch {meta['torch']}; `{meta['command']}`.", ""]
     if meta.get("note"):
         head += [meta["note"], ""]
     if kind == "eval":
+        methods = sorted({int(k[1:]) for r in rows for k in r if k.startswith("m") and k[1:].isdigit()})
+        keys = [f"m{m}" for m in methods]
+        base, prev, best = keys[0], keys[-2] if len(keys) > 1 else keys[0], keys[-1]
         peer = all("lpaq1" in r for r in rows)
-        head += ["| file | bytes | method 4 bpc | method 11 bpc | change |" + (" lpaq1 9 bpc |" if peer else ""),
-                 "|---|---:|---:|---:|---:|" + ("---:|" if peer else "")]
+        earlier = sorted({int(k[1:]) for r in rows for k in keys if r[k].get("earlier")})
+        if earlier:
+            head += [f"Methods {', '.join(map(str, earlier))}: figures of the earlier run (`--earlier`), "
+                     "the same code for those methods, so the same archives.", ""]
+        head += ["| file | bytes | " + " | ".join(f"method {m} bpc" for m in methods)
+                 + f" | {best[1:]} vs {prev[1:]} |" + (" lpaq1 9 bpc |" if peer else ""),
+                 "|---|---:|" + "---:|" * (len(methods) + 1) + ("---:|" if peer else "")]
         for r in rows:
-            a, b = r["m4"], r["m11"]
-            head.append(f"| {r['file']} | {r['bytes']:,} | {a['bpc']:.4f} | {b['bpc']:.4f} | "
-                        f"{100 * (b['bpc'] / a['bpc'] - 1):+.2f}% |" + (f" {r['lpaq1']['bpc']:.4f} |" if peer else ""))
+            head.append(f"| {r['file']} | {r['bytes']:,} | " + " | ".join(f"{r[k]['bpc']:.4f}" for k in keys)
+                        + f" | {100 * (r[best]['bpc'] / r[prev]['bpc'] - 1):+.2f}% |"
+                        + (f" {r['lpaq1']['bpc']:.4f} |" if peer else ""))
         n = sum(r["bytes"] for r in rows)
-        keys = ("m4", "m11", "lpaq1") if peer else ("m4", "m11")
-        w = {k: sum(r[k]["bpc"] * r["bytes"] for r in rows) / n for k in keys}
-        head += ["", f"Size-weighted: method 4 {w['m4']:.4f} bpc, method 11 {w['m11']:.4f} bpc "
-                 f"({100 * (w['m11'] / w['m4'] - 1):+.2f}%); method 11 smaller on "
-                 f"{sum(r['m11']['bpc'] < r['m4']['bpc'] for r in rows)} of {len(rows)}."]
+        w = {k: sum(r[k]["bpc"] * r["bytes"] for r in rows) / n for k in keys + (["lpaq1"] if peer else [])}
+        head += ["", "Size-weighted: " + ", ".join(f"method {k[1:]} {w[k]:.4f} bpc" for k in keys)
+                 + "".join(f"; method {best[1:]} {100 * (w[best] / w[k] - 1):+.2f}% against method {k[1:]}, smaller on "
+                           f"{sum(r[best]['bpc'] < r[k]['bpc'] for r in rows)} of {len(rows)}" for k in dict.fromkeys((base, prev)))
+                 + "."]
         if peer:
-            head += ["", f"lpaq1 9: {w['lpaq1']:.4f} bpc size-weighted; method 11 below it on "
-                     f"{sum(r['m11']['bpc'] < r['lpaq1']['bpc'] for r in rows)} of {len(rows)}, "
-                     f"method 4 on {sum(r['m4']['bpc'] < r['lpaq1']['bpc'] for r in rows)}."]
+            head += ["", f"lpaq1 9: {w['lpaq1']:.4f} bpc size-weighted. Files below it: "
+                     + ", ".join(f"method {k[1:]} {sum(r[k]['bpc'] < r['lpaq1']['bpc'] for r in rows)}" for k in keys)
+                     + f" of {len(rows)}."]
     else:
         labels = list(VARIANTS)
         head += ["| file | bytes | " + " | ".join(labels) + " |", "|---|---:|" + "---:|" * len(labels)]
@@ -142,6 +167,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--from-json", action="store_true", help="rewrite OUT.md from OUT.json")
     ap.add_argument("--lpaq1", type=Path, help="an lpaq1 binary (a peer built outside the repository)")
+    ap.add_argument("--methods", default="4,11,12", help="--eval: block methods to run")
+    ap.add_argument("--earlier", type=Path, help="--eval: an earlier run's JSON for the methods not run")
     a = ap.parse_args()
     meta = {"version": lstmzip.__version__, "machine": f"{_cpu()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads",
             "torch": torch.__version__,
@@ -150,7 +177,8 @@ def main() -> None:
         rows = json.loads(a.out.with_suffix(".json").read_text())["rows"]
         meta = json.loads(a.out.with_suffix(".json").read_text())["meta"]
     else:
-        rows = eval_rows(a.lpaq1) if a.eval else tuning_rows(a.tuning)
+        methods = [Method(int(m)) for m in a.methods.split(",")]
+        rows = eval_rows(a.lpaq1, methods, a.earlier) if a.eval else tuning_rows(a.tuning)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     a.out.with_suffix(".md").write_text(markdown(meta, rows, "eval" if a.eval else "ablation on training-pool text"))

@@ -61,11 +61,16 @@ MIX_FIELDS = {
     "mix_shift": "mixer weight step: (input * error + 2^(this - 1)) >> this",
     "apm_rate": "probability map step: error * share >> (7 + this)",
     "apm": "the probability map refines the mixer's output",
+    "match_set_edges": "match lengths from which the mixer takes weight set 1, 2, ... (set 0: shorter or no match)",
+    "match_input": "the match model's predicted bit is a mixer input",
+    "match_rate": "match input probability step: (65535 * right - P) >> this",
 }
 CONSTANT_MODULES = (fixed_point, record_context, context_bias, match_model, bias_mixer, mix)
 
 
 def _value(v) -> str:
+    if v is None:
+        return "-"
     if isinstance(v, tuple):
         return ", ".join(str(x) for x in v) if v else "-"
     if isinstance(v, bool):

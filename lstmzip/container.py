@@ -48,11 +48,12 @@ class Method(IntEnum):
     LSTM_MIXER = 9  # as 8, plus learned weights for the context bias's tables and the LSTM (BIAS_V6)
     LSTM_RANS = 10  # method 4's stages on the engine's device, coded by interleaved rANS (lstmzip.stages)
     LSTM_MIX = 11  # as 10, plus context models mixed with the LSTM bit by bit (lstmzip.stages.mix)
+    LSTM_MIX2 = 12  # as 11, plus the match model's prediction as a mixer input and weight sets by match length
 
 
 LSTM_METHODS = (Method.LSTM, Method.LSTM_ADAPTIVE, Method.LSTM_ADAPTIVE2, Method.LSTM_RECORDS, Method.LSTM_RAMP,
                 Method.LSTM_FIELDS, Method.LSTM_COLUMNS, Method.LSTM_MIXER, Method.LSTM_RANS,
-                Method.LSTM_MIX)
+                Method.LSTM_MIX, Method.LSTM_MIX2)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Context mixing (block method 11, lstmzip.stages.mix): its tables, its exactness across row
-orders (across batches: tests/test_device_stages.py, for every device recipe), and that it
+"""Context mixing (block methods 11 and 12, lstmzip.stages.mix): its tables, its exactness across
+row orders (across batches: tests/test_device_stages.py, for every device recipe), and that it
 earns its place on text that repeats."""
 from __future__ import annotations
 
@@ -49,28 +49,48 @@ def test_nibble_frequencies_are_the_products_along_each_path():
     assert torch.equal(f[:, 0], expect.clamp(min=1))
 
 
-def test_updates_do_not_depend_on_the_order_of_the_rows():
-    """Rows that share counters, weights and map cells in one step (the same contexts): the
-    tables after the step are the same whichever order the rows come in."""
+class _Match:
+    """What the mixing reads of the match model in a step (MatchStage after adjust)."""
+
+    def __init__(self, rows: int):
+        self.len_edges = torch.tensor([1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 48])
+        self._has = torch.zeros(rows, dtype=torch.bool)
+        self._pred = torch.zeros(rows, dtype=torch.int64)
+        self.length = torch.zeros(rows, dtype=torch.int64)
+
+
+@pytest.mark.parametrize("cfg", [mix.MIX_V1, mix.MIX_V2], ids=["MIX_V1", "MIX_V2"])
+def test_updates_do_not_depend_on_the_order_of_the_rows(cfg):
+    """Rows that share counters, weights, map cells and match cells in one step (the same
+    contexts, the same predictions): the tables after the step are the same whichever order
+    the rows come in."""
     def tables(order: torch.Tensor) -> list[torch.Tensor]:
         rows = RowBatch.plain([6 * 100], [6], torch.device("cpu"))
-        st = mix.MixStage(mix.MixConfig(), rows)
+        match = _Match(6)
+        st = mix.MixStage(cfg, rows, match)
         g = torch.Generator().manual_seed(1)
         for t in range(4):
             f = torch.randint(1, 1 << 20, (6, 256), generator=g)
             y = torch.tensor([101, 101, 32, 101, 32, 7])
             st.ctx[:] = torch.tensor([5, 5, 5, 9, 9, 5]) * (t + 1)
+            # predictions right, wrong in the second nibble, in the first, none; long and short
+            match._has[:] = torch.tensor([True, True, True, False, True, True])[order]
+            match._pred[:] = torch.tensor([101, 102, 32, 0, 48, 7])[order]
+            match.length[:] = torch.tensor([20, 3, 40, 0, 16, 1])[order]
             # as if the rows were listed in `order`: the stage sees them permuted
             st.ctx[:] = st.ctx[order]
             st.hi(f[order], None)
             st.lo(y[order] >> 4)
             st.update(y[order], None)
-        return [st.counters.clone(), st.weights.clone(), st.apm.clone()]
+        return [st.counters.clone(), st.weights.clone(), st.apm.clone()] + (
+            [st.match_p.clone()] if cfg.match_input else [])
 
     a, b = tables(torch.arange(6)), tables(torch.tensor([5, 3, 0, 4, 1, 2]))
     assert all(torch.equal(x, y) for x, y in zip(a, b))
-    assert (a[0] != 0).any() and not torch.equal(a[1], mix.MixStage(mix.MixConfig(), RowBatch.plain(
-        [600], [6], torch.device("cpu"))).weights)
+    assert (a[0] != 0).any() and not torch.equal(a[1], mix.MixStage(cfg, RowBatch.plain(
+        [600], [6], torch.device("cpu")), _Match(6)).weights)
+    if cfg.match_input:  # the cells of lengths 3, 16, 20, 40 (and 1) learned; 0 did not
+        assert (a[3] != 3 << 14).sum() >= 4 and a[3][0] == 3 << 14
 
 
 def test_mixing_pays_on_text_that_repeats(engine):
@@ -84,6 +104,18 @@ def test_mixing_pays_on_text_that_repeats(engine):
     plain, = encode_blocks(engine, [data], streams, RECIPES[Method.LSTM_RANS])
     mixed, = encode_blocks(engine, [data], streams, RECIPE)
     assert len(mixed[0]) < 0.97 * len(plain[0]), (len(mixed[0]), len(plain[0]))
+
+
+def test_match_input_pays_on_long_repeats(engine):
+    """Method 12 against method 11 on text that repeats whole lines exactly: long matches."""
+    rng = np.random.default_rng(4)
+    words = SAMPLE.split()
+    lines = [b" ".join(rng.choice(words, size=12)) + b"\n" for _ in range(30)]
+    data = b"".join(lines[i] for i in rng.integers(0, 30, size=300))
+    streams = [max(1, len(data) // 2048)]
+    mixed, = encode_blocks(engine, [data], streams, RECIPE)
+    matched, = encode_blocks(engine, [data], streams, RECIPES[Method.LSTM_MIX2])
+    assert len(matched[0]) < 0.95 * len(mixed[0]), (len(matched[0]), len(mixed[0]))
 
 
 def test_method_11_through_the_api():

@@ -50,7 +50,7 @@ class Predictor:
         self.x = engine.start_bytes(rows.rows)
         self.bias = BiasStage(recipe.bias, rows, engine.lut_exp)
         self.match = MatchStage(recipe.match, rows)
-        self.mix = MixStage(recipe.mix, rows) if recipe.mix is not None else None
+        self.mix = MixStage(recipe.mix, rows, self.match) if recipe.mix is not None else None
         self.parts = recipe.parts
         overlap = rows.device.type == "cpu" and torch.get_num_threads() < (os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(max_workers=1) if overlap else None

@@ -67,6 +67,14 @@ class MixConfig:
     mix_shift: int = 8
     apm_rate: int = 7  # the map's cells move by 1/2^apm_rate of their error
     apm: bool = True  # False: the mixer's probability is final (for measuring what the map buys)
+    # weight sets per node chosen by the match model's length: set i + 1 where the match has run
+    # at least edges[i] bytes (set 0: no match); () one set
+    match_set_edges: tuple[int, ...] = ()
+    # the match model's predicted bit as an input: +-stretch(p) where the node lies on the
+    # predicted byte's path, p an adaptive probability (Q16) that the prediction holds, one per
+    # match length bucket
+    match_input: bool = False
+    match_rate: int = 6  # those probabilities move by 1/2^match_rate of their error
 
 
 # Method 11. Chosen on training-pool text, never on eval files (an English validation novel and
@@ -74,6 +82,17 @@ class MixConfig:
 # took Python 1.0868 -> 1.0854 bpc and logs 0.5067 -> 0.4927; rate_limit 127 against 30 1.0845
 # and 0.4918.
 MIX_V1 = MixConfig()
+# Method 12: MIX_V1 plus the match model's predicted bit as an input and a second weight set for
+# matches of 16 bytes or more. Training-pool text as above (English novel / logs / Python, bpc):
+# MIX_V1 1.7609 / 0.4918 / 1.0845; the input alone 1.7605 / 0.4861 / 1.0781; with the sets
+# 1.7604 / 0.4769 / 1.0767 (sets from 1, 8, 16 bytes instead: 1.7629 / 0.4769 / 1.0845; from 32:
+# 1.7605 / 0.4798 / 1.0773; match_rate 5 or 7 instead of 6: within 0.1%). Tried, not taken: a
+# second map keyed by the last 2 bytes (<= 0.06%); the counters' inputs through adaptive maps
+# keyed by (visits, probability level) (neutral instead of them, worse beside them); weights
+# added from a second table chosen by the previous byte >> 5, the nibble and the depth (1.7570 /
+# 0.4702 / 1.0728 on those files, but +1.7% on 15 KB slices of them, and on small eval-sized
+# inputs; with its steps / 4: -0.2% on the slices, large files not measured yet).
+MIX_V2 = MixConfig(match_set_edges=(16,), match_input=True)
 
 
 def table_bits(model_len: int, most: int) -> int:
@@ -87,14 +106,17 @@ class MixStage:
     """Codes a byte as two nibbles: hi() gives the first nibble's 16 frequencies, lo(hi) the
     second's once the first is known, and update(y) learns on the byte's 8 nodes."""
 
-    def __init__(self, cfg: MixConfig, rows: RowBatch):
+    def __init__(self, cfg: MixConfig, rows: RowBatch, match=None):
         dev = rows.device
-        self.cfg = cfg
+        self.cfg, self.match = cfg, match
+        sets = len(cfg.match_set_edges) + 1
+        if (sets > 1 or cfg.match_input) and match is None:
+            raise ValueError("the mixing's match inputs need the match model")
         sq = squash_table()
         self.squash = torch.from_numpy(sq.astype(np.int32)).to(dev)
         self.stretch = torch.from_numpy(stretch_table(sq).astype(np.int32)).to(dev)
         self.n_ctx = len(cfg.orders) + int(cfg.word)
-        self.n_in = self.n_ctx + 2  # the LSTM, the contexts, a constant
+        self.n_in = self.n_ctx + 2 + int(cfg.match_input)  # the LSTM, the contexts, (the match,) a constant
         B, C = rows.blocks, self.n_ctx
         bits = [table_bits(int(lay.lengths.sum()), cfg.bucket_bits) for lay in rows.layouts]
         per_block = np.array([C << b for b in bits], dtype=np.int64)
@@ -114,10 +136,16 @@ class MixStage:
         # one weight set per byte-tree node (node 0 unused); sets also chosen by how often the
         # highest order's bucket was seen (0, 1, 2-3, 4+) did worse on training-pool English and
         # Python, better on logs
-        w = torch.zeros((B, 256, self.n_in), dtype=torch.int32, device=dev)
+        w = torch.zeros((B, sets * 256, self.n_in), dtype=torch.int32, device=dev)
         w[:, :, 0] = 1 << 16  # the LSTM alone until the weights learn otherwise
         self.weights = w.view(-1)
-        self.w_base = (block * 256 * self.n_in).unsqueeze(1)
+        self.w_base = (block * sets * 256 * self.n_in).unsqueeze(1)
+        self.set_edges = torch.tensor(cfg.match_set_edges, dtype=torch.int64, device=dev)
+        if cfg.match_input:  # p(the predicted bit is right) per (block, length bucket), Q16
+            # (cell 16 of each block takes the updates of nodes off the predicted path)
+            self.match_p = torch.full((B * 17,), 3 << 14, dtype=torch.int32, device=dev)
+            self.match_p_base = (block * 17).unsqueeze(1)
+            self.node_index = torch.arange(1, 16, dtype=torch.int64, device=dev).unsqueeze(0)
         # the map: 33 cells over the stretch range per (block, previous byte, node), Q16
         knots = torch.tensor(SQUASH_KNOTS, dtype=torch.int32, device=dev) << 4
         self.apm = knots.repeat(B * 256 * 256)
@@ -133,6 +161,7 @@ class MixStage:
         self.first_nodes = torch.from_numpy(m.astype(np.int64)).to(dev).unsqueeze(0)
         self.second_nodes = torch.from_numpy(((16 + np.arange(16)[:, None]) << e) + (m - (1 << e))).to(dev)
         self.depths = torch.arange(4, dtype=torch.int64, device=dev)
+        self.node_depth = torch.from_numpy(e).to(dev).unsqueeze(0)  # [1, 15]: each nibble node's depth
         self.second_half = torch.tensor([0] * 4 + [15] * 4, dtype=torch.int64, device=dev)  # where lo's nodes start
 
     def hi(self, freqs: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
@@ -146,20 +175,36 @@ class MixStage:
             keys.append((pick(self.word, act).unsqueeze(1) + 7) * _K2 + (c & 0xFF) * _K3)
         self._keys = torch.cat(keys, dim=1).bitwise_and_(_M63)  # [n, C]
         self._prev = c.squeeze(1) & 0xFF
-        self._first = self._nibble(self._f.sum(2), 0, self.first_nodes.expand(n, 15))
+        self._w_base = pick(self.w_base, act)
+        self._m_nodes: list[tuple[torch.Tensor, torch.Tensor]] = []  # (on the path, predicted bit)
+        if self.match is not None:  # what the match model predicts this step (MatchStage.adjust)
+            has, pred = self.match._has, self.match._pred
+            length = pick(self.match.length, act)
+            if self.cfg.match_set_edges:
+                m_set = torch.where(has, torch.searchsorted(self.set_edges, length, right=True), 0)
+                self._w_base = self._w_base + (m_set * (256 * self.n_in)).unsqueeze(1)
+            if self.cfg.match_input:
+                self._m_has, self._m_pred = has, pred
+                self._m_cell = (torch.searchsorted(self.match.len_edges, length, right=True)
+                                + pick(self.match_p_base, act).squeeze(1))
+        predicted = (self._m_pred >> 4, self._m_has) if self.cfg.match_input else None
+        self._first = self._nibble(self._f.sum(2), 0, self.first_nodes.expand(n, 15), predicted)
         return self._first[-1]
 
     def lo(self, hi: torch.Tensor) -> torch.Tensor:
         """The first nibble (int64 [n]) -> int64 [n, 16] for the second."""
         n = hi.shape[0]
         f = self._f.gather(1, hi.view(n, 1, 1).expand(n, 1, 16)).squeeze(1)
-        self._second = self._nibble(f, hi + 1, self.second_nodes.index_select(0, hi))
+        predicted = (self._m_pred & 15, self._m_has & (hi == self._m_pred >> 4)) if self.cfg.match_input else None
+        self._second = self._nibble(f, hi + 1, self.second_nodes.index_select(0, hi), predicted)
         return self._second[-1]
 
-    def _nibble(self, f: torch.Tensor, salt: int | torch.Tensor, nodes: torch.Tensor) -> tuple:
+    def _nibble(self, f: torch.Tensor, salt: int | torch.Tensor, nodes: torch.Tensor,
+                predicted: tuple[torch.Tensor, torch.Tensor] | None) -> tuple:
         """One nibble: its 16 LSTM frequencies [n, 16], its buckets' salt (0 for the first, 1 +
-        the first nibble for the second) and its 15 byte-tree nodes [n, 15] -> what update needs,
-        the 16 frequencies last."""
+        the first nibble for the second), its 15 byte-tree nodes [n, 15] and, with the match
+        input, the match model's predicted nibble and whether it holds here -> what update
+        needs, the 16 frequencies last."""
         n, C = f.shape[0], self.n_ctx
         sums = [f]
         for _ in range(4):
@@ -174,8 +219,11 @@ class MixStage:
         visits = got[:, :, 0]
         p16 = got[:, :, 1:].to(torch.int32).add_(P_HALF).clamp_(0, 65535)
         st_ctx = self.stretch.index_select(0, (p16 >> 4).view(-1)).view(n, C, 15)
-        x = torch.cat([st_lstm, st_ctx, self.const.expand(n, 1, 15)], dim=1)  # [n, inputs, 15]
-        w_at = (pick(self.w_base, self._act) + nodes * self.n_in).unsqueeze(1) + self.inputs
+        xs = [st_lstm, st_ctx]
+        if predicted is not None:
+            xs.append(self._match_input(*predicted))
+        x = torch.cat(xs + [self.const.expand(n, 1, 15)], dim=1)  # [n, inputs, 15]
+        w_at = (self._w_base + nodes * self.n_in).unsqueeze(1) + self.inputs
         w = self.weights.index_select(0, w_at.view(-1)).view(n, self.n_in, 15)
         dot = (x.to(torch.int64) * w).sum(1).bitwise_right_shift_(16).clamp_(-ST_MAX, ST_MAX)
         p_mix = self.squash.index_select(0, (dot + ST_MAX).view(-1)).view(n, 15)
@@ -187,6 +235,18 @@ class MixStage:
         p_apm = (lo * (128 - frac) + hi * frac) >> 11
         p = ((p_mix + 3 * p_apm) >> 2 if self.cfg.apm else p_mix).clamp_(1, 4095)
         return buckets.unsqueeze(2), visits.unsqueeze(2), p16, x, w_at, p_mix, cell, frac, _nibble_freqs(p)
+
+    def _match_input(self, pred: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """The predicted nibble and whether the prediction holds (int64, bool [n]) -> the input
+        [n, 1, 15]: +-stretch(p) on the predicted nibble's path (+ where it predicts a 1), 0
+        elsewhere. Keeps the nodes on the path and the bits predicted there for update."""
+        d = self.node_depth
+        on = valid.unsqueeze(1) & (self.node_index == ((pred.unsqueeze(1) | 16) >> (4 - d)))
+        expect = (pred.unsqueeze(1) >> (3 - d)) & 1
+        self._m_nodes.append((on, expect))
+        p = self.match_p.index_select(0, self._m_cell)
+        st = self.stretch.index_select(0, (p >> 4).clamp_(1, 4095)).unsqueeze(1)
+        return torch.where(on, torch.where(expect == 1, st, -st), 0).to(torch.int32).unsqueeze(1)
 
     def update(self, y: torch.Tensor, act: torch.Tensor | None) -> None:
         """After the step that coded y (int64 [n], the active rows): learn on y's 8 nodes, shift y in."""
@@ -216,6 +276,15 @@ class MixStage:
         g = (xs * err.unsqueeze(1) + (1 << (cfg.mix_shift - 1))) >> cfg.mix_shift
         wa = w_at.gather(2, at.unsqueeze(1).expand(n, self.n_in, 8))
         self._mean_add(self.weights, wa.view(n, -1), pick(self.w_base, act), g.view(n, -1), sb, clamp=W_LIMIT)
+        if cfg.match_input:  # the nodes of y's path that the prediction covered: was it right?
+            (on1, exp1), (on2, exp2) = self._m_nodes
+            on = torch.cat([on1, on2], 1).gather(1, at)
+            right = (torch.cat([exp1, exp2], 1).gather(1, at) == bit).to(torch.int32)
+            base = pick(self.match_p_base, act)
+            m_cell = torch.where(on, self._m_cell.unsqueeze(1), base + 16)
+            cur = self.match_p.index_select(0, m_cell.view(-1)).view(n, 8)
+            move = ((right * 65535 - cur) >> cfg.match_rate) * on
+            self._mean_add(self.match_p, m_cell, base, move, sb)
         if cfg.apm:  # map: both cells move towards the bit, each by its interpolation weight
             c0, fr = cell.gather(1, at), frac.gather(1, at)
             cells = torch.cat([c0, c0 + 1], 1)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from lstmzip.container import Method
 from lstmzip.stages.host.context_bias import BIAS_V2, BiasConfig
 from lstmzip.stages.host.match_model import MATCH_V2, MatchConfig
-from lstmzip.stages.mix import MIX_V1, MixConfig
+from lstmzip.stages.mix import MIX_V1, MIX_V2, MixConfig
 
 
 @dataclass(frozen=True)
@@ -30,4 +30,6 @@ RECIPES: dict[Method, Recipe] = {
     Method.LSTM_RANS: Recipe(BIAS_V2, MATCH_V2),
     # method 10 plus counters of orders 1-6 and the word, mixed with the LSTM bit by bit
     Method.LSTM_MIX: Recipe(BIAS_V2, MATCH_V2, mix=MIX_V1),
+    # method 11 with the match model's prediction as a mixer input and weight sets by its length
+    Method.LSTM_MIX2: Recipe(BIAS_V2, MATCH_V2, mix=MIX_V2),
 }

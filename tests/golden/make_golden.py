@@ -24,6 +24,7 @@ ARCHIVES = {
                                                lstm_method=Method.LSTM_MIXER),
     "sample.rans.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_RANS),
     "sample.mix.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX),
+    "sample.mix2.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX2),
     # made on an H100 by benchmarks/device_check.py (and identical to the CPU's)
     "sample.rans.cuda.lstmz": lstmzip.CodingConfig(lstm_method=Method.LSTM_RANS),
 }
