@@ -90,8 +90,8 @@ MIX_V1 = MixConfig()
 # second map keyed by the last 2 bytes (<= 0.06%); the counters' inputs through adaptive maps
 # keyed by (visits, probability level) (neutral instead of them, worse beside them); weights
 # added from a second table chosen by the previous byte >> 5, the nibble and the depth (1.7570 /
-# 0.4702 / 1.0728 on those files, but +1.7% on 15 KB slices of them, and on small eval-sized
-# inputs; with its steps / 4: -0.2% on the slices, large files not measured yet).
+# 0.4702 / 1.0728 on those files, but +1.7% on 15 KB slices of them; with its steps / 4 1.7567
+# / 0.4729 / 1.0697, and -0.2% on the slices: a candidate for the next method).
 MIX_V2 = MixConfig(match_set_edges=(16,), match_input=True)
 
 
