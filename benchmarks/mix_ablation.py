@@ -21,7 +21,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 import torch
 
 import lstmzip
+from lstmzip.bench import machine
 from lstmzip import engines
 from lstmzip.container import Method
 from lstmzip.pipeline import CodingConfig, block_streams
@@ -59,6 +59,11 @@ VARIANTS = {  # ablation rows: method 11 less one part, method 12 less one part
 }
 
 
+def _method(key: str) -> int | None:
+    """The block method of a row's key ("m12" -> 12), None for other keys."""
+    return int(key[1:]) if key.startswith("m") and key[1:].isdigit() else None
+
+
 def lpaq1(binary: Path, src: Path) -> dict:
     """bpc of `lpaq1 9` on src, its round trip verified."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +82,7 @@ def eval_rows(peer: Path | None, methods: list[Method], earlier: Path | None) ->
         data = (EVAL / name).read_bytes()
         row = {"file": name, "bytes": len(data)}
         for key, value in before.get(name, {}).items():
-            if key.startswith("m") and key != "m" and int(key[1:]) not in methods:
+            if _method(key) is not None and _method(key) not in methods:
                 row[key] = {**value, "earlier": True}
         if peer is not None:
             row["lpaq1"] = lpaq1(peer, EVAL / name)
@@ -117,7 +122,7 @@ def markdown(meta: dict, rows: list[dict], kind: str) -> str:
     if meta.get("note"):
         head += [meta["note"], ""]
     if kind == "eval":
-        methods = sorted({int(k[1:]) for r in rows for k in r if k.startswith("m") and k[1:].isdigit()})
+        methods = sorted({_method(k) for r in rows for k in r} - {None})
         keys = [f"m{m}" for m in methods]
         base, prev, best = keys[0], keys[-2] if len(keys) > 1 else keys[0], keys[-1]
         peer = all("lpaq1" in r for r in rows)
@@ -150,16 +155,6 @@ def markdown(meta: dict, rows: list[dict], kind: str) -> str:
     return "\n".join(head) + "\n"
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--eval", action="store_true")
@@ -170,7 +165,7 @@ def main() -> None:
     ap.add_argument("--methods", default="4,11,12", help="--eval: block methods to run")
     ap.add_argument("--earlier", type=Path, help="--eval: an earlier run's JSON for the methods not run")
     a = ap.parse_args()
-    meta = {"version": lstmzip.__version__, "machine": f"{_cpu()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads",
+    meta = {"version": lstmzip.__version__, "machine": f"{machine()}, {torch.get_num_threads()} torch threads",
             "torch": torch.__version__,
             "command": "python " + " ".join(sys.argv)}
     if a.from_json:  # only rewrite the Markdown

@@ -67,7 +67,7 @@ def _run_worker(args: list[str]) -> dict:
     return info
 
 
-def _machine() -> str:
+def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -140,7 +140,7 @@ def run(cfg: BenchConfig, on_result: Callable[[Result], None] | None = None) -> 
             results.append(r)
             if on_result:
                 on_result(r)
-    meta = {"machine": _machine(), "versions": _versions(), "date": time.strftime("%Y-%m-%d %H:%M"),
+    meta = {"machine": machine(), "versions": _versions(), "date": time.strftime("%Y-%m-%d %H:%M"),
             "threads": cfg.threads or default_threads(), "models": cfg.models,
             "codecs": [{"codec": c, "label": lab} for c, lab, _, _ in codecs]}
     return Report(meta, results, notes)

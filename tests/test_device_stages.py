@@ -101,8 +101,8 @@ def test_rans_round_trip_of_random_tables(group):
 
 @pytest.mark.parametrize("method", list(RECIPES))
 def test_blocks_code_the_same_alone_and_batched(engine, method):
-    """Every device recipe (method 10, and 11 with its mixing): a block's payload is the same
-    bytes alone or batched with others, and the batch decodes."""
+    """Every device recipe (method 10, and 11 and 12 with their mixing): a block's payload is
+    the same bytes alone or batched with others, and the batch decodes."""
     recipe = RECIPES[method]
     blocks, streams = [SAMPLE[:1500], SAMPLE[1500:2700], SAMPLE[2700:]], [2, 3, 1]
     together = encode_blocks(engine, blocks, streams, recipe)
