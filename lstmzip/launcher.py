@@ -4,6 +4,7 @@ importing torch and the CLI takes: one `lstmzip: interrupted` line, never a trac
 from __future__ import annotations
 
 import ctypes
+import gc
 import sys
 
 from lstmzip.signals import install_signal_handlers, interrupted_exit_code
@@ -31,7 +32,12 @@ def main() -> None:
         message, code = interrupted_exit_code(e)
         print(message, file=sys.stderr)
         sys.exit(code)
-    cli_main()
+    try:
+        cli_main()
+    finally:
+        # Nothing the command made needs collecting now, and the interpreter's last collection
+        # would walk every object torch's import made: 0.25 s of the ~2.5 s a 4 KB file takes.
+        gc.freeze()
 
 
 if __name__ == "__main__":

@@ -84,6 +84,13 @@ class CodingConfig:
     # ratio against 4 KiB and code 20% faster on 2 CPU cores; beyond ~400 streams it slows.
     min_stream_len: int = 2048
     max_streams: int = 512
+    # Small inputs: a block codes in at most small_block_steps steps where that takes at most
+    # small_block_streams streams (so shorter streams than min_stream_len). On a CPU a step of
+    # a few streams costs the same whatever their number (per-op overhead, ~0.8 ms), so a 4 KB
+    # file codes in 4 streams of 1 KiB in about half the time of 2 of 2 KiB, for ~1% in ratio
+    # (eval files of 4-13 KB, default model: +0.5 to +1.2%). 0: off.
+    small_block_steps: int = 1024
+    small_block_streams: int = 16
     physical_batch: int = 0  # engine rows per call; 0 = all active streams (no effect on output)
     try_lzma: bool = True
     # how LSTM blocks are coded: None = the model's own method (models.registry: LSTM_MIXER
@@ -103,6 +110,10 @@ class CodingConfig:
     # others): training-pool logs (9 files, default model) 0.3553 bpc with 2 KiB streams,
     # 0.3427 with 8 KiB, in about 1.5 times the time (method 7 there: 1.7).
     columns_stream_len: int = 8 << 10
+    # ... and in at most this many steps where small_block_steps applies: the columns learnt
+    # from the lines above pay more (3 x 12 KB of training-pool logs, logs model: 1.063 bpc in
+    # one stream each, 14 s a file; 1.093 at 2048 steps, 3.2 s; 1.124 at 1024, 2.2 s).
+    columns_small_block_steps: int = 2048
     # blocks of a device-stage method (lstmzip.stages) coded together in one engine batch;
     # 0: batch_blocks_for(device). The archive is the same bytes whatever it is.
     batch_blocks: int = 0
@@ -111,7 +122,7 @@ class CodingConfig:
 # `--best`: every stream starts cold and at step t sees only the first t bytes of the others,
 # which costs most on repetitive text. Training-pool logs (method 3): 2 KiB streams 0.542 bpc,
 # 8 KiB 0.510, 30 KiB 0.492, at 1, 2.4 and 6.8 times the time.
-BEST = CodingConfig(min_stream_len=16 << 10)
+BEST = CodingConfig(min_stream_len=16 << 10, small_block_steps=0)
 
 
 # Device memory per block in one batch with the default model's recipe: context-bias tables
@@ -155,16 +166,23 @@ def weighted_line_length(data: bytes) -> float:
 
 
 def block_streams(model_data: bytes, cfg: CodingConfig, method: Method) -> int:
-    """How many streams compress codes a block's model bytes in (cfg.lines_per_stream)."""
+    """How many streams compress codes a block's model bytes in: streams of at least
+    min_stream_len (longer for the methods that learn from lines or columns above), but a small
+    block in more, shorter ones, so that it codes in at most small_block_steps steps."""
     min_len = cfg.min_stream_len
     stages = STAGES.get(method)
+    small_steps = cfg.small_block_steps
     if stages is not None and stages.long_streams and cfg.columns_stream_len:
         min_len = max(min_len, cfg.columns_stream_len)
+        small_steps = small_steps and max(small_steps, cfg.columns_small_block_steps)
     bias = stages.bias if stages is not None else None
     if cfg.lines_per_stream and bias is not None and bias.record:
         by_lines = int(cfg.lines_per_stream * weighted_line_length(model_data))
         min_len = max(min_len, min(by_lines, cfg.long_line_stream_len))
-    return plan_streams(len(model_data), cfg, min_len)
+    streams = plan_streams(len(model_data), cfg, min_len)
+    if small_steps and streams:
+        streams = max(streams, min(cfg.small_block_streams, cfg.max_streams, -(-len(model_data) // small_steps)))
+    return streams
 
 
 def _stream_matrix(data: bytes, streams: int) -> tuple[np.ndarray, int, int]:

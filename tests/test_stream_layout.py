@@ -72,3 +72,24 @@ def test_streams_hold_several_long_lines_with_line_contexts_only():
     assert block_streams(short_lines, cfg, Method.LSTM_MIXER) == 300000 // (8 << 10)
     assert block_streams(long_lines, cfg, Method.LSTM_COLUMNS) == 300100 // 12004
     assert block_streams(short_lines, CodingConfig(columns_stream_len=0), Method.LSTM_COLUMNS) == 300000 // 2048
+
+
+def test_small_blocks_code_in_at_most_small_block_steps():
+    """A small block is cut into more, shorter streams so that it codes in at most
+    small_block_steps steps (2 x for the logs model's methods), up to small_block_streams;
+    above that, and with small_block_steps=0 (`--best`), min_stream_len rules as before."""
+    from lstmzip.container import Method
+    from lstmzip.pipeline import BEST, CodingConfig, block_streams
+
+    cfg = CodingConfig()
+    text = (b"a short line of text\n" * 1000)[:4227]  # xargs.1's size
+    assert block_streams(text, cfg, Method.LSTM_ADAPTIVE2) == 5  # ceil(4227 / 1024): 846 steps
+    assert block_streams(text[:1024], cfg, Method.LSTM_ADAPTIVE2) == 1
+    assert block_streams(text[:1025], cfg, Method.LSTM_ADAPTIVE2) == 2
+    assert block_streams(text, CodingConfig(small_block_steps=0), Method.LSTM_ADAPTIVE2) == 4227 // 2048
+    assert block_streams(text, BEST, Method.LSTM_ADAPTIVE2) == 1
+    assert block_streams(text, cfg, Method.LSTM_MIXER) == 3  # ceil(4227 / 2048), not 1 of 8 KiB
+    big = b"x" * (40 << 10)  # 20 streams of 2 KiB already: the rule adds none
+    assert block_streams(big, cfg, Method.LSTM_ADAPTIVE2) == 20
+    mid = b"x" * (24 << 10)  # 12 of 2 KiB -> at most 16 streams
+    assert block_streams(mid, cfg, Method.LSTM_ADAPTIVE2) == 16

@@ -26,7 +26,8 @@ ARCHIVES = {
     "sample.mix.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX),
     "sample.mix2.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX2),
     # made on an H100 by benchmarks/device_check.py (and identical to the CPU's)
-    "sample.rans.cuda.lstmz": lstmzip.CodingConfig(lstm_method=Method.LSTM_RANS),
+    # (by 0.8.0, before small blocks were cut into more streams: small_block_steps=0 as then)
+    "sample.rans.cuda.lstmz": lstmzip.CodingConfig(lstm_method=Method.LSTM_RANS, small_block_steps=0),
 }
 # Decoded, no longer written: what lstmzip 0.3 wrote with its `logs` model (method 5,
 # min_stream_len=700), which 0.4 replaced and keeps as `logs-0.3`, found by its sha256.
