@@ -3,6 +3,7 @@ of lstmzip.auto_model (and of the old rule, the full pipeline on the first 16 Ki
 with the smallest archive. Timings are of the decision alone, with the models not yet loaded.
 
     python benchmarks/auto_model.py [FILE...] [--max-bytes N] [--out benchmarks/results/auto_model]
+    python benchmarks/auto_model.py --tuning   # the files its discount was chosen on instead
 
 Without FILE: slices of the training pools (never the eval files) and text files of kinds
 the models were not trained on, from this machine (Markdown, XML, JSON, HTML, C, CSV, shell,
@@ -40,16 +41,36 @@ SYSTEM_FILES = [
     "/root/.pyenv/versions/3.11.7/lib/python3.11/argparse.py",
 ]
 POOL_SLICES = [("english", 50_000_000), ("python", 20_000_000), ("logs", 2_000_000), ("logs", 9_000_000)]
+# --tuning: the files auto_model.LONG_STREAM_DISCOUNT was chosen on, none of them above
+SITE = "/root/.pyenv/versions/3.11.7/lib/python3.11/"
+TUNING_FILES = [
+    "/usr/share/xml/iso-codes/iso_639-3.xml", "/usr/share/X11/xkb/rules/evdev.xml",
+    "/usr/share/dbus-1/interfaces/org.freedesktop.PackageKit.Transaction.xml",
+    "/usr/share/doc/libxml-parser-perl/examples/REC-xml-19980210.xml",
+    SITE + "site-packages/boto3/data/ec2/2016-11-15/resources-1.json",
+    SITE + "site-packages/cfnlint/data/Serverless/ManagedPolicies.json", "/root/.cache/matplotlib/fontlist-v3.11.0.json",
+    SITE + "site-packages/numpy/_core/tests/data/umath-validation-set-log2.csv",
+    "/usr/share/package-lists/nuget.tsv", "/usr/share/package-lists/go-partial.tsv",
+    SITE + "site-packages/torchgen/packaged/ATen/native/native_functions.yaml",
+    SITE + "site-packages/torchgen/packaged/autograd/derivatives.yaml",
+    "/var/log/apt/history.log", "/var/log/apt/eipp.log.xz", "/usr/share/drirc.d/00-mesa-defaults.conf",
+    "/usr/share/alsa/topology/hda-dsp/skl_hda_dsp_generic-tplg.conf", "/usr/share/doc/libpng-dev/examples/pngtest.c",
+    SITE + "site-packages/wrapt/_wrappers.c", "/usr/share/javascript/jquery/jquery.js",
+    "/usr/share/javascript/underscore/underscore.js", SITE + "typing.py", SITE + "tarfile.py",
+]
+TUNING_SLICES = [("english", 20_000_000), ("english", 80_000_000), ("python", 5_000_000), ("python", 27_000_000),
+                 ("logs", 5_000_000), ("logs", 12_000_000), ("logs", 13_500_000)]
 
 
-def inputs(files: list[str], max_bytes: int) -> list[tuple[str, bytes]]:
+def inputs(files: list[str], max_bytes: int, tuning: bool = False) -> list[tuple[str, bytes]]:
     out = []
-    for f in files or SYSTEM_FILES:
+    for f in files or (TUNING_FILES if tuning else SYSTEM_FILES):
         p = Path(f)
         if p.is_file():
-            out.append((p.name, p.read_bytes()[:max_bytes]))
+            data = lzma.decompress(p.read_bytes()) if p.suffix == ".xz" else p.read_bytes()
+            out.append((p.name, data[:max_bytes]))
     if not files:
-        for pool, offset in POOL_SLICES:
+        for pool, offset in TUNING_SLICES if tuning else POOL_SLICES:
             path = POOLS / f"{pool}.txt.xz"
             if path.is_file():
                 with lzma.open(path) as z:
@@ -82,23 +103,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="*")
     ap.add_argument("--max-bytes", type=int, default=256 << 10, help="bytes of each file compressed")
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "auto_model")
+    ap.add_argument("--out", type=Path, default=None, help="default: results/auto_model (--tuning: auto_model_tuning)")
+    ap.add_argument("--tuning", action="store_true", help="the files LONG_STREAM_DISCOUNT was chosen on instead")
     a = ap.parse_args()
+    a.out = a.out or HERE / "results" / ("auto_model_tuning" if a.tuning else "auto_model")
     names = registry.names()
     rows = []
-    for label, data in inputs(a.files, a.max_bytes):
+    for label, data in inputs(a.files, a.max_bytes, a.tuning):
         sizes = {n: len(api.compress(data, n)) for n in names}
         best = min(sizes, key=sizes.get)
         new, t_new = cold(lambda: api.choose_model(data[: api.AUTO_SAMPLE]))
         old, t_old = cold(lambda: old_rule(data, names))
+        models = {n: engines.load_model(n) for n in names}
+        score = auto_model.scores(data[: api.AUTO_SAMPLE], {n: (engines.engine_for(m), engines.lstm_method_for(m))
+                                                             for n, m in models.items()})
         row = {"file": label, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                "archive_bytes": sizes, "best": best, "auto": new, "auto_s": round(t_new, 2),
-               "old_rule": old, "old_rule_s": round(t_old, 2)}
+               "old_rule": old, "old_rule_s": round(t_old, 2),
+               "score_bits": {n: round(v, 1) for n, v in score.items()}}
         rows.append(row)
         print(json.dumps(row), flush=True)
     meta = {"lstmzip": lstmzip.__version__, "torch": torch.__version__, "machine": platform.processor() or
             platform.machine(), "cores": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d %H:%M"),
-            "windows": auto_model.WINDOWS, "window": auto_model.WINDOW, "max_bytes": a.max_bytes}
+            "windows": auto_model.WINDOWS, "window": auto_model.WINDOW, "max_bytes": a.max_bytes,
+            "long_stream_discount": auto_model.LONG_STREAM_DISCOUNT, "set": "tuning" if a.tuning else "benchmark"}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     a.out.with_suffix(".md").write_text(markdown(meta, rows, names))
@@ -111,9 +139,11 @@ def markdown(meta: dict, rows: list[dict], names: list[str]) -> str:
     def regret(r, choice):
         return 100 * (r["archive_bytes"][choice] / r["archive_bytes"][r["best"]] - 1)
 
-    lines = [f"# `--model auto` against every model's archive (lstmzip {meta['lstmzip']}, {meta['date']})", "",
+    title = "every model's archive, on its tuning files" if meta["set"] == "tuning" else "every model's archive"
+    lines = [f"# `--model auto` against {title} (lstmzip {meta['lstmzip']}, {meta['date']})", "",
              f"First {meta['max_bytes'] >> 10} KiB of each file; torch {meta['torch']}, {meta['cores']} threads. "
-             f"auto: {meta['windows']} windows of {meta['window']} bytes through each model's block method; "
+             f"auto: {meta['windows']} windows of {meta['window']} bytes through each model's block method, the "
+             f"bits of the logs model's method divided by {meta['long_stream_discount']}; "
              "old rule: the full pipeline "
              "on the first 16 KiB. Times: the decision alone, models not yet loaded. "
              "Made by `python benchmarks/auto_model.py`.", "",

@@ -253,7 +253,8 @@ AUTO_SAMPLE = auto_model.SAMPLE  # bytes of the input that --model auto looks at
 
 def choose_model(sample: bytes, candidates: list[str] | None = None, device: str = "cpu") -> str:
     """The candidate (shipped model names by default) whose model and block method code
-    windows spread over `sample` in the fewest bits (lstmzip.auto_model). Ties go to the first."""
+    windows spread over `sample` in the fewest bits, a long-stream method's (the logs model's)
+    discounted for what windows do not show (lstmzip.auto_model). Ties go to the first."""
     from lstmzip.models import registry
 
     names = candidates or registry.names()

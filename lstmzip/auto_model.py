@@ -5,19 +5,29 @@ first block) as the streams of one block, through its own block method's stages,
 candidate whose model needs the fewest bits wins. Windows from across the sample see more
 of the input than its first bytes would (a log's banner, a source file's licence header),
 and the stages matter: the `logs` model's lead on repetitive records (XML, JSON, CSV) comes
-from its method's record contexts as much as from its LSTM. Checked against compressing
-whole files with every model: benchmarks/auto_model.py.
+from its method's record contexts as much as from its LSTM, and more of it than windows show
+(LONG_STREAM_DISCOUNT). Checked against compressing whole files with every model:
+benchmarks/auto_model.py.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from lstmzip import transforms
-from lstmzip.pipeline import window_bits
+from lstmzip.pipeline import STAGES, window_bits
 
 SAMPLE = 4 << 20  # bytes of the input the windows are taken from (one block)
 WINDOWS = 32
-WINDOW = 256
+WINDOW = 128
+# Windows this short understate what a method that learns from long streams gains over a whole
+# file (the logs model's columns and records: methods 8 and 9), so its window bits are divided
+# by this. Chosen with WINDOW on 29 tuning files (`python benchmarks/auto_model.py --tuning`:
+# XML, JSON, CSV, YAML, logs, configuration, C, JavaScript, Python, English; none of them the
+# benchmark's). The best model for how many of them, and how much larger all their archives are
+# than with the best model for each: 32 x 256 bytes without it 19, 1.64%; with 1.17 26, 0.18%
+# (1.15: 24; 1.20: 23) in 1.77 s on average; 32 x 128 with 1.25 24, 0.31% (1.20-1.28: 23-24,
+# 0.22-0.60%) in 0.93 s; 48 x 160 and 64 x 128 no better.
+LONG_STREAM_DISCOUNT = 1.25
 
 
 def windows(data: bytes, count: int = WINDOWS, length: int = WINDOW) -> np.ndarray:
@@ -39,12 +49,22 @@ def windows(data: bytes, count: int = WINDOWS, length: int = WINDOW) -> np.ndarr
     return out
 
 
+def scores(sample: bytes, candidates: dict[str, tuple[object, object]]) -> dict[str, float]:
+    """Each candidate's (name -> (engine, block method)) score: its bits on the sample's
+    windows, divided by LONG_STREAM_DISCOUNT for a method that learns from long streams."""
+    rows = windows(transforms.forward(sample, transforms.choose(sample)))
+    out = {}
+    for name, (engine, method) in candidates.items():
+        stages = STAGES.get(method)
+        out[name] = window_bits(engine, rows, method) / (LONG_STREAM_DISCOUNT if stages and stages.long_streams else 1.0)
+    return out
+
+
 def choose(sample: bytes, candidates: dict[str, tuple[object, object]]) -> str:
-    """The name (of `candidates`: name -> (engine, block method), in order) whose model codes
-    the sample's windows in the fewest bits; ties go to the first."""
+    """The name (of `candidates`: name -> (engine, block method), in order) with the lowest
+    score; ties go to the first."""
     names = list(candidates)
     if len(names) == 1 or not sample:
         return names[0]
-    rows = windows(transforms.forward(sample, transforms.choose(sample)))
-    scores = [window_bits(engine, rows, method) for engine, method in (candidates[n] for n in names)]
-    return names[scores.index(min(scores))]
+    score = scores(sample, candidates)
+    return min(names, key=lambda n: score[n])

@@ -43,7 +43,7 @@ def _main(version: bool = typer.Option(False, "--version", "-V", callback=_versi
 
 FilesArg = typer.Argument(None, help="Files; '-' or none for stdin.")
 ModelOpt = typer.Option(registry.DEFAULT_MODEL, "--model", "-m",
-                        help="Shipped model name, model file, or 'auto' (the shipped model that, with its own block method, codes windows spread over the input's first 4 MiB in the fewest bits).")
+                        help="Shipped model name, model file, or 'auto' (the shipped model that, with its own block method, codes windows spread over the input's first 4 MiB in the fewest bits, the logs model's allowed for what windows do not show).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 DeviceOpt = typer.Option("auto", "--device", help="Where the model runs: auto (CUDA when there is a GPU), "
                          "cpu or cuda. The archive is the same bytes on either.")

@@ -84,13 +84,13 @@ class CodingConfig:
     # ratio against 4 KiB and code 20% faster on 2 CPU cores; beyond ~400 streams it slows.
     min_stream_len: int = 2048
     max_streams: int = 512
-    # Small inputs: a block codes in at most small_block_steps steps where that takes at most
-    # small_block_streams streams (so shorter streams than min_stream_len). On a CPU a step of
-    # a few streams costs the same whatever their number (per-op overhead, ~0.8 ms), so a 4 KB
-    # file codes in 4 streams of 1 KiB in about half the time of 2 of 2 KiB, for ~1% in ratio
-    # (eval files of 4-13 KB, default model: +0.5 to +1.2%). 0: off.
+    # Small inputs: a block of at most small_block_len bytes is cut into as many streams as it
+    # takes to code in small_block_steps steps (so shorter streams than min_stream_len). On a
+    # CPU a step of a few streams costs the same whatever their number (per-op overhead, ~0.8
+    # ms), so a 4 KB file codes in 5 streams in about half the time of 2 of 2 KiB, for ~1% in
+    # ratio (eval files of 4-13 KB, default model: +0.5 to +1.2%). 0: off.
     small_block_steps: int = 1024
-    small_block_streams: int = 16
+    small_block_len: int = 16 << 10
     physical_batch: int = 0  # engine rows per call; 0 = all active streams (no effect on output)
     try_lzma: bool = True
     # how LSTM blocks are coded: None = the model's own method (models.registry: LSTM_MIXER
@@ -110,9 +110,10 @@ class CodingConfig:
     # others): training-pool logs (9 files, default model) 0.3553 bpc with 2 KiB streams,
     # 0.3427 with 8 KiB, in about 1.5 times the time (method 7 there: 1.7).
     columns_stream_len: int = 8 << 10
-    # ... and in at most this many steps where small_block_steps applies: the columns learnt
-    # from the lines above pay more (3 x 12 KB of training-pool logs, logs model: 1.063 bpc in
-    # one stream each, 14 s a file; 1.093 at 2048 steps, 3.2 s; 1.124 at 1024, 2.2 s).
+    # ... and a small block in at most this many steps (instead of small_block_steps): the
+    # columns learnt from the lines above pay more (3 x 12 KB of training-pool logs, logs model:
+    # 1.063 bpc in one stream each, 14 s a file; 1.093 at 2048 steps, 3.2 s; 1.124 at 1024, 2.2
+    # s; a 27 KB apt log 0.576 bpc in 3 streams, 0.618 in 14).
     columns_small_block_steps: int = 2048
     # blocks of a device-stage method (lstmzip.stages) coded together in one engine batch;
     # 0: batch_blocks_for(device). The archive is the same bytes whatever it is.
@@ -167,8 +168,8 @@ def weighted_line_length(data: bytes) -> float:
 
 def block_streams(model_data: bytes, cfg: CodingConfig, method: Method) -> int:
     """How many streams compress codes a block's model bytes in: streams of at least
-    min_stream_len (longer for the methods that learn from lines or columns above), but a small
-    block in more, shorter ones, so that it codes in at most small_block_steps steps."""
+    min_stream_len (longer for the methods that learn from lines or columns above), but a block
+    of at most small_block_len bytes in as many as it takes to code in small_block_steps steps."""
     min_len = cfg.min_stream_len
     stages = STAGES.get(method)
     small_steps = cfg.small_block_steps
@@ -180,8 +181,8 @@ def block_streams(model_data: bytes, cfg: CodingConfig, method: Method) -> int:
         by_lines = int(cfg.lines_per_stream * weighted_line_length(model_data))
         min_len = max(min_len, min(by_lines, cfg.long_line_stream_len))
     streams = plan_streams(len(model_data), cfg, min_len)
-    if small_steps and streams:
-        streams = max(streams, min(cfg.small_block_streams, cfg.max_streams, -(-len(model_data) // small_steps)))
+    if streams and small_steps and len(model_data) <= cfg.small_block_len:
+        streams = max(streams, min(cfg.max_streams, -(-len(model_data) // small_steps)))
     return streams
 
 

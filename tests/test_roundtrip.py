@@ -116,6 +116,23 @@ def test_auto_model_windows_spread_over_the_sample_and_start_after_a_newline():
     assert windows(b"").size == 0
 
 
+def test_auto_model_discounts_only_long_stream_methods():
+    """The logs model's method (long streams) is scored at its window bits / LONG_STREAM_DISCOUNT,
+    the others at their window bits."""
+    from lstmzip import auto_model, transforms
+    from lstmzip.container import Method
+    from lstmzip.engines import engine_for, load_model
+    from lstmzip.pipeline import window_bits
+
+    sample = data_file("apache.log")
+    engine = engine_for(load_model("default"))
+    rows = auto_model.windows(transforms.forward(sample, transforms.choose(sample)))
+    got = auto_model.scores(sample, {"plain": (engine, Method.LSTM_ADAPTIVE2), "long": (engine, Method.LSTM_MIXER)})
+    assert got["plain"] == window_bits(engine, rows, Method.LSTM_ADAPTIVE2)
+    assert got["long"] == window_bits(engine, rows, Method.LSTM_MIXER) / auto_model.LONG_STREAM_DISCOUNT
+    assert auto_model.LONG_STREAM_DISCOUNT > 1
+
+
 def test_lzma_fallback_searches_like_xz_9e_and_decodes_like_preset_6():
     from lstmzip import pipeline
 

@@ -75,9 +75,9 @@ def test_streams_hold_several_long_lines_with_line_contexts_only():
 
 
 def test_small_blocks_code_in_at_most_small_block_steps():
-    """A small block is cut into more, shorter streams so that it codes in at most
-    small_block_steps steps (2 x for the logs model's methods), up to small_block_streams;
-    above that, and with small_block_steps=0 (`--best`), min_stream_len rules as before."""
+    """A block of at most small_block_len bytes is cut into as many streams as it takes to code in
+    small_block_steps steps (2 x for the logs model's methods); a larger one, and any with
+    small_block_steps=0 (`--best`), as min_stream_len says."""
     from lstmzip.container import Method
     from lstmzip.pipeline import BEST, CodingConfig, block_streams
 
@@ -91,5 +91,8 @@ def test_small_blocks_code_in_at_most_small_block_steps():
     assert block_streams(text, cfg, Method.LSTM_MIXER) == 3  # ceil(4227 / 2048), not 1 of 8 KiB
     big = b"x" * (40 << 10)  # 20 streams of 2 KiB already: the rule adds none
     assert block_streams(big, cfg, Method.LSTM_ADAPTIVE2) == 20
-    mid = b"x" * (24 << 10)  # 12 of 2 KiB -> at most 16 streams
-    assert block_streams(mid, cfg, Method.LSTM_ADAPTIVE2) == 16
+    assert block_streams(b"x" * (16 << 10), cfg, Method.LSTM_ADAPTIVE2) == 16  # 1,024 steps
+    assert block_streams(b"x" * ((16 << 10) + 1), cfg, Method.LSTM_ADAPTIVE2) == 8  # 2 KiB streams
+    lines = (b"y" * 63 + b"\n") * 1024  # 64 KiB of short lines
+    assert block_streams(lines[: 16 << 10], cfg, Method.LSTM_MIXER) == 8  # 2,048 steps
+    assert block_streams(lines[: 27 << 10], cfg, Method.LSTM_MIXER) == 3  # streams of 8 KiB
