@@ -26,7 +26,9 @@ WINDOW = 128
 # benchmark's). The best model for how many of them, and how much larger all their archives are
 # than with the best model for each: 32 x 256 bytes without it 19, 1.64%; with 1.17 26, 0.18%
 # (1.15: 24; 1.20: 23) in 1.77 s on average; 32 x 128 with 1.25 24, 0.31% (1.20-1.28: 23-24,
-# 0.22-0.60%) in 0.93 s; 48 x 160 and 64 x 128 no better.
+# 0.22-0.60%) in 0.93 s; 48 x 160 and 64 x 128 no better. (That sweep's logs-model archives of
+# 32-128 KB files were made with a since-dropped stream rule; remade, the committed setting gets
+# 25 and 0.28%: benchmarks/results/auto_model_tuning.md.)
 LONG_STREAM_DISCOUNT = 1.25
 
 
