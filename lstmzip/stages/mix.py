@@ -108,10 +108,12 @@ class MixStage:
 
     def __init__(self, cfg: MixConfig, rows: RowBatch, match=None):
         dev = rows.device
-        self.cfg, self.match = cfg, match
         sets = len(cfg.match_set_edges) + 1
-        if (sets > 1 or cfg.match_input) and match is None:
+        uses_match = sets > 1 or cfg.match_input
+        if uses_match and match is None:
             raise ValueError("the mixing's match inputs need the match model")
+        # kept only where read: method 11 skips the per-step look at the match model
+        self.cfg, self.match = cfg, match if uses_match else None
         sq = squash_table()
         self.squash = torch.from_numpy(sq.astype(np.int32)).to(dev)
         self.stretch = torch.from_numpy(stretch_table(sq).astype(np.int32)).to(dev)
