@@ -1,4 +1,4 @@
-"""What context mixing (block methods 11 and 12, lstmzip.stages.mix) buys, file by file and part
+"""What context mixing (block methods 11 to 13, lstmzip.stages.mix) buys, file by file and part
 by part.
 
     python benchmarks/mix_ablation.py --eval [--methods 4,11,12] [--earlier JSON] [--lpaq1 PATH] --out benchmarks/results/mix_eval
@@ -11,8 +11,8 @@ note); with --lpaq1, that peer (`lpaq1 9`, built outside this repository) on the
 the same run. Sizes only (the JSON keeps each run's seconds, but speed is measured by a same-run
 A/B on a quiet machine).
 --tuning DIR: the training-pool files in DIR (never eval files), coded with method 10 (method
-11 without mixing), method 11 with one part left out at a time, and method 12 with one of its
-parts left out at a time: the ablation. Sizes are the archives' (the whole container for
+11 without mixing), method 11 with one part left out at a time, and methods 12 and 13 with one
+of their parts left out at a time: the ablation. Sizes are the archives' (the whole container for
 --eval, the block payload for --tuning).
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ from lstmzip.stages.recipes import RECIPES
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_files import EVAL, TEXT  # noqa: E402
 
-MIX, MIX2 = RECIPES[Method.LSTM_MIX], RECIPES[Method.LSTM_MIX2]
+MIX, MIX2, MIX3 = RECIPES[Method.LSTM_MIX], RECIPES[Method.LSTM_MIX2], RECIPES[Method.LSTM_MIX3]
 
 
 def _less(recipe, **change):
@@ -56,6 +56,9 @@ VARIANTS = {  # ablation rows: method 11 less one part, method 12 less one part
     "method 12": MIX2,
     "12 - match input": _less(MIX2, match_input=False),
     "12 - weight sets by match length": _less(MIX2, match_set_edges=()),
+    "method 13": MIX3,
+    "13 - weight warm-up": _less(MIX3, weight_warm=0),
+    "13 - sqrt shares": _less(MIX3, shares="mean", mix_shift=8, apm_rate=7),
 }
 
 
@@ -75,18 +78,22 @@ def lpaq1(binary: Path, src: Path) -> dict:
         return {"bpc": round(8 * os.path.getsize(packed) / src.stat().st_size, 4)}
 
 
-def eval_rows(peer: Path | None, methods: list[Method], earlier: Path | None) -> list[dict]:
+def eval_rows(peer: Path | None, methods: list[Method], earlier: Path | None, rerun_below: int = 0) -> list[dict]:
     before = {r["file"]: r for r in json.loads(earlier.read_text())["rows"]} if earlier else {}
     rows = []
     for name in TEXT:
         data = (EVAL / name).read_bytes()
         row = {"file": name, "bytes": len(data)}
+        run = list(methods)
         for key, value in before.get(name, {}).items():
             if _method(key) is not None and _method(key) not in methods:
-                row[key] = {**value, "earlier": True}
+                if len(data) <= rerun_below:
+                    run.insert(0, Method(_method(key)))
+                else:
+                    row[key] = {**value, "earlier": True}
         if peer is not None:
             row["lpaq1"] = lpaq1(peer, EVAL / name)
-        for method in methods:
+        for method in run:
             cfg = CodingConfig(lstm_method=method, try_lzma=False)
             t0 = time.perf_counter()
             z = lstmzip.compress(data, config=cfg)
@@ -117,7 +124,7 @@ def tuning_rows(folder: Path) -> list[dict]:
 
 
 def markdown(meta: dict, rows: list[dict], kind: str) -> str:
-    head = [f"# Context mixing (methods 11, 12): {kind}", "",
+    head = [f"# Context mixing (methods 11 to 13): {kind}", "",
             f"lstmzip {meta['version']}, {meta['machine']}, torch {meta['torch']}; `{meta['command']}`.", ""]
     if meta.get("note"):
         head += [meta["note"], ""]
@@ -128,8 +135,10 @@ def markdown(meta: dict, rows: list[dict], kind: str) -> str:
         peer = all("lpaq1" in r for r in rows)
         earlier = sorted({int(k[1:]) for r in rows for k in keys if r[k].get("earlier")})
         if earlier:
+            rerun = [r["file"] for r in rows if any(not r[f"m{m}"].get("earlier") for m in earlier)]
             head += [f"Methods {', '.join(map(str, earlier))}: figures of the earlier run (`--earlier`), "
-                     "the same code for those methods, so the same archives.", ""]
+                     "the same code for those methods, so the same archives"
+                     + (f"; re-run in this run on {', '.join(rerun)} (`--rerun-below`)." if rerun else "."), ""]
         head += ["| file | bytes | " + " | ".join(f"method {m} bpc" for m in methods)
                  + f" | {best[1:]} vs {prev[1:]} |" + (" lpaq1 9 bpc |" if peer else ""),
                  "|---|---:|" + "---:|" * (len(methods) + 1) + ("---:|" if peer else "")]
@@ -164,6 +173,9 @@ def main() -> None:
     ap.add_argument("--lpaq1", type=Path, help="an lpaq1 binary (a peer built outside the repository)")
     ap.add_argument("--methods", default="4,11,12", help="--eval: block methods to run")
     ap.add_argument("--earlier", type=Path, help="--eval: an earlier run's JSON for the methods not run")
+    ap.add_argument("--rerun-below", type=int, default=0,
+                    help="--eval: run the --earlier methods again on files of at most this many bytes "
+                         "(where the encoder's stream rule changed since that run)")
     a = ap.parse_args()
     meta = {"version": lstmzip.__version__, "machine": f"{machine()}, {torch.get_num_threads()} torch threads",
             "torch": torch.__version__,
@@ -173,7 +185,7 @@ def main() -> None:
         meta = json.loads(a.out.with_suffix(".json").read_text())["meta"]
     else:
         methods = [Method(int(m)) for m in a.methods.split(",")]
-        rows = eval_rows(a.lpaq1, methods, a.earlier) if a.eval else tuning_rows(a.tuning)
+        rows = eval_rows(a.lpaq1, methods, a.earlier, a.rerun_below) if a.eval else tuning_rows(a.tuning)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     a.out.with_suffix(".md").write_text(markdown(meta, rows, "eval" if a.eval else "ablation on training-pool text"))

@@ -64,6 +64,9 @@ MIX_FIELDS = {
     "match_set_edges": "match lengths from which the mixer takes weight set 1, 2, ... (set 0: shorter or no match)",
     "match_input": "the match model's predicted bit is a mixer input",
     "match_rate": "match input probability step: (65535 * right - P) >> this",
+    "shares": "how c steps at one weight or map cell in a step add up: each / c (mean) or each * 16 / round(16 sqrt(c)) (sqrt)",
+    "weight_warm": "> 0: mixer steps times (warm_boost * this + n) / (this + n), n the weight set's updates so far",
+    "warm_boost": "how much faster a fresh weight set learns (with weight_warm)",
 }
 CONSTANT_MODULES = (fixed_point, record_context, context_bias, match_model, bias_mixer, mix)
 

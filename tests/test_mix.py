@@ -3,6 +3,7 @@ row orders (across batches: tests/test_device_stages.py, for every device recipe
 earns its place on text that repeats."""
 from __future__ import annotations
 
+import dataclasses
 import numpy as np
 import pytest
 import torch
@@ -59,7 +60,7 @@ class _Match:
         self.length = torch.zeros(rows, dtype=torch.int64)
 
 
-@pytest.mark.parametrize("cfg", [mix.MIX_V1, mix.MIX_V2], ids=["MIX_V1", "MIX_V2"])
+@pytest.mark.parametrize("cfg", [mix.MIX_V1, mix.MIX_V2, mix.MIX_V3], ids=["MIX_V1", "MIX_V2", "MIX_V3"])
 def test_updates_do_not_depend_on_the_order_of_the_rows(cfg):
     """Rows that share counters, weights, map cells and match cells in one step (the same
     contexts, the same predictions): the tables after the step are the same whichever order
@@ -91,6 +92,44 @@ def test_updates_do_not_depend_on_the_order_of_the_rows(cfg):
         [600], [6], torch.device("cpu")), _Match(6)).weights)
     if cfg.match_input:  # the cells of lengths 3, 16, 20, 40 (and 1) learned; 0 did not
         assert (a[3] != 3 << 14).sum() >= 4 and a[3][0] == 3 << 14
+
+
+@pytest.mark.parametrize("shares, n, moved", [("mean", 9, 90), ("sqrt", 9, 3 * 90), ("sqrt", 1, 90)])
+def test_shares_of_one_entry(shares, n, moved):
+    """n updates of 90 aimed at one entry in a step: "mean" adds 90 (9 shares of 10), "sqrt"
+    90 sqrt(n) (9 shares of 90 * 16 / 48 = 30); another block's rows aiming at the
+    same place in its own part of the table don't count."""
+    rows = RowBatch.plain([9 * 100, 9 * 100], [9, 9], torch.device("cpu"))
+    st = mix.MixStage(dataclasses.replace(mix.MIX_V1, shares=shares), rows)
+    table = torch.zeros(100, dtype=torch.int32)
+    at = torch.tensor([7] * n + [57] * n).view(-1, 1)  # block 0's entry 7, block 1's (from 50) 7
+    first = torch.tensor([0] * n + [50] * n).view(-1, 1)
+    sb = torch.tensor([0] * n + [1 << mix.SCRATCH_BITS] * n).view(-1, 1)
+    st._mean_add(table, at, first, torch.full((2 * n, 1), 90), sb, sqrt=shares == "sqrt")
+    assert table[7] == moved
+    assert table[57] == table[7] and int(table.sum()) == 2 * int(table[7])
+
+
+def test_fresh_weight_sets_learn_faster():
+    """MIX_V3's warm-up: a weight set's first update is warm_boost (4) times the plain step,
+    and the factor falls towards 1 as the set's updates add up."""
+    def moved(cfg, steps: int) -> list[int]:
+        rows = RowBatch.plain([100], [1], torch.device("cpu"))
+        st = mix.MixStage(cfg, rows, _Match(1))
+        f = torch.full((1, 256), 1 << 10)
+        out = []
+        for _ in range(steps):
+            before = st.weights.clone()
+            st.hi(f, None)
+            st.lo(torch.tensor([6]))
+            st.update(torch.tensor([0x61]), None)
+            out.append(int((st.weights - before).abs().sum()))
+            st.ctx.zero_(), st.word.zero_()
+        return out
+
+    warm, plain = moved(mix.MIX_V3, 40), moved(dataclasses.replace(mix.MIX_V3, weight_warm=0), 40)
+    assert 3.5 < warm[0] / plain[0] < 4.5, (warm[0], plain[0])
+    assert warm[-1] / plain[-1] < warm[0] / plain[0]
 
 
 def test_mixing_pays_on_text_that_repeats(engine):

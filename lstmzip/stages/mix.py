@@ -12,13 +12,16 @@ along each value's path is that value's frequency: a 16-entry table for the code
 decoder decodes the first nibble before it asks for the second's table.
 
 Only the 8 nodes on the coded byte's path learn. Where several rows of a block update the same
-counter, weight or map cell in one step, each adds its update divided by their count (rounded):
+counter, weight or map cell in one step, each adds its update divided by their count (rounded;
+method 13: weights and map cells by the square root of their count):
 integer sums, so the result does not depend on the order of the rows or on the other blocks
 in the batch. Everything is integer arithmetic: the same on every device.
 The arithmetic, step by step: docs/FORMAT.md section 5.4.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +78,16 @@ class MixConfig:
     # match length bucket
     match_input: bool = False
     match_rate: int = 6  # those probabilities move by 1/2^match_rate of their error
+    # how the c updates of one mixer weight or map cell in a step (from c rows of the block)
+    # combine: "mean", each adds its update / c; "sqrt", each adds its update * 16 /
+    # round(16 sqrt(c)), so that rows that agree move it further than one row does (as c
+    # updates one after another would), without the overshoot of a plain sum
+    shares: str = "mean"
+    # > 0: a weight set's step is multiplied by (warm_boost * w + n) / (w + n), w this and n
+    # the updates the set has had: fresh sets (rare nodes, a small file) learn up to
+    # warm_boost times faster and settle to the mix_shift rate
+    weight_warm: int = 0
+    warm_boost: int = 4
 
 
 # Method 11. Chosen on training-pool text, never on eval files (an English validation novel and
@@ -93,6 +106,23 @@ MIX_V1 = MixConfig()
 # 0.4702 / 1.0728 on those files, but +1.7% on 15 KB slices of them; with its steps / 4 1.7567
 # / 0.4729 / 1.0697, and -0.2% on the slices: a candidate for the next method).
 MIX_V2 = MixConfig(match_set_edges=(16,), match_input=True)
+# Method 13: MIX_V2 with the weights' and the map's updates shared by sqrt and fresh weight sets
+# learning faster. Training-pool text as above (English novel / logs / Python, bpc; the same
+# streams): MIX_V2 1.7604 / 0.4769 / 1.0767; MIX_V3 1.7579 / 0.4685 / 1.0683, without the
+# warm-up 1.7583 / 0.4724 / 1.0703 (with weight_warm 256: 1.7582 / 0.4662 / 1.0689; warm_boost 8:
+# 1.7583 / 0.4658 / 1.0692). On 9 slices of 4-12 KB of those files (small-block streams),
+# payload bytes: MIX_V2 13,064, without the warm-up 13,032, MIX_V3 12,916 (weight_warm 16:
+# 12,944; 256: 12,928). In the trials before it (sqrt by floats), the weights alone (mix_shift
+# 10) 1.7585 / 0.4748 / 1.0723 (mix_shift 9: 1.7618 / 0.4709 / 1.0759; 11: 1.7588 / 0.4822 /
+# 1.0739); with the map too 1.7587 / 0.4725 / 1.0703 (apm_rate
+# 7 instead of 6: 1.7587 / 0.4748 / 1.0720). Tried, not taken: a plain sum of the weights'
+# updates (mix_shift 12: 1.7617 / 0.4753 / 1.0734; 13: 1.7593 / 0.4820 / 1.0764); the
+# counters' c updates taken as c observations, rate 1 / (v + c + 0.5) (within 0.1%); each
+# node's own visit count for its rate instead of its bucket's (1.7596 / 0.4766 / 1.0762, for
+# twice the counters' memory); weight sets also chosen by how many of orders 2-6 have seen
+# the node, as lpaq1's mixer does (0.1-1.2% worse), or by the node's depth instead of the node
+# (0.3-2.5% worse).
+MIX_V3 = dataclasses.replace(MIX_V2, mix_shift=10, apm_rate=6, shares="sqrt", weight_warm=64)
 
 
 def table_bits(model_len: int, most: int) -> int:
@@ -141,6 +171,8 @@ class MixStage:
         w = torch.zeros((B, sets * 256, self.n_in), dtype=torch.int32, device=dev)
         w[:, :, 0] = 1 << 16  # the LSTM alone until the weights learn otherwise
         self.weights = w.view(-1)
+        if cfg.weight_warm:  # updates each weight set (block, set, node) has had
+            self.w_seen = torch.zeros(B * sets * 256, dtype=torch.int32, device=dev)
         self.w_base = (block * sets * 256 * self.n_in).unsqueeze(1)
         self.set_edges = torch.tensor(cfg.match_set_edges, dtype=torch.int64, device=dev)
         if cfg.match_input:  # p(the predicted bit is right) per (block, length bucket), Q16
@@ -153,6 +185,12 @@ class MixStage:
         self.apm = knots.repeat(B * 256 * 256)
         self.apm_base = (block * (256 * 256 * 33)).unsqueeze(1)
         self.scratch = torch.zeros(B << SCRATCH_BITS, dtype=torch.int32, device=dev)
+        if cfg.shares not in ("mean", "sqrt"):
+            raise ValueError(f"unknown shares {cfg.shares!r}")
+        if cfg.shares == "sqrt":  # round(16 sqrt(c)) for every count c a step can give
+            most = max((lay.streams for lay in rows.layouts), default=1) * 16 * self.n_in
+            self.sqrt16 = torch.tensor([(math.isqrt(1024 * c) + 1) // 2 for c in range(most + 1)],
+                                       dtype=torch.int32, device=dev)
         self.scratch_base = (block << SCRATCH_BITS).unsqueeze(1)
         self.const = torch.full((1, 1, 15), 256, dtype=torch.int32, device=dev)
         self.inputs = torch.arange(self.n_in, device=dev).view(1, -1, 1)
@@ -272,12 +310,21 @@ class MixStage:
         seen = (buckets * 16).view(-1)  # slot 0: the bucket's visits, capped
         flat.index_add_(0, seen, torch.ones(seen.numel(), dtype=torch.int16, device=y.device))
         flat.index_copy_(0, seen, flat.index_select(0, seen).clamp_(0, COUNT_CAP))
-        # mixer: w += x * (bit - p_mix) >> mix_shift
+        # mixer: w += x * (bit - p_mix) >> mix_shift (times the warm-up factor)
         err = (bit << 12) - p_mix.gather(1, at)
         xs = x.gather(2, at.unsqueeze(1).expand(n, self.n_in, 8))
-        g = (xs * err.unsqueeze(1) + (1 << (cfg.mix_shift - 1))) >> cfg.mix_shift
         wa = w_at.gather(2, at.unsqueeze(1).expand(n, self.n_in, 8))
-        self._mean_add(self.weights, wa.view(n, -1), pick(self.w_base, act), g.view(n, -1), sb, clamp=W_LIMIT)
+        if cfg.weight_warm:  # the factor in Q4, from the set's count before this step
+            set_ids = (wa[:, 0, :] // self.n_in).reshape(-1)
+            had = self.w_seen.index_select(0, set_ids).view(n, 1, 8)
+            mult = (16 * (cfg.warm_boost * cfg.weight_warm + had)) // (cfg.weight_warm + had)
+            g = (xs * err.unsqueeze(1) * mult + (1 << (cfg.mix_shift + 3))) >> (cfg.mix_shift + 4)
+            self.w_seen.index_add_(0, set_ids, torch.ones(set_ids.numel(), dtype=torch.int32, device=y.device))
+        else:
+            g = (xs * err.unsqueeze(1) + (1 << (cfg.mix_shift - 1))) >> cfg.mix_shift
+        sqrt = cfg.shares == "sqrt"
+        self._mean_add(self.weights, wa.view(n, -1), pick(self.w_base, act), g.view(n, -1), sb, clamp=W_LIMIT,
+                       sqrt=sqrt)
         if cfg.match_input:  # the nodes of y's path that the prediction covered: was it right?
             (on1, exp1), (on2, exp2) = self._m_nodes
             on = torch.cat([on1, on2], 1).gather(1, at)
@@ -293,7 +340,7 @@ class MixStage:
             share = torch.cat([128 - fr, fr], 1)
             cur = self.apm.index_select(0, cells.view(-1)).view(n, 16)
             move = (((bit * 65535).repeat(1, 2) - cur) * share + (1 << (6 + cfg.apm_rate))) >> (7 + cfg.apm_rate)
-            self._mean_add(self.apm, cells, pick(self.apm_base, act), move, sb)
+            self._mean_add(self.apm, cells, pick(self.apm_base, act), move, sb, sqrt=sqrt)
         c = pick(self.ctx, act)
         put(self.ctx, act, ((c << 8) | y) & ((1 << 56) - 1))
         if cfg.word:
@@ -302,8 +349,9 @@ class MixStage:
             put(self.word, act, torch.where(letter, ((pick(self.word, act) + low) * _WORD_MULT) & _WORD_MASK, 0))
 
     def _mean_add(self, table: torch.Tensor, at: torch.Tensor, block_first: torch.Tensor, step: torch.Tensor,
-                  scratch_base: torch.Tensor, clamp: int | None = None) -> None:
-        """table[at] += step / (how many steps aim at that entry), rounded, for [n, m] entries
+                  scratch_base: torch.Tensor, clamp: int | None = None, sqrt: bool = False) -> None:
+        """table[at] += step / c (with sqrt: step * 16 / round(16 sqrt(c))), rounded, c the
+        number of steps aimed at that entry, for [n, m] entries
         `at` of rows whose blocks' entries start at block_first [n, 1] and whose blocks' scratch
         slots start at scratch_base [n, 1]. Updates are counted in the row's own block's slots,
         by a hash of the entry's place in its block, so the count, and the result, depend only
@@ -313,7 +361,11 @@ class MixStage:
         self.scratch.index_add_(0, key, torch.ones(key.numel(), dtype=torch.int32, device=key.device))
         count = self.scratch.index_select(0, key)
         self.scratch.index_fill_(0, key, 0)
-        share = (2 * step.reshape(-1).to(torch.int32) + count).div_(2 * count, rounding_mode="floor")
+        if sqrt:
+            q = self.sqrt16.index_select(0, count)
+            share = (32 * step.reshape(-1).to(torch.int32) + q).div_(2 * q, rounding_mode="floor")
+        else:
+            share = (2 * step.reshape(-1).to(torch.int32) + count).div_(2 * count, rounding_mode="floor")
         at = at.reshape(-1)
         # int16 counters: a share may not fit, but sums wrap modulo 2^16 and every entry's true
         # result lies in int16's range (P_LOW, P_HIGH), so the wrapped sum is that result

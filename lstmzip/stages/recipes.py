@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from lstmzip.container import Method
 from lstmzip.stages.host.context_bias import BIAS_V2, BiasConfig
 from lstmzip.stages.host.match_model import MATCH_V2, MatchConfig
-from lstmzip.stages.mix import MIX_V1, MIX_V2, MixConfig
+from lstmzip.stages.mix import MIX_V1, MIX_V2, MIX_V3, MixConfig
 
 
 @dataclass(frozen=True)
@@ -32,4 +32,6 @@ RECIPES: dict[Method, Recipe] = {
     Method.LSTM_MIX: Recipe(BIAS_V2, MATCH_V2, mix=MIX_V1),
     # method 11 with the match model's prediction as a mixer input and weight sets by its length
     Method.LSTM_MIX2: Recipe(BIAS_V2, MATCH_V2, mix=MIX_V2),
+    # method 12 with the mixer's and the map's updates shared by sqrt instead of averaged
+    Method.LSTM_MIX3: Recipe(BIAS_V2, MATCH_V2, mix=MIX_V3),
 }
