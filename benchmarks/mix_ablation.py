@@ -58,6 +58,7 @@ VARIANTS = {  # ablation rows: method 11 less one part, method 12 less one part
     "12 - weight sets by match length": _less(MIX2, match_set_edges=()),
     "method 13": MIX3,
     "13 - weight warm-up": _less(MIX3, weight_warm=0),
+    "13 - class weights": _less(MIX3, class_weights=False),
     "13 - sqrt shares": _less(MIX3, shares="mean", mix_shift=8, apm_rate=7),
 }
 

@@ -67,6 +67,9 @@ MIX_FIELDS = {
     "shares": "how c steps at one weight or map cell in a step add up: each / c (mean) or each * 16 / round(16 sqrt(c)) (sqrt)",
     "weight_warm": "> 0: mixer steps times (warm_boost * this + n) / (this + n), n the weight set's updates so far",
     "warm_boost": "how much faster a fresh weight set learns (with weight_warm)",
+    "class_weights": "weights added from a second table keyed by (previous byte >> class_shift, nibble, depth)",
+    "class_shift": "the previous byte's class is the byte >> this",
+    "class_step": "the second table learns the mixer's steps >> this",
 }
 CONSTANT_MODULES = (fixed_point, record_context, context_bias, match_model, bias_mixer, mix)
 

@@ -84,7 +84,7 @@ def test_updates_do_not_depend_on_the_order_of_the_rows(cfg):
             st.lo(y[order] >> 4)
             st.update(y[order], None)
         return [st.counters.clone(), st.weights.clone(), st.apm.clone()] + (
-            [st.match_p.clone()] if cfg.match_input else [])
+            [st.match_p.clone()] if cfg.match_input else []) + ([st.class_w.clone()] if cfg.class_weights else [])
 
     a, b = tables(torch.arange(6)), tables(torch.tensor([5, 3, 0, 4, 1, 2]))
     assert all(torch.equal(x, y) for x, y in zip(a, b))
@@ -92,6 +92,8 @@ def test_updates_do_not_depend_on_the_order_of_the_rows(cfg):
         [600], [6], torch.device("cpu")), _Match(6)).weights)
     if cfg.match_input:  # the cells of lengths 3, 16, 20, 40 (and 1) learned; 0 did not
         assert (a[3] != 3 << 14).sum() >= 4 and a[3][0] == 3 << 14
+    if cfg.class_weights:  # the previous byte's classes learned
+        assert (a[-1] != 0).any()
 
 
 @pytest.mark.parametrize("shares, n, moved", [("mean", 9, 90), ("sqrt", 9, 3 * 90), ("sqrt", 1, 90)])

@@ -88,6 +88,11 @@ class MixConfig:
     # warm_boost times faster and settle to the mix_shift rate
     weight_warm: int = 0
     warm_boost: int = 4
+    # a second weight table, keyed by (previous byte >> class_shift, nibble, depth): its
+    # weights are added to the node's; it learns the node weights' steps >> class_step
+    class_weights: bool = False
+    class_shift: int = 5
+    class_step: int = 1
 
 
 # Method 11. Chosen on training-pool text, never on eval files (an English validation novel and
@@ -106,23 +111,25 @@ MIX_V1 = MixConfig()
 # 0.4702 / 1.0728 on those files, but +1.7% on 15 KB slices of them; with its steps / 4 1.7567
 # / 0.4729 / 1.0697, and -0.2% on the slices: a candidate for the next method).
 MIX_V2 = MixConfig(match_set_edges=(16,), match_input=True)
-# Method 13: MIX_V2 with the weights' and the map's updates shared by sqrt and fresh weight sets
-# learning faster. Training-pool text as above (English novel / logs / Python, bpc; the same
-# streams): MIX_V2 1.7604 / 0.4769 / 1.0767; MIX_V3 1.7579 / 0.4685 / 1.0683, without the
-# warm-up 1.7583 / 0.4724 / 1.0703 (with weight_warm 256: 1.7582 / 0.4662 / 1.0689; warm_boost 8:
-# 1.7583 / 0.4658 / 1.0692). On 9 slices of 4-12 KB of those files (small-block streams),
-# payload bytes: MIX_V2 13,064, without the warm-up 13,032, MIX_V3 12,916 (weight_warm 16:
-# 12,944; 256: 12,928). In the trials before it (sqrt by floats), the weights alone (mix_shift
-# 10) 1.7585 / 0.4748 / 1.0723 (mix_shift 9: 1.7618 / 0.4709 / 1.0759; 11: 1.7588 / 0.4822 /
-# 1.0739); with the map too 1.7587 / 0.4725 / 1.0703 (apm_rate
-# 7 instead of 6: 1.7587 / 0.4748 / 1.0720). Tried, not taken: a plain sum of the weights'
-# updates (mix_shift 12: 1.7617 / 0.4753 / 1.0734; 13: 1.7593 / 0.4820 / 1.0764); the
-# counters' c updates taken as c observations, rate 1 / (v + c + 0.5) (within 0.1%); each
-# node's own visit count for its rate instead of its bucket's (1.7596 / 0.4766 / 1.0762, for
-# twice the counters' memory); weight sets also chosen by how many of orders 2-6 have seen
-# the node, as lpaq1's mixer does (0.1-1.2% worse), or by the node's depth instead of the node
-# (0.3-2.5% worse).
-MIX_V3 = dataclasses.replace(MIX_V2, mix_shift=10, apm_rate=6, shares="sqrt", weight_warm=64)
+# Method 13: MIX_V2 with the weights' and the map's updates shared by sqrt, fresh weight sets
+# learning faster, and weights added from a table keyed by the previous byte's class. Training-
+# pool text as above (English novel / logs / Python, bpc; the same streams): MIX_V2 1.7604 /
+# 0.4769 / 1.0767; MIX_V3 1.7552 / 0.4625 / 1.0622. Without the class weights 1.7579 / 0.4685
+# / 1.0683 (class_step 2: 1.7548 / 0.4641 / 1.0630; class_shift 4 with class_step 2: 1.7553 /
+# 0.4631 / 1.0625); without the warm-up too 1.7583 / 0.4724 / 1.0703 (weight_warm 256: 1.7582
+# / 0.4662 / 1.0689; warm_boost 8: 1.7583 / 0.4658 / 1.0692). On 9 slices of 4-12 KB of those
+# files (small-block streams), payload bytes: MIX_V2 13,064; sqrt shares alone 13,032; with the
+# warm-up 12,916 (weight_warm 16: 12,944; 256: 12,928); MIX_V3 12,816 (class_step 2: 12,836).
+# Before the warm-up (sqrt by floats): the weights' shares alone, mix_shift 10, 1.7585 / 0.4748
+# / 1.0723 (mix_shift 9: 1.7618 / 0.4709 / 1.0759; 11: 1.7588 / 0.4822 / 1.0739); with the
+# map's too 1.7587 / 0.4725 / 1.0703 (apm_rate 7 instead of 6: 1.7587 / 0.4748 / 1.0720).
+# Tried, not taken: a plain sum of the weights' updates (mix_shift 12: 1.7617 / 0.4753 /
+# 1.0734; 13: 1.7593 / 0.4820 / 1.0764); the counters' c updates taken as c observations, rate
+# 1 / (v + c + 0.5) (within 0.1%); each node's own visit count for its rate instead of its
+# bucket's (1.7596 / 0.4766 / 1.0762, for twice the counters' memory); weight sets also chosen
+# by how many of orders 2-6 have seen the node, as lpaq1's mixer does (0.1-1.2% worse), or by
+# the node's depth instead of the node (0.3-2.5% worse).
+MIX_V3 = dataclasses.replace(MIX_V2, mix_shift=10, apm_rate=6, shares="sqrt", weight_warm=64, class_weights=True)
 
 
 def table_bits(model_len: int, most: int) -> int:
@@ -174,6 +181,10 @@ class MixStage:
         if cfg.weight_warm:  # updates each weight set (block, set, node) has had
             self.w_seen = torch.zeros(B * sets * 256, dtype=torch.int32, device=dev)
         self.w_base = (block * sets * 256 * self.n_in).unsqueeze(1)
+        if cfg.class_weights:  # per block: (256 >> class_shift) classes x 2 nibbles x 4 depths
+            self.n_class = (256 >> cfg.class_shift) * 8
+            self.class_w = torch.zeros(B * self.n_class * self.n_in, dtype=torch.int32, device=dev)
+            self.class_base = (block * self.n_class * self.n_in).unsqueeze(1)
         self.set_edges = torch.tensor(cfg.match_set_edges, dtype=torch.int64, device=dev)
         if cfg.match_input:  # p(the predicted bit is right) per (block, length bucket), Q16
             # (cell 16 of each block takes the updates of nodes off the predicted path)
@@ -216,6 +227,7 @@ class MixStage:
         self._keys = torch.cat(keys, dim=1).bitwise_and_(_M63)  # [n, C]
         self._prev = c.squeeze(1) & 0xFF
         self._w_base = pick(self.w_base, act)
+        self._class_at: list[torch.Tensor] = []
         self._m_nodes: list[tuple[torch.Tensor, torch.Tensor]] = []  # (on the path, predicted bit)
         if self.match is not None:  # what the match model predicts this step (MatchStage.adjust)
             has, pred = self.match._has, self.match._pred
@@ -265,6 +277,12 @@ class MixStage:
         x = torch.cat(xs + [self.const.expand(n, 1, 15)], dim=1)  # [n, inputs, 15]
         w_at = (self._w_base + nodes * self.n_in).unsqueeze(1) + self.inputs
         w = self.weights.index_select(0, w_at.view(-1)).view(n, self.n_in, 15)
+        if self.cfg.class_weights:
+            half = 0 if isinstance(salt, int) else 4  # the second nibble's depths are 4 .. 7
+            key = ((self._prev >> self.cfg.class_shift).unsqueeze(1) * 8 + half + self.node_depth) * self.n_in
+            class_at = (key + pick(self.class_base, self._act)).unsqueeze(1) + self.inputs
+            w = w + self.class_w.index_select(0, class_at.view(-1)).view(n, self.n_in, 15)
+            self._class_at.append(class_at)
         dot = (x.to(torch.int64) * w).sum(1).bitwise_right_shift_(16).clamp_(-ST_MAX, ST_MAX)
         p_mix = self.squash.index_select(0, (dot + ST_MAX).view(-1)).view(n, 15)
         s = dot + ST_MAX + 1  # 1 .. 4095: cell s >> 7 and the next, weighted by s & 127
@@ -325,6 +343,10 @@ class MixStage:
         sqrt = cfg.shares == "sqrt"
         self._mean_add(self.weights, wa.view(n, -1), pick(self.w_base, act), g.view(n, -1), sb, clamp=W_LIMIT,
                        sqrt=sqrt)
+        if cfg.class_weights:
+            ca = torch.cat(self._class_at, 2).gather(2, at.unsqueeze(1).expand(n, self.n_in, 8))
+            self._mean_add(self.class_w, ca.view(n, -1), pick(self.class_base, act), (g >> cfg.class_step).view(n, -1),
+                           sb, clamp=W_LIMIT, sqrt=sqrt)
         if cfg.match_input:  # the nodes of y's path that the prediction covered: was it right?
             (on1, exp1), (on2, exp2) = self._m_nodes
             on = torch.cat([on1, on2], 1).gather(1, at)
