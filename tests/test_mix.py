@@ -55,8 +55,8 @@ class _Match:
 
     def __init__(self, rows: int):
         self.len_edges = torch.tensor([1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 48])
-        self._has = torch.zeros(rows, dtype=torch.bool)
-        self._pred = torch.zeros(rows, dtype=torch.int64)
+        self.has = torch.zeros(rows, dtype=torch.bool)
+        self.predicted = torch.zeros(rows, dtype=torch.int64)
         self.length = torch.zeros(rows, dtype=torch.int64)
 
 
@@ -75,8 +75,8 @@ def test_updates_do_not_depend_on_the_order_of_the_rows(cfg):
             y = torch.tensor([101, 101, 32, 101, 32, 7])
             st.ctx[:] = torch.tensor([5, 5, 5, 9, 9, 5]) * (t + 1)
             # predictions right, wrong in the second nibble, in the first, none; long and short
-            match._has[:] = torch.tensor([True, True, True, False, True, True])[order]
-            match._pred[:] = torch.tensor([101, 102, 32, 0, 48, 7])[order]
+            match.has[:] = torch.tensor([True, True, True, False, True, True])[order]
+            match.predicted[:] = torch.tensor([101, 102, 32, 0, 48, 7])[order]
             match.length[:] = torch.tensor([20, 3, 40, 0, 16, 1])[order]
             # as if the rows were listed in `order`: the stage sees them permuted
             st.ctx[:] = st.ctx[order]

@@ -87,14 +87,15 @@ class MatchStage:
         hit_val = ((rest * p) >> shift).clamp_(min=1)
         keep = new.gather(1, pred.unsqueeze(1)).squeeze(1)
         new.scatter_(1, pred.unsqueeze(1), torch.where(has, hit_val, keep).unsqueeze(1))
-        self._has, self._pred, self._cell = has, pred, cell
+        # read by update() and by the mixing (lstmzip.stages.mix): this step's match per active row
+        self.has, self.predicted, self._cell = has, pred, cell
         return new
 
     def update(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
         """After step t (also as a 0-d tensor on the device, for CUDA graphs) coded y (int64
         [n], the active rows): learn and move on."""
-        has = self._has
-        target = (self._pred == y).to(torch.int64) * P_ONE
+        has = self.has
+        target = (self.predicted == y).to(torch.int64) * P_ONE
         cell = self._cell
         delta = torch.zeros_like(self.apm).index_add_(0, cell, (target - self.apm.index_select(0, cell)) * has)
         count = torch.zeros_like(self.apm).index_add_(0, cell, has.to(torch.int64))

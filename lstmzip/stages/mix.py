@@ -230,7 +230,7 @@ class MixStage:
         self._class_at: list[torch.Tensor] = []
         self._m_nodes: list[tuple[torch.Tensor, torch.Tensor]] = []  # (on the path, predicted bit)
         if self.match is not None:  # what the match model predicts this step (MatchStage.adjust)
-            has, pred = self.match._has, self.match._pred
+            has, pred = self.match.has, self.match.predicted
             length = pick(self.match.length, act)
             if self.cfg.match_set_edges:
                 m_set = torch.where(has, torch.searchsorted(self.set_edges, length, right=True), 0)
