@@ -49,7 +49,7 @@ class Method(IntEnum):
     LSTM_RANS = 10  # method 4's stages on the engine's device, coded by interleaved rANS (lstmzip.stages)
     LSTM_MIX = 11  # as 10, plus context models mixed with the LSTM bit by bit (lstmzip.stages.mix)
     LSTM_MIX2 = 12  # as 11, plus the match model's prediction as a mixer input and weight sets by match length
-    LSTM_MIX3 = 13  # as 12, with the mixer's and the map's updates of a step shared by sqrt (MIX_V3)
+    LSTM_MIX3 = 13  # as 12, with updates shared by sqrt, warmed-up weight sets, class weights (MIX_V3)
 
 
 LSTM_METHODS = (Method.LSTM, Method.LSTM_ADAPTIVE, Method.LSTM_ADAPTIVE2, Method.LSTM_RECORDS, Method.LSTM_RAMP,

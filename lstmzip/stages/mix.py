@@ -182,9 +182,9 @@ class MixStage:
             self.w_seen = torch.zeros(B * sets * 256, dtype=torch.int32, device=dev)
         self.w_base = (block * sets * 256 * self.n_in).unsqueeze(1)
         if cfg.class_weights:  # per block: (256 >> class_shift) classes x 2 nibbles x 4 depths
-            self.n_class = (256 >> cfg.class_shift) * 8
-            self.class_w = torch.zeros(B * self.n_class * self.n_in, dtype=torch.int32, device=dev)
-            self.class_base = (block * self.n_class * self.n_in).unsqueeze(1)
+            classes = (256 >> cfg.class_shift) * 8
+            self.class_w = torch.zeros(B * classes * self.n_in, dtype=torch.int32, device=dev)
+            self.class_base = (block * classes * self.n_in).unsqueeze(1)
         self.set_edges = torch.tensor(cfg.match_set_edges, dtype=torch.int64, device=dev)
         if cfg.match_input:  # p(the predicted bit is right) per (block, length bucket), Q16
             # (cell 16 of each block takes the updates of nodes off the predicted path)

@@ -32,6 +32,7 @@ RECIPES: dict[Method, Recipe] = {
     Method.LSTM_MIX: Recipe(BIAS_V2, MATCH_V2, mix=MIX_V1),
     # method 11 with the match model's prediction as a mixer input and weight sets by its length
     Method.LSTM_MIX2: Recipe(BIAS_V2, MATCH_V2, mix=MIX_V2),
-    # method 12 with the mixer's and the map's updates shared by sqrt instead of averaged
+    # method 12 with a step's updates shared by sqrt, fresh weight sets learning faster, and
+    # weights keyed by the previous byte's class
     Method.LSTM_MIX3: Recipe(BIAS_V2, MATCH_V2, mix=MIX_V3),
 }
