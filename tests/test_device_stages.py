@@ -43,14 +43,17 @@ def host_rows(engine, data: bytes, streams: int) -> list[np.ndarray]:
     return out
 
 
-def test_device_stages_give_the_host_stages_rows_for_every_block_of_a_batch(engine):
+@pytest.mark.parametrize("sync_free", [False, True])
+def test_device_stages_give_the_host_stages_rows_for_every_block_of_a_batch(engine, sync_free):
     """Two blocks of different lengths and stream counts in one batch: each block's rows at
-    each step are method 4's, bit for bit (so the batch does not leak between blocks)."""
+    each step are method 4's, bit for bit (so the batch does not leak between blocks). Also
+    with the bias update's CUDA way of finding its rows (sync_free: no torch.unique)."""
     blocks, streams = [SAMPLE[:1900], SAMPLE[1900:2805]], [3, 2]
     ref = [host_rows(engine, b, s) for b, s in zip(blocks, streams)]
     rows = RowBatch.plain([len(b) for b in blocks], streams, torch.device("cpu"))
     mat = rows.matrix(blocks).to(torch.int64)
     pred = Predictor(engine, rows, RECIPE)
+    pred.bias.sync_free = sync_free
     checked = 0
     with torch.inference_mode():
         for t in range(rows.steps):
@@ -109,6 +112,25 @@ def test_blocks_code_the_same_alone_and_batched(engine, method):
     alone = [encode_blocks(engine, [b], [s], recipe)[0] for b, s in zip(blocks, streams)]
     assert [c for c, _ in together] == [c for c, _ in alone]
     assert decode_blocks(engine, [c for c, _ in together], [len(b) for b in blocks], streams, recipe) == blocks
+
+
+@pytest.mark.parametrize("method", list(RECIPES))
+def test_the_worker_thread_codes_the_same_bytes(engine, method, monkeypatch):
+    """With a worker thread (the CLI's default on a CPU: the bias's update and the next LSTM
+    step beside the other stages) and without one: the same payloads, and either decodes
+    them; streams of unequal lengths, so the active rows change."""
+    from lstmzip.stages import coding
+
+    recipe = RECIPES[method]
+    blocks, streams = [SAMPLE[:1500], SAMPLE[1500:2700]], [2, 3]
+    made = []
+    for worker in (False, True):
+        monkeypatch.setattr(coding, "use_worker_thread", lambda device, worker=worker: worker)
+        made.append(encode_blocks(engine, blocks, streams, recipe))
+    assert made[0] == made[1]
+    for worker in (False, True):  # the worker thread decodes what was coded without one, and back
+        monkeypatch.setattr(coding, "use_worker_thread", lambda device, worker=worker: worker)
+        assert decode_blocks(engine, [c for c, _ in made[int(not worker)]], [len(b) for b in blocks], streams, recipe) == blocks
 
 
 def test_rans_bits_match_the_estimate(engine):

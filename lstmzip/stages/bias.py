@@ -40,6 +40,9 @@ class BiasStage:
         self.table = zeros((self.scratch_row + 1, 256), torch.int32, dev)
         self.row_updates = torch.zeros(self.scratch_row + 1, dtype=torch.int64, device=dev)
         self.block_off = rows.block * per_block
+        # on the CPU the rows a step updates are found by torch.unique (fewer rows to update;
+        # the same integers)
+        self.sync_free = dev.type != "cpu"
         self.ctx = torch.full((rows.rows,), 10, dtype=torch.int64, device=dev)
         self.ctx_mask = (1 << (8 * max(4, *cfg.orders))) - 1
         direct = [i for i, k in enumerate(cfg.orders) if 256 ** k <= (1 << cfg.hash_bits)]
@@ -67,20 +70,42 @@ class BiasStage:
             raise ValueError(f"unknown count_scale {cfg.count_scale!r}")
         self.scale = torch.tensor(scale, dtype=torch.int64, device=dev)
 
-    def freqs(self, logits: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
-        """int32 logits [n, 256] of the active rows -> int32 frequencies (>= 1)."""
+    def _runs(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """torch.unique(flat, return_inverse=True, return_counts=True) with every shape
+        following from flat's alone (no host sync: a step can be captured as a CUDA graph):
+        sort the ids, number the runs of equal ids, and give the slots no run uses to a scratch
+        row (count 0)."""
+        m = flat.shape[0]
+        sorted_ids, order = torch.sort(flat)
+        starts = torch.ones(m, dtype=torch.bool, device=flat.device)
+        starts[1:] = sorted_ids[1:] != sorted_ids[:-1]
+        run = starts.to(torch.int64).cumsum_(0).sub_(1)
+        run_of = torch.empty_like(run).scatter_(0, order, run)
+        u = torch.full((m,), self.scratch_row, dtype=torch.int64, device=flat.device).scatter_(0, run, sorted_ids)
+        count = torch.zeros(m, dtype=torch.int64, device=flat.device).index_add_(0, run_of, torch.ones_like(run_of))
+        return u, run_of, count
+
+    def gather(self, act: torch.Tensor | None) -> torch.Tensor:
+        """The next step's biases of the active rows (int32 [n, 256], in table units): what
+        freqs adds to the logits, read before the logits are there."""
         c = pick(self.ctx, act).unsqueeze(1)
         cols = [(c & self.direct_mask) + self.direct_off]
         if self.hashed:  # orders >= 3 hashed from their low 4 bytes and the bytes above them
             h = (c & self.lo_mask) * _HASH_MULT + ((c >> 32) & self.hi_mask) * _HASH_MULT_HI
             cols.append(((h >> 16) & ((1 << self.cfg.hash_bits) - 1)) + self.hashed_off)
         ids = torch.cat(cols, dim=1) + pick(self.block_off, act).unsqueeze(1)
-        n = logits.shape[0]
-        bias = self.table.index_select(0, ids.view(-1)).view(n, ids.shape[1], 256).sum(1, dtype=torch.int32)
+        self._ids = ids
+        return self.table.index_select(0, ids.view(-1)).view(c.shape[0], ids.shape[1], 256).sum(1, dtype=torch.int32)
+
+    def freqs(self, logits: torch.Tensor, act: torch.Tensor | None, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """int32 logits [n, 256] of the active rows -> int32 frequencies (>= 1); `bias` from
+        gather(act) where it was read already."""
+        if bias is None:
+            bias = self.gather(act)
         lg = logits.add(bias.bitwise_right_shift_(self.cfg.bias_frac_bits))
         d = lg.amax(dim=1, keepdim=True).sub(lg).clamp_(0, len(self.exp) - 1)
         f = self.exp.index_select(0, d.view(-1)).view(d.shape)
-        self._ids, self._f = ids, f
+        self._f = f
         return f
 
     def update(self, y: torch.Tensor, act: torch.Tensor | None) -> None:
@@ -91,28 +116,18 @@ class BiasStage:
         recip = ((1 << 31) // f.sum(dim=1, keepdim=True, dtype=torch.int64)).to(torch.int32)
         g = f.mul(recip).bitwise_right_shift_(31 - P_BITS).neg_()
         g.scatter_add_(1, y.unsqueeze(1), torch.full((n, 1), 1 << P_BITS, dtype=torch.int32, device=g.device))
-        # The rows used this step and the sum of their gradients, without torch.unique (whose
-        # output size needs a host sync): sort the ids, number the runs of equal ids, and give
-        # the slots no run uses to a scratch row. Every shape follows from n alone, so a step
-        # can be captured as a CUDA graph.
-        m = n * k
-        flat = ids.view(-1)
-        sorted_ids, order = torch.sort(flat)
-        starts = torch.ones(m, dtype=torch.bool, device=g.device)
-        starts[1:] = sorted_ids[1:] != sorted_ids[:-1]
-        run = starts.to(torch.int64).cumsum_(0).sub_(1)
-        run_of = torch.empty_like(run).scatter_(0, order, run)
-        u = torch.full((m,), self.scratch_row, dtype=torch.int64, device=g.device).scatter_(0, run, sorted_ids)
+        u, run_of, count = self._runs(ids.view(-1)) if self.sync_free else torch.unique(
+            ids.view(-1), return_inverse=True, return_counts=True)
         # integers below 2^53 in float64: exact in any summation order
-        sums = torch.zeros((m, 256), dtype=torch.float64, device=g.device)
+        sums = torch.zeros((u.shape[0], 256), dtype=torch.float64, device=g.device)
         g64, runs = g.to(torch.float64), run_of.view(n, k)
         for j in range(k):  # each order's rows (no k-fold copy of the gradients)
             sums.index_add_(0, runs[:, j], g64)
-        count = torch.zeros(m, dtype=torch.int64, device=g.device).index_add_(0, run_of, torch.ones_like(run_of))
         n_u = self.row_updates.index_select(0, u)
         factor = (self.cfg.warm << 16) // ((self.cfg.warm + n_u) * self.scale.index_select(0, count))
-        step = (sums.mul_(2.0 ** -self.cfg.rate_shift).floor_().mul_(factor.to(torch.float64).unsqueeze(1))
-                .mul_(2.0 ** -16).floor_().to(torch.int32))
+        # floor(floor(sum / 2^rate_shift) * factor / 2^16): the products are exact in float64
+        step = (sums.mul_(2.0 ** -self.cfg.rate_shift).floor_().mul_(factor.to(torch.float64).mul_(2.0 ** -16).unsqueeze(1))
+                .floor_().to(torch.int32))
         self.table.index_copy_(0, u, self.table.index_select(0, u).add_(step).clamp_(-BIAS_LIMIT, BIAS_LIMIT))
         self.row_updates.index_copy_(0, u, n_u.add_(1).clamp_(max=self.cfg.cap))
         put(self.ctx, act, ((pick(self.ctx, act) << 8) | y) & self.ctx_mask)

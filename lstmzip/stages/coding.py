@@ -35,13 +35,20 @@ def graphs_enabled(device: torch.device) -> bool:
     return device.type == "cuda" and os.environ.get("LSTMZIP_CUDA_GRAPHS", "1") != "0"
 
 
+def use_worker_thread(device: torch.device) -> bool:
+    """Whether a Predictor splits each step's work with a worker thread: on a CPU with a core
+    that torch's threads leave free."""
+    return device.type == "cpu" and torch.get_num_threads() < (os.cpu_count() or 1)
+
+
 class Predictor:
     """Engine, context bias and match model over a RowBatch: each step's frequency rows.
 
-    On a CPU with a core to spare (torch's threads below the core count, the CLI's default),
-    the next step's LSTM runs on a worker thread while this thread updates the stages, as in
-    lstmzip.pipeline: each side touches only its own state, so the result does not depend on
-    the timing. Not on CUDA, where a step is one captured graph.
+    On a CPU with a core to spare (torch's threads below the core count, the CLI's default), a
+    worker thread runs the context bias's update and then the next step's LSTM while this
+    thread updates the match model and the mixing and reads what the next step needs of them
+    (prepare): each side touches only its own state between the hand-overs, so the result does
+    not depend on the timing. Not on CUDA, where a step is one captured graph.
     """
 
     def __init__(self, engine: IntegerLSTM, rows: RowBatch, recipe: Recipe):
@@ -52,9 +59,9 @@ class Predictor:
         self.match = MatchStage(recipe.match, rows)
         self.mix = MixStage(recipe.mix, rows, self.match) if recipe.mix is not None else None
         self.parts = recipe.parts
-        overlap = rows.device.type == "cpu" and torch.get_num_threads() < (os.cpu_count() or 1)
-        self._pool = ThreadPoolExecutor(max_workers=1) if overlap else None
-        self._pending: Future | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1) if use_worker_thread(rows.device) else None
+        self._pending: Future | None = None  # the next step's logits
+        self._biases: torch.Tensor | None = None  # the next step's context biases (BiasStage.gather)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -66,12 +73,22 @@ class Predictor:
             put(full, act, part)
         return logits
 
+    def _prepare(self, act: torch.Tensor | None) -> None:
+        """What the next step reads of the stages' state before the LSTM's logits are there."""
+        self._biases = self.bias.gather(act)
+        self.match.prepare(act)
+        if self.mix is not None:
+            self.mix.prepare_hi(act)
+
     def freqs(self, act: torch.Tensor | None) -> torch.Tensor:
         """int64 frequency rows (integers in 1 .. 2^24 - 1) of the active rows: [n, 256] for
         the byte, or [n, 16] for its first nibble where the recipe mixes."""
+        if self._biases is None:
+            self._prepare(act)
         logits = self._pending.result() if self._pending is not None else self._lstm(act)
         self._pending = None
-        f = self.match.adjust(self.bias.freqs(logits, act), act)
+        f = self.match.adjust(self.bias.freqs(logits, act, self._biases), act)
+        self._biases = None
         return f if self.mix is None else self.mix.hi(f, act)
 
     def next_freqs(self, first: torch.Tensor) -> torch.Tensor:
@@ -84,12 +101,19 @@ class Predictor:
 
     def update(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
         put(self.x, act, y)
-        if self._pool is not None and t + 1 < self.rows.steps:
-            self._pending = self._pool.submit(self._lstm, self.rows.active(t + 1))
-        self.bias.update(y, act)
+        ahead = self._pool is not None and t + 1 < self.rows.steps
+        if ahead:  # the bias's update, then the next step's LSTM, on the worker
+            bias_done = self._pool.submit(self.bias.update, y, act)
+            nxt = self.rows.active(t + 1)
+            self._pending = self._pool.submit(self._lstm, nxt)
+        else:
+            self.bias.update(y, act)
         self.match.update(t, t_dev, y, act)
         if self.mix is not None:
             self.mix.update(y, act)
+        if ahead:
+            bias_done.result()
+            self._prepare(nxt)
 
 
 def _run_steps(rows: RowBatch, step: Callable[[int, torch.Tensor | None], None], progress: Progress | None,

@@ -56,17 +56,24 @@ class MatchStage:
         is_digit = np.zeros(256, dtype=np.int64)
         is_digit[ord("0") : ord("9") + 1] = 1
         self.is_digit = i64(is_digit)
+        self._prepared = False  # prepare() ran for the coming step
 
-    def _predicted(self, act: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def prepare(self, act: torch.Tensor | None) -> None:
+        """The next step's match per active row (has, predicted: read by adjust and by the
+        mixing), found before the step's frequencies are there."""
         s = pick(self.src, act)
-        has = s >= 0
-        pos = torch.where(has, s, 0) * self.T + pick(self.col, act)
-        return has, self.hist.index_select(0, pos).to(torch.int64)
+        self.has = s >= 0
+        pos = torch.where(self.has, s, 0) * self.T + pick(self.col, act)
+        self.predicted = self.hist.index_select(0, pos).to(torch.int64)
+        self._prepared = True
 
     def adjust(self, freqs: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
         """int32 [n, 256] -> int64 [n, 256] of integers in [1, 2^24); rows without a match
         unchanged."""
-        has, pred = self._predicted(act)
+        if not self._prepared:
+            self.prepare(act)
+        self._prepared = False
+        has, pred = self.has, self.predicted
         f = freqs.to(torch.int64)
         total = f.sum(dim=1)
         fm = f.gather(1, pred.unsqueeze(1)).squeeze(1)
@@ -87,8 +94,7 @@ class MatchStage:
         hit_val = ((rest * p) >> shift).clamp_(min=1)
         keep = new.gather(1, pred.unsqueeze(1)).squeeze(1)
         new.scatter_(1, pred.unsqueeze(1), torch.where(has, hit_val, keep).unsqueeze(1))
-        # read by update() and by the mixing (lstmzip.stages.mix): this step's match per active row
-        self.has, self.predicted, self._cell = has, pred, cell
+        self._cell = cell
         return new
 
     def update(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:

@@ -214,13 +214,15 @@ class MixStage:
         self.depths = torch.arange(4, dtype=torch.int64, device=dev)
         self.node_depth = torch.from_numpy(e).to(dev).unsqueeze(0)  # [1, 15]: each nibble node's depth
         self.second_half = torch.tensor([0] * 4 + [15] * 4, dtype=torch.int64, device=dev)  # where lo's nodes start
+        self._hi_inputs: tuple | None = None  # prepare_hi's, for the coming step
 
-    def hi(self, freqs: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
-        """int64 [n, 256] frequencies of the active rows -> int64 [n, 16] for the first nibble."""
-        n = freqs.shape[0]
-        self._f = freqs.to(torch.int64).view(n, 16, 16)
+    def prepare_hi(self, act: torch.Tensor | None) -> None:
+        """The first nibble's inputs that do not depend on the LSTM (contexts, counters, weights,
+        the match model's prediction: MatchStage.prepare first), read before its frequencies are
+        there."""
         self._act = act
         c = pick(self.ctx, act).unsqueeze(1)
+        n = c.shape[0]
         keys = [((c & self.order_mask) + 1) * _K1 + self.order_salt]
         if self.cfg.word:
             keys.append((pick(self.word, act).unsqueeze(1) + 7) * _K2 + (c & 0xFF) * _K3)
@@ -229,7 +231,7 @@ class MixStage:
         self._w_base = pick(self.w_base, act)
         self._class_at: list[torch.Tensor] = []
         self._m_nodes: list[tuple[torch.Tensor, torch.Tensor]] = []  # (on the path, predicted bit)
-        if self.match is not None:  # what the match model predicts this step (MatchStage.adjust)
+        if self.match is not None:  # what the match model predicts this step (MatchStage.prepare)
             has, pred = self.match.has, self.match.predicted
             length = pick(self.match.length, act)
             if self.cfg.match_set_edges:
@@ -240,7 +242,16 @@ class MixStage:
                 self._m_cell = (torch.searchsorted(self.match.len_edges, length, right=True)
                                 + pick(self.match_p_base, act).squeeze(1))
         predicted = (self._m_pred >> 4, self._m_has) if self.cfg.match_input else None
-        self._first = self._nibble(self._f.sum(2), 0, self.first_nodes.expand(n, 15), predicted)
+        self._hi_inputs = self._nibble_inputs(0, self.first_nodes.expand(n, 15), predicted)
+
+    def hi(self, freqs: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
+        """int64 [n, 256] frequencies of the active rows -> int64 [n, 16] for the first nibble."""
+        if self._hi_inputs is None:
+            self.prepare_hi(act)
+        n = freqs.shape[0]
+        self._f = freqs.to(torch.int64).view(n, 16, 16)
+        self._first = self._nibble(self._f.sum(2), self._hi_inputs)
+        self._hi_inputs = None
         return self._first[-1]
 
     def lo(self, hi: torch.Tensor) -> torch.Tensor:
@@ -248,33 +259,25 @@ class MixStage:
         n = hi.shape[0]
         f = self._f.gather(1, hi.view(n, 1, 1).expand(n, 1, 16)).squeeze(1)
         predicted = (self._m_pred & 15, self._m_has & (hi == self._m_pred >> 4)) if self.cfg.match_input else None
-        self._second = self._nibble(f, hi + 1, self.second_nodes.index_select(0, hi), predicted)
+        self._second = self._nibble(f, self._nibble_inputs(hi + 1, self.second_nodes.index_select(0, hi), predicted))
         return self._second[-1]
 
-    def _nibble(self, f: torch.Tensor, salt: int | torch.Tensor, nodes: torch.Tensor,
-                predicted: tuple[torch.Tensor, torch.Tensor] | None) -> tuple:
-        """One nibble: its 16 LSTM frequencies [n, 16], its buckets' salt (0 for the first, 1 +
-        the first nibble for the second), its 15 byte-tree nodes [n, 15] and, with the match
-        input, the match model's predicted nibble and whether it holds here -> what update
-        needs, the 16 frequencies last."""
-        n, C = f.shape[0], self.n_ctx
-        sums = [f]
-        for _ in range(4):
-            sums.append(sums[-1].view(n, -1, 2).sum(2))
-        sums.reverse()  # sums[e]: the 2^e subtrees at depth e
-        p = torch.cat([(sums[e + 1][:, 1::2] << 12) // sums[e] for e in range(4)], dim=1).clamp_(1, 4095)
-        st_lstm = self.stretch.index_select(0, p.view(-1)).view(n, 1, 15)
+    def _nibble_inputs(self, salt: int | torch.Tensor, nodes: torch.Tensor,
+                       predicted: tuple[torch.Tensor, torch.Tensor] | None) -> tuple:
+        """What a nibble needs besides the LSTM: its buckets' salt (0 for the first, 1 + the first
+        nibble for the second), its 15 byte-tree nodes [n, 15] and, with the match input, the
+        match model's predicted nibble and whether it holds here -> its buckets, their counters,
+        the inputs of the contexts (and the match), the weights and the map's cells."""
+        n, C = nodes.shape[0], self.n_ctx
         salt = salt if isinstance(salt, int) else salt.unsqueeze(1)
         h = ((self._keys + salt * _K2) & _M63) * _K1 >> 30
         buckets = (h & pick(self.mask, self._act).unsqueeze(1)) + pick(self.ctx_base, self._act)  # [n, C]
         got = self.counters.index_select(0, buckets.view(-1)).view(n, C, 16)
         visits = got[:, :, 0]
         p16 = got[:, :, 1:].to(torch.int32).add_(P_HALF).clamp_(0, 65535)
-        st_ctx = self.stretch.index_select(0, (p16 >> 4).view(-1)).view(n, C, 15)
-        xs = [st_lstm, st_ctx]
+        xs = [self.stretch.index_select(0, (p16 >> 4).view(-1)).view(n, C, 15)]
         if predicted is not None:
             xs.append(self._match_input(*predicted))
-        x = torch.cat(xs + [self.const.expand(n, 1, 15)], dim=1)  # [n, inputs, 15]
         w_at = (self._w_base + nodes * self.n_in).unsqueeze(1) + self.inputs
         w = self.weights.index_select(0, w_at.view(-1)).view(n, self.n_in, 15)
         if self.cfg.class_weights:
@@ -283,10 +286,25 @@ class MixStage:
             class_at = (key + pick(self.class_base, self._act)).unsqueeze(1) + self.inputs
             w = w + self.class_w.index_select(0, class_at.view(-1)).view(n, self.n_in, 15)
             self._class_at.append(class_at)
+        cells = pick(self.apm_base, self._act) + self._prev.unsqueeze(1) * (256 * 33) + nodes * 33
+        return buckets, visits, p16, xs, w_at, w, cells
+
+    def _nibble(self, f: torch.Tensor, inputs: tuple) -> tuple:
+        """One nibble: its 16 LSTM frequencies [n, 16] and _nibble_inputs' -> what update needs,
+        the 16 frequencies last."""
+        buckets, visits, p16, xs, w_at, w, cells = inputs
+        n = f.shape[0]
+        sums = [f]
+        for _ in range(4):
+            sums.append(sums[-1].view(n, -1, 2).sum(2))
+        sums.reverse()  # sums[e]: the 2^e subtrees at depth e
+        p = torch.cat([(sums[e + 1][:, 1::2] << 12) // sums[e] for e in range(4)], dim=1).clamp_(1, 4095)
+        st_lstm = self.stretch.index_select(0, p.view(-1)).view(n, 1, 15)
+        x = torch.cat([st_lstm] + xs + [self.const.expand(n, 1, 15)], dim=1)  # [n, inputs, 15]
         dot = (x.to(torch.int64) * w).sum(1).bitwise_right_shift_(16).clamp_(-ST_MAX, ST_MAX)
         p_mix = self.squash.index_select(0, (dot + ST_MAX).view(-1)).view(n, 15)
         s = dot + ST_MAX + 1  # 1 .. 4095: cell s >> 7 and the next, weighted by s & 127
-        cell = pick(self.apm_base, self._act) + self._prev.unsqueeze(1) * (256 * 33) + nodes * 33 + (s >> 7)
+        cell = cells + (s >> 7)
         lo = self.apm.index_select(0, cell.view(-1)).view(n, 15)
         hi = self.apm.index_select(0, (cell + 1).view(-1)).view(n, 15)
         frac = s & 127
