@@ -180,8 +180,16 @@ def _capture(fn: Callable[[], None]) -> "torch.cuda.CUDAGraph | None":
     return graph
 
 
-def _symbol_bits(q: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return rans.SCALE_BITS - torch.log2(q.gather(1, y.unsqueeze(1)).squeeze(1).to(torch.float64))
+def _model_bits(rows: RowBatch, freq: torch.Tensor, parts: int) -> torch.Tensor:
+    """Each block's coded symbols' information, sum(log2(2^24 / f)), from the frequencies of
+    the coded symbols ([symbols, rows]; rows end at their lengths)."""
+    ends = rows.lengths.unsqueeze(0) * parts
+    per_row = torch.zeros(freq.shape[1], dtype=torch.float64, device=freq.device)
+    for u in range(0, freq.shape[0], 1024):  # in slices: a float64 copy of all would be twice freq
+        part = freq[u : u + 1024]
+        coded = torch.arange(u, u + part.shape[0], device=freq.device).unsqueeze(1) < ends
+        per_row += torch.where(coded, rans.SCALE_BITS - torch.log2(part.to(torch.float64)), 0.0).sum(0)
+    return torch.zeros(rows.blocks, dtype=torch.float64, device=freq.device).index_add_(0, rows.block, per_row)
 
 
 def _observed(tables: list[torch.Tensor], syms: list[torch.Tensor]) -> np.ndarray:
@@ -209,7 +217,6 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
     T, R = rows.steps * parts, rows.rows
     start = torch.zeros((max(T, 1), R), dtype=torch.int32, device=dev)
     freq = torch.ones((max(T, 1), R), dtype=torch.int32, device=dev)
-    bits = torch.zeros(rows.blocks, dtype=torch.float64, device=dev)
     t_dev = torch.zeros((), dtype=torch.int64, device=dev)  # the step, for in-graph indexing
 
     def step(t: int, act: torch.Tensor | None) -> None:
@@ -226,7 +233,6 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
             else:
                 put(start.select(0, t * parts + k), act, lo.to(torch.int32))
                 put(freq.select(0, t * parts + k), act, f.to(torch.int32))
-            bits.index_add_(0, pick(rows.block, act), _symbol_bits(q, sym))
             tables.append(q)
         if observe:
             observe(t, _observed(tables, syms), y.cpu().numpy())
@@ -241,6 +247,7 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
             pred.close()
         runner = _replay if graphs_enabled(dev) else None
         states, words, wrote = rans.encode(coders, start, freq, runner)
+        bits = _model_bits(rows, freq, parts)
     states, words, wrote = states.cpu().numpy(), words.cpu().numpy(), wrote.cpu().numpy()
     out = []
     for b in range(rows.blocks):
