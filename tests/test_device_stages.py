@@ -128,6 +128,8 @@ def test_the_worker_thread_codes_the_same_bytes(engine, method, monkeypatch):
         monkeypatch.setattr(coding, "use_worker_thread", lambda device, worker=worker: worker)
         made.append(encode_blocks(engine, blocks, streams, recipe))
     assert made[0] == made[1]
+    with torch.inference_mode():  # the worker updates tables made in the caller's inference mode
+        assert encode_blocks(engine, blocks, streams, recipe) == made[1]
     for worker in (False, True):  # the worker thread decodes what was coded without one, and back
         monkeypatch.setattr(coding, "use_worker_thread", lambda device, worker=worker: worker)
         assert decode_blocks(engine, [c for c, _ in made[int(not worker)]], [len(b) for b in blocks], streams, recipe) == blocks

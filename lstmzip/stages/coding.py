@@ -73,6 +73,16 @@ class Predictor:
             put(full, act, part)
         return logits
 
+    def _on_worker(self, fn: Callable, *args) -> Future:
+        """fn(*args) on the worker thread, in this thread's inference mode (tensors made in
+        inference mode may be updated in place only there) and without autograd."""
+        inference = torch.is_inference_mode_enabled()
+
+        def run():
+            with torch.inference_mode(inference), torch.no_grad():
+                return fn(*args)
+        return self._pool.submit(run)
+
     def _prepare(self, act: torch.Tensor | None) -> None:
         """What the next step reads of the stages' state before the LSTM's logits are there."""
         self._biases = self.bias.gather(act)
@@ -103,9 +113,9 @@ class Predictor:
         put(self.x, act, y)
         ahead = self._pool is not None and t + 1 < self.rows.steps
         if ahead:  # the bias's update, then the next step's LSTM, on the worker
-            bias_done = self._pool.submit(self.bias.update, y, act)
+            bias_done = self._on_worker(self.bias.update, y, act)
             nxt = self.rows.active(t + 1)
-            self._pending = self._pool.submit(self._lstm, nxt)
+            self._pending = self._on_worker(self._lstm, nxt)
         else:
             self.bias.update(y, act)
         self.match.update(t, t_dev, y, act)
