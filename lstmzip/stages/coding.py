@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
@@ -45,13 +46,16 @@ class Predictor:
     """Engine, context bias and match model over a RowBatch: each step's frequency rows.
 
     On a CPU with a core to spare (torch's threads below the core count, the CLI's default), a
-    worker thread runs the context bias's update and then the next step's LSTM while this
-    thread updates the match model and the mixing and reads what the next step needs of them
-    (prepare): each side touches only its own state between the hand-overs, so the result does
-    not depend on the timing. Not on CUDA, where a step is one captured graph.
+    worker thread takes part of each step: when decoding, the context bias's update and then the
+    next step's LSTM; when coding (`known`: the bytes, so the LSTM can run a step further
+    ahead, beside the coder), the context bias's and the match model's updates and then the
+    LSTM step after next. This thread updates the rest and reads what the next step needs of
+    the stages' state before its logits arrive (prepare). Each side touches only its own
+    stages' state between the hand-overs, so the result does not depend on the timing. Not on
+    CUDA, where a step is one captured graph.
     """
 
-    def __init__(self, engine: IntegerLSTM, rows: RowBatch, recipe: Recipe):
+    def __init__(self, engine: IntegerLSTM, rows: RowBatch, recipe: Recipe, known: torch.Tensor | None = None):
         self.engine, self.rows = engine, rows
         self.state = engine.initial_state(rows.rows)
         self.x = engine.start_bytes(rows.rows)
@@ -60,15 +64,19 @@ class Predictor:
         self.mix = MixStage(recipe.mix, rows, self.match) if recipe.mix is not None else None
         self.parts = recipe.parts
         self._pool = ThreadPoolExecutor(max_workers=1) if use_worker_thread(rows.device) else None
-        self._pending: Future | None = None  # the next step's logits
+        self._known = known if self._pool is not None else None  # int64 [rows, steps] when coding
+        self._logits: deque[Future] = deque()  # the coming steps' logits, from the worker
+        self._lstm_next = 1  # the first step whose LSTM the worker has not been given
         self._biases: torch.Tensor | None = None  # the next step's context biases (BiasStage.gather)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _lstm(self, act: torch.Tensor | None) -> torch.Tensor:
-        logits, new = self.engine.step_logits(pick(self.x, act), self.state if act is None else self.state.select(act))
+    def _lstm(self, act: torch.Tensor | None, x: torch.Tensor | None = None) -> torch.Tensor:
+        """The LSTM's step for the active rows, on their previous bytes x (default: self.x's)."""
+        x = pick(self.x, act) if x is None else x
+        logits, new = self.engine.step_logits(x, self.state if act is None else self.state.select(act))
         for full, part in zip(self.state.h + self.state.c, new.h + new.c):
             put(full, act, part)
         return logits
@@ -83,6 +91,14 @@ class Predictor:
                 return fn(*args)
         return self._pool.submit(run)
 
+    def _lstm_on_worker(self, upto: int) -> None:
+        """Give the worker the LSTM steps before `upto` that it has not had."""
+        for s in range(self._lstm_next, min(upto, self.rows.steps)):
+            act = self.rows.active(s)
+            x = None if self._known is None else pick(self._known[:, s - 1], act)
+            self._logits.append(self._on_worker(self._lstm, act, x))
+        self._lstm_next = max(self._lstm_next, upto)
+
     def _prepare(self, act: torch.Tensor | None) -> None:
         """What the next step reads of the stages' state before the LSTM's logits are there."""
         self._biases = self.bias.gather(act)
@@ -95,8 +111,7 @@ class Predictor:
         the byte, or [n, 16] for its first nibble where the recipe mixes."""
         if self._biases is None:
             self._prepare(act)
-        logits = self._pending.result() if self._pending is not None else self._lstm(act)
-        self._pending = None
+        logits = self._logits.popleft().result() if self._logits else self._lstm(act)
         f = self.match.adjust(self.bias.freqs(logits, act, self._biases), act)
         self._biases = None
         return f if self.mix is None else self.mix.hi(f, act)
@@ -111,19 +126,25 @@ class Predictor:
 
     def update(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
         put(self.x, act, y)
-        ahead = self._pool is not None and t + 1 < self.rows.steps
-        if ahead:  # the bias's update, then the next step's LSTM, on the worker
-            bias_done = self._on_worker(self.bias.update, y, act)
-            nxt = self.rows.active(t + 1)
-            self._pending = self._on_worker(self._lstm, nxt)
-        else:
+        if self._pool is None or t + 1 >= self.rows.steps:
             self.bias.update(y, act)
-        self.match.update(t, t_dev, y, act)
+            self.match.update(t, t_dev, y, act)
+        elif self._known is None:  # decoding: the next LSTM step needs this byte
+            done = self._on_worker(self.bias.update, y, act)
+            self._lstm_on_worker(t + 2)
+            self.match.update(t, t_dev, y, act)
+        else:  # coding: the LSTM runs a step further ahead, on bytes already known
+            done = self._on_worker(self._update_bias_and_match, t, t_dev.clone(), y, act)
+            self._lstm_on_worker(t + 3)
         if self.mix is not None:
             self.mix.update(y, act)
-        if ahead:
-            bias_done.result()
-            self._prepare(nxt)
+        if self._pool is not None and t + 1 < self.rows.steps:
+            done.result()
+            self._prepare(self.rows.active(t + 1))
+
+    def _update_bias_and_match(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
+        self.bias.update(y, act)
+        self.match.update(t, t_dev, y, act)
 
 
 def _run_steps(rows: RowBatch, step: Callable[[int, torch.Tensor | None], None], progress: Progress | None,
@@ -222,7 +243,7 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
     dev = engine.device
     rows = RowBatch.plain([len(b) for b in blocks], streams, dev)
     mat = rows.matrix(blocks).to(torch.int64)
-    pred = Predictor(engine, rows, recipe)
+    pred = Predictor(engine, rows, recipe, known=mat)
     parts = pred.parts  # symbol u = t * parts + k is part k of step t's byte
     T, R = rows.steps * parts, rows.rows
     start = torch.zeros((max(T, 1), R), dtype=torch.int32, device=dev)
