@@ -116,9 +116,10 @@ def test_blocks_code_the_same_alone_and_batched(engine, method):
 
 @pytest.mark.parametrize("method", list(RECIPES))
 def test_the_worker_thread_codes_the_same_bytes(engine, method, monkeypatch):
-    """With a worker thread (the CLI's default on a CPU: the bias's update and the next LSTM
-    step beside the other stages) and without one: the same payloads, and either decodes
-    them; streams of unequal lengths, so the active rows change."""
+    """With a worker thread (the CLI's default on a CPU: decoding, the bias's update and the
+    next LSTM step beside the other stages; coding, also the match model's update and the LSTM
+    a step further ahead) and without one: the same payloads, and either decodes them;
+    streams of unequal lengths, so the active rows change."""
     from lstmzip.stages import coding
 
     recipe = RECIPES[method]

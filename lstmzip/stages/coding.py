@@ -126,10 +126,12 @@ class Predictor:
 
     def update(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
         put(self.x, act, y)
-        if self._pool is None or t + 1 >= self.rows.steps:
-            self.bias.update(y, act)
-            self.match.update(t, t_dev, y, act)
-        elif self._known is None:  # decoding: the next LSTM step needs this byte
+        if self._pool is None or t + 1 >= self.rows.steps:  # all on this thread
+            self._update_bias_and_match(t, t_dev, y, act)
+            if self.mix is not None:
+                self.mix.update(y, act)
+            return
+        if self._known is None:  # decoding: the next LSTM step needs this byte
             done = self._on_worker(self.bias.update, y, act)
             self._lstm_on_worker(t + 2)
             self.match.update(t, t_dev, y, act)
@@ -138,9 +140,8 @@ class Predictor:
             self._lstm_on_worker(t + 3)
         if self.mix is not None:
             self.mix.update(y, act)
-        if self._pool is not None and t + 1 < self.rows.steps:
-            done.result()
-            self._prepare(self.rows.active(t + 1))
+        done.result()
+        self._prepare(self.rows.active(t + 1))
 
     def _update_bias_and_match(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
         self.bias.update(y, act)
