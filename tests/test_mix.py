@@ -98,18 +98,25 @@ def test_updates_do_not_depend_on_the_order_of_the_rows(cfg):
 
 @pytest.mark.parametrize("shares, n, moved", [("mean", 9, 90), ("sqrt", 9, 3 * 90), ("sqrt", 1, 90)])
 def test_shares_of_one_entry(shares, n, moved):
-    """n updates of 90 aimed at one entry in a step: "mean" adds 90 (9 shares of 10), "sqrt"
-    90 sqrt(n) (9 shares of 90 * 16 / 48 = 30); another block's rows aiming at the
-    same place in its own part of the table don't count."""
-    rows = RowBatch.plain([9 * 100, 9 * 100], [9, 9], torch.device("cpu"))
+    """n updates of 90 aimed at one map cell in a step: "mean" adds 90 (9 shares of 10), "sqrt"
+    90 sqrt(n) (9 shares of 90 * 16 / 48 = 30); another block's rows aiming at the same place
+    in its own part of the map don't count, nor do updates of another table whose entries have
+    the same key (the counters' here)."""
+    rows = RowBatch.plain([n * 100, n * 100], [n, n], torch.device("cpu"))
     st = mix.MixStage(dataclasses.replace(mix.MIX_V1, shares=shares), rows)
-    table = torch.zeros(100, dtype=torch.int32)
-    at = torch.tensor([7] * n + [57] * n).view(-1, 1)  # block 0's entry 7, block 1's (from 50) 7
-    first = torch.tensor([0] * n + [50] * n).view(-1, 1)
-    sb = torch.tensor([0] * n + [1 << mix.SCRATCH_BITS] * n).view(-1, 1)
-    st._mean_add(table, at, first, torch.full((2 * n, 1), 90), sb, sqrt=shares == "sqrt")
-    assert table[7] == moved
-    assert table[57] == table[7] and int(table.sum()) == 2 * int(table[7])
+    first = st.apm_base.clone()  # block 0's map, block 1's
+    at = first + 7
+    counters = st.entry_base + 7
+    sb = st.scratch_base
+    before = st.params.clone()
+    st._add_shares([("counters", counters, st.entry_base, torch.full((2 * n, 1), 50)),
+                    ("apm", at, first, torch.full((2 * n, 1), 90))], sb)
+    moved_by = st.params - before
+    assert moved_by[int(at[0])] == moved and moved_by[int(at[-1])] == moved
+    assert int(moved_by.abs().sum()) == 2 * moved
+    # the counters counted their own n steps: n shares of round(50 / n) (with the map's too:
+    # round(50 / 2n), 9 * 3 or 1 * 25)
+    assert st.counters.view(-1)[7] == n * ((100 + n) // (2 * n))
 
 
 def test_fresh_weight_sets_learn_faster():

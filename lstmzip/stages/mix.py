@@ -40,10 +40,13 @@ P_HALF = 1 << 15  # counters are Q16 probabilities stored less one half (so zero
 P_LOW, P_HIGH = 512, 65535 - 512
 COUNT_CAP = 1 << 14  # a bucket's visit count stops here (int16)
 W_LIMIT = 1 << 20  # mixer weights (Q16) stay within +-16
-SCRATCH_BITS = 16  # per block: slots of the table that counts updates aimed at one entry
+SCRATCH_BITS = 16  # per block and table: slots of the table that counts updates aimed at one entry
 _M63 = (1 << 63) - 1
 _K1, _K2, _K3 = 0x1E3779B97F4A7C15, 0x42B2AE3D27D4EB4F, 0x165667B19E3779F9
 _WORD_MULT, _WORD_MASK = 0x2F0F3, (1 << 40) - 1
+# the tables a step updates, in the order of update's scatter (its scratch regions)
+_TABLES = ("counters", "weights", "class_w", "match_p", "apm")
+_SQRT_TABLES = ("weights", "class_w", "apm")  # where shares "sqrt" applies
 
 
 def squash_table() -> np.ndarray:
@@ -172,36 +175,55 @@ class MixStage:
         self.order_salt = torch.tensor([(j + 1) * _K3 & _M63 for j in range(len(cfg.orders))], dtype=torch.int64, device=dev)
         self.ctx = torch.zeros(rows.rows, dtype=torch.int64, device=dev)
         self.word = torch.zeros(rows.rows, dtype=torch.int64, device=dev)
+        # the int32 tables the mixing learns (weights, class weights, match cells, map) live in
+        # one buffer, so that a step's updates of all of them are one scatter (_add_shares);
+        # each table's base below is its place in that buffer
+        tables: dict[str, torch.Tensor] = {}
+
+        def table(name: str, t: torch.Tensor) -> int:
+            start = sum(x.numel() for x in tables.values())
+            tables[name] = t.view(-1)
+            return start
+
         # one weight set per byte-tree node (node 0 unused); sets also chosen by how often the
         # highest order's bucket was seen (0, 1, 2-3, 4+) did worse on training-pool English and
         # Python, better on logs
         w = torch.zeros((B, sets * 256, self.n_in), dtype=torch.int32, device=dev)
         w[:, :, 0] = 1 << 16  # the LSTM alone until the weights learn otherwise
-        self.weights = w.view(-1)
+        at = {"weights": table("weights", w)}  # first: a weight's index // n_in is its set's (w_seen)
         if cfg.weight_warm:  # updates each weight set (block, set, node) has had
             self.w_seen = torch.zeros(B * sets * 256, dtype=torch.int32, device=dev)
         self.w_base = (block * sets * 256 * self.n_in).unsqueeze(1)
         if cfg.class_weights:  # per block: (256 >> class_shift) classes x 2 nibbles x 4 depths
             classes = (256 >> cfg.class_shift) * 8
-            self.class_w = torch.zeros(B * classes * self.n_in, dtype=torch.int32, device=dev)
-            self.class_base = (block * classes * self.n_in).unsqueeze(1)
+            at["class_w"] = table("class_w", torch.zeros(B * classes * self.n_in, dtype=torch.int32, device=dev))
+            self.class_base = (block * classes * self.n_in).unsqueeze(1) + at["class_w"]
         self.set_edges = torch.tensor(cfg.match_set_edges, dtype=torch.int64, device=dev)
         if cfg.match_input:  # p(the predicted bit is right) per (block, length bucket), Q16
             # (cell 16 of each block takes the updates of nodes off the predicted path)
-            self.match_p = torch.full((B * 17,), 3 << 14, dtype=torch.int32, device=dev)
-            self.match_p_base = (block * 17).unsqueeze(1)
+            at["match_p"] = table("match_p", torch.full((B * 17,), 3 << 14, dtype=torch.int32, device=dev))
+            self.match_p_base = (block * 17).unsqueeze(1) + at["match_p"]
             self.node_index = torch.arange(1, 16, dtype=torch.int64, device=dev).unsqueeze(0)
         # the map: 33 cells over the stretch range per (block, previous byte, node), Q16
         knots = torch.tensor(SQUASH_KNOTS, dtype=torch.int32, device=dev) << 4
-        self.apm = knots.repeat(B * 256 * 256)
-        self.apm_base = (block * (256 * 256 * 33)).unsqueeze(1)
-        self.scratch = torch.zeros(B << SCRATCH_BITS, dtype=torch.int32, device=dev)
+        at["apm"] = table("apm", knots.repeat(B * 256 * 256))
+        self.apm_base = (block * (256 * 256 * 33)).unsqueeze(1) + at["apm"]
+        self.params = torch.cat(list(tables.values()))
+        for name, t in tables.items():  # each table as a view (tests look at them)
+            setattr(self, name, self.params[at[name] : at[name] + t.numel()])
+        # per block and table a region of slots that count a step's updates aimed at one entry
+        self.scratch = torch.zeros(len(_TABLES) * B << SCRATCH_BITS, dtype=torch.int32, device=dev)
+        self.region_size = B << SCRATCH_BITS
         if cfg.shares not in ("mean", "sqrt"):
             raise ValueError(f"unknown shares {cfg.shares!r}")
-        if cfg.shares == "sqrt":  # round(16 sqrt(c)) for every count c a step can give
-            most = max((lay.streams for lay in rows.layouts), default=1) * 16 * self.n_in
-            self.sqrt16 = torch.tensor([(math.isqrt(1024 * c) + 1) // 2 for c in range(most + 1)],
-                                       dtype=torch.int32, device=dev)
+        # a share's denominator q for every count c a step can give, as (32 u + q) // (2 q):
+        # 16 c for "mean" (the same as (2 u + c) // (2 c)), round(16 sqrt(c)) for "sqrt"
+        most = max((lay.streams for lay in rows.layouts), default=1) * 16 * self.n_in
+        self.denominators = torch.tensor([16 * c for c in range(most + 1)] +
+                                         [(math.isqrt(1024 * c) + 1) // 2 for c in range(most + 1)],
+                                         dtype=torch.int32, device=dev)
+        self.sqrt_from = most + 1  # where the sqrt denominators start
+        self._columns: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         self.scratch_base = (block << SCRATCH_BITS).unsqueeze(1)
         self.const = torch.full((1, 1, 15), 256, dtype=torch.int32, device=dev)
         self.inputs = torch.arange(self.n_in, device=dev).view(1, -1, 1)
@@ -284,7 +306,7 @@ class MixStage:
             half = 0 if isinstance(salt, int) else 4  # the second nibble's depths are 4 .. 7
             key = ((self._prev >> self.cfg.class_shift).unsqueeze(1) * 8 + half + self.node_depth) * self.n_in
             class_at = (key + pick(self.class_base, self._act)).unsqueeze(1) + self.inputs
-            w = w + self.class_w.index_select(0, class_at.view(-1)).view(n, self.n_in, 15)
+            w = w + self.params.index_select(0, class_at.view(-1)).view(n, self.n_in, 15)
             self._class_at.append(class_at)
         cells = pick(self.apm_base, self._act) + self._prev.unsqueeze(1) * (256 * 33) + nodes * 33
         return buckets, visits, p16, xs, w_at, w, cells
@@ -305,8 +327,8 @@ class MixStage:
         p_mix = self.squash.index_select(0, (dot + ST_MAX).view(-1)).view(n, 15)
         s = dot + ST_MAX + 1  # 1 .. 4095: cell s >> 7 and the next, weighted by s & 127
         cell = cells + (s >> 7)
-        lo = self.apm.index_select(0, cell.view(-1)).view(n, 15)
-        hi = self.apm.index_select(0, (cell + 1).view(-1)).view(n, 15)
+        lo = self.params.index_select(0, cell.view(-1)).view(n, 15)
+        hi = self.params.index_select(0, (cell + 1).view(-1)).view(n, 15)
         frac = s & 127
         p_apm = (lo * (128 - frac) + hi * frac) >> 11
         p = ((p_mix + 3 * p_apm) >> 2 if self.cfg.apm else p_mix).clamp_(1, 4095)
@@ -320,7 +342,7 @@ class MixStage:
         on = valid.unsqueeze(1) & (self.node_index == ((pred.unsqueeze(1) | 16) >> (4 - d)))
         expect = (pred.unsqueeze(1) >> (3 - d)) & 1
         self._m_nodes.append((on, expect))
-        p = self.match_p.index_select(0, self._m_cell)
+        p = self.params.index_select(0, self._m_cell)
         st = self.stretch.index_select(0, (p >> 4).clamp_(1, 4095)).unsqueeze(1)
         return torch.where(on, torch.where(expect == 1, st, -st), 0).to(torch.int32).unsqueeze(1)
 
@@ -342,10 +364,10 @@ class MixStage:
         step = ((P_LOW + bit.unsqueeze(1) * (P_HIGH - P_LOW) - p_old) * 2).div_(2 * v + 3, rounding_mode="floor")
         entry = four(buckets) * 16 + m.unsqueeze(1)
         flat = self.counters.view(-1)
-        self._mean_add(flat, entry.view(n, -1), pick(self.entry_base, act), step.view(n, -1), sb)
+        adds = [("counters", entry.view(n, -1), pick(self.entry_base, act), step.view(n, -1))]
         seen = (buckets * 16).view(-1)  # slot 0: the bucket's visits, capped
-        flat.index_add_(0, seen, torch.ones(seen.numel(), dtype=torch.int16, device=y.device))
-        flat.index_copy_(0, seen, flat.index_select(0, seen).clamp_(0, COUNT_CAP))
+        flat.scatter_add_(0, seen, torch.ones(seen.numel(), dtype=torch.int16, device=y.device))
+        flat.scatter_(0, seen, flat.gather(0, seen).clamp_(0, COUNT_CAP))
         # mixer: w += x * (bit - p_mix) >> mix_shift (times the warm-up factor)
         err = (bit << 12) - p_mix.gather(1, at)
         xs = x.gather(2, at.unsqueeze(1).expand(n, self.n_in, 8))
@@ -355,32 +377,30 @@ class MixStage:
             had = self.w_seen.index_select(0, set_ids).view(n, 1, 8)
             mult = (16 * (cfg.warm_boost * cfg.weight_warm + had)) // (cfg.weight_warm + had)
             g = (xs * err.unsqueeze(1) * mult + (1 << (cfg.mix_shift + 3))) >> (cfg.mix_shift + 4)
-            self.w_seen.index_add_(0, set_ids, torch.ones(set_ids.numel(), dtype=torch.int32, device=y.device))
+            self.w_seen.scatter_add_(0, set_ids, torch.ones(set_ids.numel(), dtype=torch.int32, device=y.device))
         else:
             g = (xs * err.unsqueeze(1) + (1 << (cfg.mix_shift - 1))) >> cfg.mix_shift
-        sqrt = cfg.shares == "sqrt"
-        self._mean_add(self.weights, wa.view(n, -1), pick(self.w_base, act), g.view(n, -1), sb, clamp=W_LIMIT,
-                       sqrt=sqrt)
+        adds.append(("weights", wa.view(n, -1), pick(self.w_base, act), g.view(n, -1)))
         if cfg.class_weights:
             ca = torch.cat(self._class_at, 2).gather(2, at.unsqueeze(1).expand(n, self.n_in, 8))
-            self._mean_add(self.class_w, ca.view(n, -1), pick(self.class_base, act), (g >> cfg.class_step).view(n, -1),
-                           sb, clamp=W_LIMIT, sqrt=sqrt)
+            adds.append(("class_w", ca.view(n, -1), pick(self.class_base, act), (g >> cfg.class_step).view(n, -1)))
         if cfg.match_input:  # the nodes of y's path that the prediction covered: was it right?
             (on1, exp1), (on2, exp2) = self._m_nodes
             on = torch.cat([on1, on2], 1).gather(1, at)
             right = (torch.cat([exp1, exp2], 1).gather(1, at) == bit).to(torch.int32)
             base = pick(self.match_p_base, act)
             m_cell = torch.where(on, self._m_cell.unsqueeze(1), base + 16)
-            cur = self.match_p.index_select(0, m_cell.view(-1)).view(n, 8)
+            cur = self.params.index_select(0, m_cell.view(-1)).view(n, 8)
             move = ((right * 65535 - cur) >> cfg.match_rate) * on
-            self._mean_add(self.match_p, m_cell, base, move, sb)
+            adds.append(("match_p", m_cell, base, move))
         if cfg.apm:  # map: both cells move towards the bit, each by its interpolation weight
             c0, fr = cell.gather(1, at), frac.gather(1, at)
             cells = torch.cat([c0, c0 + 1], 1)
             share = torch.cat([128 - fr, fr], 1)
-            cur = self.apm.index_select(0, cells.view(-1)).view(n, 16)
+            cur = self.params.index_select(0, cells.view(-1)).view(n, 16)
             move = (((bit * 65535).repeat(1, 2) - cur) * share + (1 << (6 + cfg.apm_rate))) >> (7 + cfg.apm_rate)
-            self._mean_add(self.apm, cells, pick(self.apm_base, act), move, sb, sqrt=sqrt)
+            adds.append(("apm", cells, pick(self.apm_base, act), move))
+        self._add_shares(adds, sb)
         c = pick(self.ctx, act)
         put(self.ctx, act, ((c << 8) | y) & ((1 << 56) - 1))
         if cfg.word:
@@ -388,30 +408,44 @@ class MixStage:
             letter = (low >= 97) & (low <= 122)
             put(self.word, act, torch.where(letter, ((pick(self.word, act) + low) * _WORD_MULT) & _WORD_MASK, 0))
 
-    def _mean_add(self, table: torch.Tensor, at: torch.Tensor, block_first: torch.Tensor, step: torch.Tensor,
-                  scratch_base: torch.Tensor, clamp: int | None = None, sqrt: bool = False) -> None:
-        """table[at] += step / c (with sqrt: step * 16 / round(16 sqrt(c))), rounded, c the
-        number of steps aimed at that entry, for [n, m] entries
-        `at` of rows whose blocks' entries start at block_first [n, 1] and whose blocks' scratch
-        slots start at scratch_base [n, 1]. Updates are counted in the row's own block's slots,
-        by a hash of the entry's place in its block, so the count, and the result, depend only
-        on that block's rows."""
-        key = (((((at - block_first) * _K2) & _M63) >> 40) & ((1 << SCRATCH_BITS) - 1)) + scratch_base
+    def _add_shares(self, adds: list[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]],
+                    scratch_base: torch.Tensor) -> None:
+        """For each (table, at [n, m], block_first [n, 1], step [n, m]): table[at] += step's share
+        (FORMAT.md 5.4): step / c rounded ("mean"; the counters and match cells always), or
+        step * 16 / round(16 sqrt(c)) ("sqrt": weights, class weights and map), c the number
+        of steps aimed at that entry's key, counted in slots of the row's own block (from
+        scratch_base [n, 1]) and table: the count, and the result, depend only on that block's
+        rows. One scatter counts every table's steps; the counters are int16 (their entries
+        first), the rest of the tables are one int32 buffer (`params`)."""
+        names = tuple(name for name, *_ in adds)
+        widths = tuple(at.shape[1] for _, at, *_ in adds)
+        if (names, widths) not in self._columns:  # per column: its table's scratch region and denominators
+            sqrt = self.cfg.shares == "sqrt"
+            region = [_TABLES.index(nm) * self.region_size for nm, w in zip(names, widths) for _ in range(w)]
+            den = [self.sqrt_from if sqrt and nm in _SQRT_TABLES else 0 for nm, w in zip(names, widths) for _ in range(w)]
+            dev = scratch_base.device
+            self._columns[names, widths] = (torch.tensor(region, dtype=torch.int64, device=dev).unsqueeze(0),
+                                            torch.tensor(den, dtype=torch.int64, device=dev).unsqueeze(0))
+        region, den_from = self._columns[names, widths]
+        n = scratch_base.shape[0]
+        local = torch.cat([at - first for _, at, first, _ in adds], 1)
+        key = ((((local * _K2) & _M63) >> 40) & ((1 << SCRATCH_BITS) - 1)) + scratch_base + region
         key = key.view(-1)
-        self.scratch.index_add_(0, key, torch.ones(key.numel(), dtype=torch.int32, device=key.device))
-        count = self.scratch.index_select(0, key)
-        self.scratch.index_fill_(0, key, 0)
-        if sqrt:
-            q = self.sqrt16.index_select(0, count)
-            share = (32 * step.reshape(-1).to(torch.int32) + q).div_(2 * q, rounding_mode="floor")
-        else:
-            share = (2 * step.reshape(-1).to(torch.int32) + count).div_(2 * count, rounding_mode="floor")
-        at = at.reshape(-1)
+        # (1-D scatters: on the CPU about twice as fast as index_add_ / index_fill_)
+        self.scratch.scatter_add_(0, key, torch.ones(key.numel(), dtype=torch.int32, device=key.device))
+        count = self.scratch.gather(0, key)
+        q = self.denominators.index_select(0, (count.view(n, -1) + den_from).view(-1))
+        self.scratch.scatter_(0, key, count.zero_())
+        step = torch.cat([s.to(torch.int32) for *_, s in adds], 1).view(-1)
+        share = (32 * step + q).div_(2 * q, rounding_mode="floor").view(n, -1)
+        k = widths[0]  # the counters
         # int16 counters: a share may not fit, but sums wrap modulo 2^16 and every entry's true
         # result lies in int16's range (P_LOW, P_HIGH), so the wrapped sum is that result
-        table.index_add_(0, at, share.to(table.dtype))
-        if clamp is not None:
-            table.index_copy_(0, at, table.index_select(0, at).clamp_(-clamp, clamp))
+        self.counters.view(-1).scatter_add_(0, adds[0][1].reshape(-1), share[:, :k].reshape(-1).to(torch.int16))
+        at = torch.cat([at for _, at, *_ in adds[1:]], 1).view(-1)
+        self.params.scatter_add_(0, at, share[:, k:].reshape(-1))
+        w = at.view(n, -1)[:, : sum(wd for nm, wd in zip(names, widths) if nm in ("weights", "class_w"))].reshape(-1)
+        self.params.scatter_(0, w, self.params.gather(0, w).clamp_(-W_LIMIT, W_LIMIT))
 
 
 def _nibble_freqs(p: torch.Tensor) -> torch.Tensor:
