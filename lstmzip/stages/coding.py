@@ -224,15 +224,19 @@ def _model_bits(rows: RowBatch, freq: torch.Tensor, parts: int) -> torch.Tensor:
     return torch.zeros(rows.blocks, dtype=torch.float64, device=freq.device).index_add_(0, rows.block, per_row)
 
 
-def _observed(tables: list[torch.Tensor], syms: list[torch.Tensor]) -> np.ndarray:
+def _observed(tables: list[torch.Tensor], syms: list[torch.Tensor], pred: "Predictor", top: int = 5) -> np.ndarray:
     """One [n, 256] table for lstmzip explain: the byte's own, or for nibbles the first
-    nibble's table times the second's (the second nibble's rows of the other first nibbles,
-    never computed, spread evenly): the coded byte's probability is exact either way."""
+    nibble's table times the second's. The second nibble's table is worked out (without
+    learning from it) for the `top` likeliest first nibbles besides the coded one, and spread
+    evenly over the others: the coded byte's probability is exact either way, and the top
+    predictions are not all drawn from the coded byte's subtree."""
     if len(tables) == 1:
         return tables[0].cpu().numpy()
     (q1, q2), first = tables, syms[0]
     n = q1.shape[0]
     rows = torch.full((n, 16, 16), rans.TOTAL // 16, dtype=torch.int64, device=q1.device)
+    for h in q1.topk(min(top, 16), dim=1).indices.t():
+        rows.scatter_(1, h.view(n, 1, 1).expand(n, 1, 16), rans.quantize(pred.mix.peek_lo(h)).unsqueeze(1))
     rows.scatter_(1, first.view(n, 1, 1).expand(n, 1, 16), q2.unsqueeze(1))
     return (q1.unsqueeze(2) * rows).view(n, 256).cpu().numpy()
 
@@ -267,7 +271,7 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
                 put(freq.select(0, t * parts + k), act, f.to(torch.int32))
             tables.append(q)
         if observe:
-            observe(t, _observed(tables, syms), y.cpu().numpy())
+            observe(t, _observed(tables, syms, pred), y.cpu().numpy())
         pred.update(t, t_dev, y, act)
         t_dev.add_(1)
 

@@ -284,6 +284,15 @@ class MixStage:
         self._second = self._nibble(f, self._nibble_inputs(hi + 1, self.second_nodes.index_select(0, hi), predicted))
         return self._second[-1]
 
+    def peek_lo(self, hi: torch.Tensor) -> torch.Tensor:
+        """lo(hi)'s table for another first nibble than the coded one, keeping nothing for
+        update (lstmzip explain's top predictions in the other nibbles' subtrees)."""
+        kept = self._second, list(self._class_at), list(self._m_nodes)
+        try:
+            return self.lo(hi)
+        finally:
+            self._second, self._class_at, self._m_nodes = kept
+
     def _nibble_inputs(self, salt: int | torch.Tensor, nodes: torch.Tensor,
                        predicted: tuple[torch.Tensor, torch.Tensor] | None) -> tuple:
         """What a nibble needs besides the LSTM: its buckets' salt (0 for the first, 1 + the first
