@@ -1,4 +1,4 @@
-"""What context mixing (block methods 11 to 13, lstmzip.stages.mix) buys, file by file and part
+"""What context mixing (block methods 11 to 14, lstmzip.stages.mix) buys, file by file and part
 by part.
 
     python benchmarks/mix_ablation.py --eval [--methods 4,11,12] [--earlier JSON] [--lpaq1 PATH] --out benchmarks/results/mix_eval
@@ -11,8 +11,8 @@ note); with --lpaq1, that peer (`lpaq1 9`, built outside this repository) on the
 the same run. Sizes only (the JSON keeps each run's seconds, but speed is measured by a same-run
 A/B on a quiet machine).
 --tuning DIR: the training-pool files in DIR (never eval files), coded with method 10 (method
-11 without mixing), method 11 with one part left out at a time, and methods 12 and 13 with one
-of their parts left out at a time: the ablation. Sizes are the archives' (the whole container for
+11 without mixing), method 11 with one part left out at a time, methods 12 and 13 with one
+of their parts left out at a time, and method 14: the ablation. Sizes are the archives' (the whole container for
 --eval, the block payload for --tuning).
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ from lstmzip.stages.recipes import RECIPES
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_files import EVAL, TEXT  # noqa: E402
 
-MIX, MIX2, MIX3 = RECIPES[Method.LSTM_MIX], RECIPES[Method.LSTM_MIX2], RECIPES[Method.LSTM_MIX3]
+MIX, MIX2, MIX3, MIX4 = (RECIPES[m] for m in (Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3, Method.LSTM_MIX4))
 
 
 def _less(recipe, **change):
@@ -60,6 +60,7 @@ VARIANTS = {  # ablation rows: method 11 less one part, method 12 less one part
     "13 - weight warm-up": _less(MIX3, weight_warm=0),
     "13 - class weights": _less(MIX3, class_weights=False),
     "13 - sqrt shares": _less(MIX3, shares="mean", mix_shift=8, apm_rate=7),
+    "method 14": MIX4,
 }
 
 
@@ -125,7 +126,7 @@ def tuning_rows(folder: Path) -> list[dict]:
 
 
 def markdown(meta: dict, rows: list[dict], kind: str) -> str:
-    head = [f"# Context mixing (methods 11 to 13): {kind}", "",
+    head = [f"# Context mixing (methods 11 to 14): {kind}", "",
             f"lstmzip {meta['version']}, {meta['machine']}, torch {meta['torch']}; `{meta['command']}`.", ""]
     if meta.get("note"):
         head += [meta["note"], ""]

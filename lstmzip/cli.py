@@ -59,7 +59,8 @@ MethodOpt = typer.Option(None, "--method", help="Block method of the LSTM blocks
                          "instead of the model's own: lstm_rans codes the whole pipeline on the model's device, "
                          "many blocks per step on a GPU; lstm_mix adds context mixing (smaller archives, about "
                          "0.6x the speed); lstm_mix2 also mixes in the match model's prediction; lstm_mix3 learns "
-                         "faster and from the previous byte's class (smallest).")
+                         "faster and from the previous byte's class; lstm_mix4 weighs each context by how often "
+                         "it was seen (smallest).")
 
 
 def _with_method(config, method: str | None):

@@ -50,11 +50,12 @@ class Method(IntEnum):
     LSTM_MIX = 11  # as 10, plus context models mixed with the LSTM bit by bit (lstmzip.stages.mix)
     LSTM_MIX2 = 12  # as 11, plus the match model's prediction as a mixer input and weight sets by match length
     LSTM_MIX3 = 13  # as 12, with updates shared by sqrt, warmed-up weight sets, class weights (MIX_V3)
+    LSTM_MIX4 = 14  # as 13, with the contexts' weights chosen by their buckets' visits (MIX_V4)
 
 
 LSTM_METHODS = (Method.LSTM, Method.LSTM_ADAPTIVE, Method.LSTM_ADAPTIVE2, Method.LSTM_RECORDS, Method.LSTM_RAMP,
                 Method.LSTM_FIELDS, Method.LSTM_COLUMNS, Method.LSTM_MIXER, Method.LSTM_RANS,
-                Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3)
+                Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3, Method.LSTM_MIX4)
 
 
 @dataclass(frozen=True)

@@ -196,9 +196,10 @@ def test_cli_method_and_device(runner, tmp_path):
         assert "\n" not in r.stderr.strip()
 
 
-@pytest.mark.parametrize("golden", ["sample.rans.lstmz", "sample.mix.lstmz", "sample.mix2.lstmz", "sample.mix3.lstmz"])
+@pytest.mark.parametrize("golden", ["sample.rans.lstmz", "sample.mix.lstmz", "sample.mix2.lstmz", "sample.mix3.lstmz",
+                                    "sample.mix4.lstmz"])
 def test_mutated_rans_archives_decode_or_fail_cleanly(golden):
-    """Any byte of a method-10, 11, 12 or 13 archive changed: the original back, or one lstmzip
+    """Any byte of a method-10 to 14 archive changed: the original back, or one lstmzip
     error."""
     from lstmzip.errors import LstmzipError
 

@@ -60,7 +60,7 @@ class _Match:
         self.length = torch.zeros(rows, dtype=torch.int64)
 
 
-@pytest.mark.parametrize("cfg", [mix.MIX_V1, mix.MIX_V2, mix.MIX_V3], ids=["MIX_V1", "MIX_V2", "MIX_V3"])
+@pytest.mark.parametrize("cfg", [mix.MIX_V1, mix.MIX_V2, mix.MIX_V3, mix.MIX_V4], ids=["MIX_V1", "MIX_V2", "MIX_V3", "MIX_V4"])
 def test_updates_do_not_depend_on_the_order_of_the_rows(cfg):
     """Rows that share counters, weights, map cells and match cells in one step (the same
     contexts, the same predictions): the tables after the step are the same whichever order

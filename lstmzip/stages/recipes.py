@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from lstmzip.container import Method
 from lstmzip.stages.host.context_bias import BIAS_V2, BiasConfig
 from lstmzip.stages.host.match_model import MATCH_V2, MatchConfig
-from lstmzip.stages.mix import MIX_V1, MIX_V2, MIX_V3, MixConfig
+from lstmzip.stages.mix import MIX_V1, MIX_V2, MIX_V3, MIX_V4, MixConfig
 
 
 @dataclass(frozen=True)
@@ -35,4 +35,6 @@ RECIPES: dict[Method, Recipe] = {
     # method 12 with a step's updates shared by sqrt, fresh weight sets learning faster, and
     # weights keyed by the previous byte's class
     Method.LSTM_MIX3: Recipe(BIAS_V2, MATCH_V2, mix=MIX_V3),
+    # method 13 with each context's weight chosen by how often its bucket was seen
+    Method.LSTM_MIX4: Recipe(BIAS_V2, MATCH_V2, mix=MIX_V4),
 }
