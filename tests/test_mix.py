@@ -1,4 +1,4 @@
-"""Context mixing (block methods 11 and 12, lstmzip.stages.mix): its tables, its exactness across
+"""Context mixing (block methods 11 to 14, lstmzip.stages.mix): its tables, its exactness across
 row orders (across batches: tests/test_device_stages.py, for every device recipe), and that it
 earns its place on text that repeats."""
 from __future__ import annotations
@@ -193,3 +193,29 @@ def test_cli_method_lstm_mix(runner, tmp_path):
     r = runner.invoke(app, ["bpc", "-q", "--json", "--method", "lstm_mix", str(src)])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout.splitlines()[-1])["methods"] == ["lstm_mix"]
+
+
+def test_context_weights_by_confidence_level():
+    """MIX_V4: a context's weight is read and learned at its bucket's visit level. A row whose
+    contexts repeat moves the context weights of level 1 (1-3 visits) from its second step and
+    of level 2 (4-15) from its fifth; never those of level 0 (a fresh bucket's counters say 1/2:
+    input 0), nor those of a level its buckets have not reached; the LSTM's and the constant's
+    weights stay at level 0."""
+    rows = RowBatch.plain([400], [1], torch.device("cpu"))
+    st = mix.MixStage(mix.MIX_V4, rows, _Match(1))
+    w = st.weights.view(-1, st.levels, st.n_in)  # [set and node, level, input]
+    f = torch.full((1, 256), 1 << 10)
+    first_moved = {}
+    st.ctx.fill_(0x61)
+    for step in range(12):
+        before = w.clone()
+        st.hi(f, None)
+        st.lo(torch.tensor([6]))
+        st.update(torch.tensor([0x61]), None)
+        st.ctx.fill_(0x61), st.word.zero_()  # the same contexts every step
+        moved = (w != before).any(0)  # [level, input]
+        for level in range(st.levels):
+            if moved[level, 1 : 1 + st.n_ctx].any():
+                first_moved.setdefault(level, step)
+        assert not moved[1:, 0].any() and not moved[1:, -1].any()
+    assert first_moved == {1: 1, 2: 4}, first_moved
