@@ -227,7 +227,7 @@ def _model_bits(rows: RowBatch, freq: torch.Tensor, parts: int) -> torch.Tensor:
 def _observed(tables: list[torch.Tensor], syms: list[torch.Tensor], pred: "Predictor", top: int = 5) -> np.ndarray:
     """One [n, 256] table for lstmzip explain: the byte's own, or for nibbles the first
     nibble's table times the second's. The second nibble's table is worked out (without
-    learning from it) for the `top` likeliest first nibbles besides the coded one, and spread
+    learning from it) for the `top` likeliest first nibbles as well as the coded one, and spread
     evenly over the others: the coded byte's probability is exact either way, and the top
     predictions are not all drawn from the coded byte's subtree."""
     if len(tables) == 1:
