@@ -448,6 +448,8 @@ class MixStage:
         names = tuple(name for name, *_ in adds)
         widths = tuple(at.shape[1] for _, at, *_ in adds)
         if (names, widths) not in self._columns:  # per column: its table's scratch region and denominators
+            # the slices below rely on this order: the counters, then the clamped weight tables
+            assert list(names) == sorted(names, key=_TABLES.index) and names[0] == "counters", names
             sqrt = self.cfg.shares == "sqrt"
             region = [_TABLES.index(nm) * self.region_size for nm, w in zip(names, widths) for _ in range(w)]
             den = [self.sqrt_from if sqrt and nm in _SQRT_TABLES else 0 for nm, w in zip(names, widths) for _ in range(w)]
@@ -459,7 +461,7 @@ class MixStage:
         local = torch.cat([at - first for _, at, first, _ in adds], 1)
         key = ((((local * _K2) & _M63) >> 40) & ((1 << SCRATCH_BITS) - 1)) + scratch_base + region
         key = key.view(-1)
-        # (1-D scatters: on the CPU about twice as fast as index_add_ / index_fill_)
+        # (1-D scatters: 1.8x index_add_'s speed on the CPU alone, no measurable change in a step)
         self.scratch.scatter_add_(0, key, torch.ones(key.numel(), dtype=torch.int32, device=key.device))
         count = self.scratch.gather(0, key)
         q = self.denominators.index_select(0, (count.view(n, -1) + den_from).view(-1))
