@@ -106,17 +106,17 @@ def methods_table() -> list[str]:
     for m in LSTM_METHODS:
         if m in RECIPES:
             r = RECIPES[m]
-            bias, match, layout, warm, long_streams = r.bias, r.match, "plain", False, False
+            bias, match, warm, long_streams, ramp = r.bias, r.match, r.warm_start, False, r.ramp
             coder = f"interleaved rANS, {r.coder_group} streams per coder"
             if r.mix is not None:
                 coder += ", two nibbles a byte"
             mixing = _version_name(mix, r.mix) if r.mix is not None else "none"
         else:
             s = pipeline.STAGES[m]
-            bias, match, warm, long_streams = s.bias, s.match, s.warm_start, s.long_streams
-            layout = f"ramp (first {s.ramp.first}, double every {s.ramp.double})" if s.ramp else "plain"
+            bias, match, warm, long_streams, ramp = s.bias, s.match, s.warm_start, s.long_streams, s.ramp
             coder = "range coder (constriction)"
             mixing = "none"
+        layout = f"ramp (first {ramp.first}, double every {ramp.double})" if ramp else "plain"
         length = f">= {config.columns_stream_len} B" if long_streams else f">= {config.min_stream_len} B"
         bias_name = _version_name(context_bias, bias) if bias else "none"
         rows.append(f"| {int(m)} | `{m.name.lower()}` | {bias_name} | {_version_name(match_model, match)} | "

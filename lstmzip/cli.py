@@ -60,7 +60,8 @@ MethodOpt = typer.Option(None, "--method", help="Block method of the LSTM blocks
                          "many blocks per step on a GPU; lstm_mix adds context mixing (smaller archives, about "
                          "0.6x the speed); lstm_mix2 also mixes in the match model's prediction; lstm_mix3 learns "
                          "faster and from the previous byte's class; lstm_mix4 weighs each context by how often "
-                         "it was seen (smallest).")
+                         "it was seen; lstm_mix5 starts streams in turn, later ones from a running stream's "
+                         "state (smallest).")
 
 
 def _with_method(config, method: str | None):

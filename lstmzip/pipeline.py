@@ -319,7 +319,7 @@ Observer = Callable[[int, np.ndarray, np.ndarray], None]  # (step, frequency row
 
 def block_layout(n: int, streams: int, method: Method) -> StreamLayout:
     """Where each of the block's n model bytes is coded (the method fixes the layout)."""
-    return layout(n, streams, None if method in RECIPES else STAGES[method].ramp)
+    return layout(n, streams, RECIPES[method].ramp if method in RECIPES else STAGES[method].ramp)
 
 
 def _predicted(engine: IntegerLSTM, lay: StreamLayout, stages: Stages, mat: np.ndarray, batch: int = 0):

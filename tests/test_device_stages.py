@@ -4,6 +4,7 @@ interleaved rANS coder. Run on the CPU here; the same torch code runs on CUDA
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +16,14 @@ from lstmzip.codec.errors import CodecError
 from lstmzip import api
 from lstmzip.container import Method
 from lstmzip.engines import engine_for, load_model
-from lstmzip.pipeline import STAGES, CodingConfig, _Predictor, block_layout
+from lstmzip.pipeline import STAGES, CodingConfig, Stages, _Predictor
 from lstmzip.stages import rans
 from lstmzip.stages.coding import Predictor, decode_blocks, encode_blocks
+from lstmzip.stages.host.context_bias import BIAS_V2
+from lstmzip.stages.host.match_model import MATCH_V2
 from lstmzip.stages.recipes import RECIPES
 from lstmzip.stages.rows import RowBatch
+from lstmzip.stream_layout import Ramp, layout
 from tests.golden.make_golden import ORIGINAL
 
 SAMPLE = ORIGINAL.read_bytes()
@@ -32,33 +36,43 @@ def engine():
     return engine_for(load_model("default"))
 
 
-def host_rows(engine, data: bytes, streams: int) -> list[np.ndarray]:
-    """Every step's frequency rows from the host stages of method 4."""
-    lay = block_layout(len(data), streams, Method.LSTM_ADAPTIVE2)
+def host_rows(engine, data: bytes, streams: int, stages: Stages) -> list[np.ndarray]:
+    """Every step's frequency rows from the host stages."""
+    lay = layout(len(data), streams, stages.ramp)
     mat, active, out = lay.matrix(data), lay.active.tolist() + [0], []
-    with _Predictor(engine, lay, STAGES[Method.LSTM_ADAPTIVE2], 0) as p:
+    with _Predictor(engine, lay, stages, 0) as p:
         for t in range(lay.steps):
             out.append(p.freqs(active[t]).copy())
             p.update(t, mat[: active[t], t].astype(np.int64), active[t + 1])
     return out
 
 
+# streams that join later, from a running stream's LSTM state (method 15's layout) on method
+# 4's stages: the host stages of methods 6-8 code such layouts
+RAMPED = (replace(RECIPE, ramp=Ramp(64, 16), warm_start=True),
+          Stages(BIAS_V2, MATCH_V2, Ramp(64, 16), warm_start=True))
+
+
 @pytest.mark.parametrize("sync_free", [False, True])
-def test_device_stages_give_the_host_stages_rows_for_every_block_of_a_batch(engine, sync_free):
+@pytest.mark.parametrize("ramped", [False, True])
+def test_device_stages_give_the_host_stages_rows_for_every_block_of_a_batch(engine, sync_free, ramped):
     """Two blocks of different lengths and stream counts in one batch: each block's rows at
     each step are method 4's, bit for bit (so the batch does not leak between blocks). Also
-    with the bias update's CUDA way of finding its rows (sync_free: no torch.unique)."""
+    with the bias update's CUDA way of finding its rows (sync_free: no torch.unique), and with
+    ramped layouts whose joining streams start warm."""
+    recipe, stages = RAMPED if ramped else (RECIPE, STAGES[Method.LSTM_ADAPTIVE2])
     blocks, streams = [SAMPLE[:1900], SAMPLE[1900:2805]], [3, 2]
-    ref = [host_rows(engine, b, s) for b, s in zip(blocks, streams)]
-    rows = RowBatch.plain([len(b) for b in blocks], streams, torch.device("cpu"))
+    ref = [host_rows(engine, b, s, stages) for b, s in zip(blocks, streams)]
+    rows = RowBatch.plain([len(b) for b in blocks], streams, torch.device("cpu"), recipe.ramp)
+    assert rows.ramped == ramped
     mat = rows.matrix(blocks).to(torch.int64)
-    pred = Predictor(engine, rows, RECIPE)
+    pred = Predictor(engine, rows, recipe)
     pred.bias.sync_free = sync_free
     checked = 0
     with torch.inference_mode():
         for t in range(rows.steps):
             act = rows.active(t)
-            f = pred.freqs(act).numpy()
+            f = pred.freqs(t, act).numpy()
             ids = np.arange(rows.rows) if act is None else act.numpy()
             for b, lay in enumerate(rows.layouts):
                 if t < lay.steps:
@@ -81,24 +95,29 @@ def test_quantize_sums_to_the_total_and_keeps_every_symbol():
 
 
 @pytest.mark.parametrize("group", [1, 3])
-def test_rans_round_trip_of_random_tables(group):
+@pytest.mark.parametrize("ramped", [False, True])
+def test_rans_round_trip_of_random_tables(group, ramped):
     """The coder alone: random tables (some rows sharp, some flat), symbols drawn from them,
-    rows of unequal lengths, several rows to a coder; a payload is a block's states and words."""
+    rows of unequal lengths (and with `ramped`, some starting later), several rows to a coder;
+    a payload is a block's states and words."""
     g = torch.Generator().manual_seed(2)
     steps, rows = 300, 7
-    lengths = np.array([300, 299, 1, 150, 0, 300, 2])
+    ends = np.array([300, 299, 1, 150, 0, 300, 2])
+    starts = np.array([0, 40, 0, 7, 0, 299, 1]) if ramped else np.zeros(rows, dtype=np.int64)
     q = rans.quantize(torch.randint(1, 1 << 20, (steps, rows, 256), generator=g) ** 2 >> 16)
     sym = torch.multinomial(q.view(-1, 256).double(), 1, generator=g).view(steps, rows)
     f = q.gather(2, sym.unsqueeze(2)).squeeze(2)
     start = q.cumsum(2).gather(2, sym.unsqueeze(2)).squeeze(2) - f
-    active = torch.arange(steps).unsqueeze(1) < torch.from_numpy(lengths)
-    coders = rans.Coders([rows], lengths, group, torch.device("cpu"))
+    t_col = torch.arange(steps).unsqueeze(1)
+    active = (t_col < torch.from_numpy(ends)) & (t_col >= torch.from_numpy(starts))
+    coders = rans.Coders([rows], starts, ends, group, torch.device("cpu"))
     x, words, wrote = rans.encode(coders, (start * active).to(torch.int32), torch.where(active, f, 1).to(torch.int32))
     states, w = rans.unpack(rans.pack(x.numpy(), words.numpy()[wrote.numpy()]), coders.count)
     dec = rans.Decoder(coders, torch.from_numpy(states), torch.from_numpy(w), torch.tensor([0]), torch.tensor([len(w)]))
     for t in range(steps):
-        act = torch.from_numpy(np.flatnonzero(lengths > t))
-        assert torch.equal(dec.decode(q[t, act], act), sym[t, act])
+        act = torch.from_numpy(np.flatnonzero(active[t].numpy()))
+        key = (int((starts <= t).sum()), int((ends <= t).sum()))
+        assert torch.equal(dec.decode(q[t, act], act, key), sym[t, act])
     assert not dec.damaged().any()
 
 
@@ -197,9 +216,9 @@ def test_cli_method_and_device(runner, tmp_path):
 
 
 @pytest.mark.parametrize("golden", ["sample.rans.lstmz", "sample.mix.lstmz", "sample.mix2.lstmz", "sample.mix3.lstmz",
-                                    "sample.mix4.lstmz"])
+                                    "sample.mix4.lstmz", "sample.mix5.lstmz"])
 def test_mutated_rans_archives_decode_or_fail_cleanly(golden):
-    """Any byte of a method-10 to 14 archive changed: the original back, or one lstmzip
+    """Any byte of a method-10 to 15 archive changed: the original back, or one lstmzip
     error."""
     from lstmzip.errors import LstmzipError
 

@@ -68,13 +68,19 @@ class Predictor:
         self._logits: deque[Future] = deque()  # the coming steps' logits, from the worker
         self._lstm_next = 1  # the first step whose LSTM the worker has not been given
         self._biases: torch.Tensor | None = None  # the next step's context biases (BiasStage.gather)
+        # streams that join a ramped layout start from a running stream's LSTM state
+        self._joins = rows.joins() if recipe.warm_start else {}
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _lstm(self, act: torch.Tensor | None, x: torch.Tensor | None = None) -> torch.Tensor:
-        """The LSTM's step for the active rows, on their previous bytes x (default: self.x's)."""
+    def _lstm(self, t: int, act: torch.Tensor | None, x: torch.Tensor | None = None) -> torch.Tensor:
+        """The LSTM's step t for the active rows, on their previous bytes x (default: self.x's)."""
+        if t in self._joins:
+            dst, src = self._joins[t]
+            for part in self.state.h + self.state.c:
+                part.index_copy_(0, dst, part.index_select(0, src))
         x = pick(self.x, act) if x is None else x
         logits, new = self.engine.step_logits(x, self.state if act is None else self.state.select(act))
         for full, part in zip(self.state.h + self.state.c, new.h + new.c):
@@ -96,7 +102,7 @@ class Predictor:
         for s in range(self._lstm_next, min(upto, self.rows.steps)):
             act = self.rows.active(s)
             x = None if self._known is None else pick(self._known[:, s - 1], act)
-            self._logits.append(self._on_worker(self._lstm, act, x))
+            self._logits.append(self._on_worker(self._lstm, s, act, x))
         self._lstm_next = max(self._lstm_next, upto)
 
     def _prepare(self, act: torch.Tensor | None) -> None:
@@ -106,12 +112,13 @@ class Predictor:
         if self.mix is not None:
             self.mix.prepare_hi(act)
 
-    def freqs(self, act: torch.Tensor | None) -> torch.Tensor:
-        """int64 frequency rows (integers in 1 .. 2^24 - 1) of the active rows: [n, 256] for
-        the byte, or [n, 16] for its first nibble where the recipe mixes."""
+    def freqs(self, t: int, act: torch.Tensor | None) -> torch.Tensor:
+        """int64 frequency rows (integers in 1 .. 2^24 - 1) of step t's active rows: [n, 256]
+        for the byte, or [n, 16] for its first nibble where the recipe mixes. (In a captured
+        CUDA graph t is the captured step's: no stream joins there.)"""
         if self._biases is None:
             self._prepare(act)
-        logits = self._logits.popleft().result() if self._logits else self._lstm(act)
+        logits = self._logits.popleft().result() if self._logits else self._lstm(t, act)
         f = self.match.adjust(self.bias.freqs(logits, act, self._biases), act)
         self._biases = None
         return f if self.mix is None else self.mix.hi(f, act)
@@ -152,12 +159,13 @@ def _run_steps(rows: RowBatch, step: Callable[[int, torch.Tensor | None], None],
                graphs: bool = True) -> None:
     """step(t, active rows) for every step; on CUDA, the steps where all rows are active
     (after step 0, whose match model indexes nothing) replay one captured graph."""
-    full = int(rows.lengths_np.min(initial=0))  # steps 0 .. full - 1 have every row active
+    first, full = rows.full_steps()  # steps first .. full - 1 have every row active
+    # the graph replays the step it captures: after `first`, the last at which streams join
     tried = not (graphs and graphs_enabled(rows.device))
     t = 0
     while t < rows.steps:
         act = rows.active(t)
-        if not tried and act is None and t >= 1 and full - t >= _MIN_GRAPH_STEPS:
+        if not tried and act is None and t > first and full - t >= _MIN_GRAPH_STEPS:
             tried = True
             graph = _capture(lambda: step(t, None))  # runs step t (the warm-up), captures the next
             t += 1
@@ -214,12 +222,13 @@ def _capture(fn: Callable[[], None]) -> "torch.cuda.CUDAGraph | None":
 
 def _model_bits(rows: RowBatch, freq: torch.Tensor, parts: int) -> torch.Tensor:
     """Each block's coded symbols' information, sum(log2(2^24 / f)), from the frequencies of
-    the coded symbols ([symbols, rows]; rows end at their lengths)."""
-    ends = rows.lengths.unsqueeze(0) * parts
+    the coded symbols ([symbols, rows]; rows code from their starts to their ends)."""
+    starts, ends = rows.starts.unsqueeze(0) * parts, rows.ends.unsqueeze(0) * parts
     per_row = torch.zeros(freq.shape[1], dtype=torch.float64, device=freq.device)
     for u in range(0, freq.shape[0], 1024):  # in slices: a float64 copy of all would be twice freq
         part = freq[u : u + 1024]
-        coded = torch.arange(u, u + part.shape[0], device=freq.device).unsqueeze(1) < ends
+        at = torch.arange(u, u + part.shape[0], device=freq.device).unsqueeze(1)
+        coded = (at < ends) & (at >= starts)
         per_row += torch.where(coded, rans.SCALE_BITS - torch.log2(part.to(torch.float64)), 0.0).sum(0)
     return torch.zeros(rows.blocks, dtype=torch.float64, device=freq.device).index_add_(0, rows.block, per_row)
 
@@ -246,8 +255,9 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
     """(payload, bits) for each block: its model bytes coded in `streams[b]` streams.
     `observe` (one block only) sees every step's quantised frequency rows and bytes."""
     dev = engine.device
-    rows = RowBatch.plain([len(b) for b in blocks], streams, dev)
-    mat = rows.matrix(blocks).to(torch.int64)
+    rows = RowBatch.plain([len(b) for b in blocks], streams, dev, recipe.ramp)
+    # a row that joins later reads the start byte before its first, as a decoder's row does
+    mat = rows.matrix(blocks, before=int(engine.start_bytes(1)[0])).to(torch.int64)
     pred = Predictor(engine, rows, recipe, known=mat)
     parts = pred.parts  # symbol u = t * parts + k is part k of step t's byte
     T, R = rows.steps * parts, rows.rows
@@ -259,7 +269,7 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
         y = pick(mat.index_select(1, t_dev.view(1)).squeeze(1), act)
         syms, tables = pred.symbols(y), []
         for k, sym in enumerate(syms):
-            q = rans.quantize(pred.freqs(act) if k == 0 else pred.next_freqs(syms[0]))
+            q = rans.quantize(pred.freqs(t, act) if k == 0 else pred.next_freqs(syms[0]))
             f = q.gather(1, sym.unsqueeze(1)).squeeze(1)
             lo = q.cumsum(dim=1).gather(1, sym.unsqueeze(1)).squeeze(1) - f
             if act is None:  # record t * parts + k by the device's step counter (a graph replays this)
@@ -275,7 +285,7 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
         pred.update(t, t_dev, y, act)
         t_dev.add_(1)
 
-    coders = rans.Coders(streams, rows.lengths_np * parts, recipe.coder_group, dev)
+    coders = rans.Coders(streams, rows.starts_np * parts, rows.ends_np * parts, recipe.coder_group, dev)
     with torch.no_grad():
         try:
             _run_steps(rows, step, None if observe else progress, graphs=observe is None)
@@ -297,9 +307,9 @@ def decode_blocks(engine: IntegerLSTM, payloads: list[bytes], sizes: list[int], 
     """Each block's model bytes, or None where its payload is damaged (a CodecError from
     rans.unpack is raised for the first block whose payload cannot be rANS at all)."""
     dev = engine.device
-    rows = RowBatch.plain(sizes, streams, dev)
+    rows = RowBatch.plain(sizes, streams, dev, recipe.ramp)
     parts = recipe.parts
-    coders = rans.Coders(streams, rows.lengths_np * parts, recipe.coder_group, dev)
+    coders = rans.Coders(streams, rows.starts_np * parts, rows.ends_np * parts, recipe.coder_group, dev)
     unpacked = [rans.unpack(p, n) for p, n in zip(payloads, coders.per_block.tolist())]
     counts = np.array([len(w) for _, w in unpacked], dtype=np.int64)
     word_start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
@@ -311,9 +321,10 @@ def decode_blocks(engine: IntegerLSTM, payloads: list[bytes], sizes: list[int], 
     pred = Predictor(engine, rows, recipe)
 
     def step(t: int, act: torch.Tensor | None) -> None:
-        y = dec.decode(rans.quantize(pred.freqs(act)), act)
+        key = rows.active_key(t)
+        y = dec.decode(rans.quantize(pred.freqs(t, act)), act, key)
         if parts == 2:  # the nibbles
-            y = (y << 4) | dec.decode(rans.quantize(pred.next_freqs(y)), act)
+            y = (y << 4) | dec.decode(rans.quantize(pred.next_freqs(y)), act, key)
         if act is None:
             mat.index_copy_(1, t_dev.view(1), y.to(torch.uint8).unsqueeze(1))
         else:

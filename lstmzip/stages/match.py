@@ -115,11 +115,14 @@ class MatchStage:
         ctx = pick(self.ctx, act)
         if t > 0:  # index the context before byte t: its continuation is known now
             key = (t_dev * S + local) << 32
-            idx, check = _hash(ctx)
-            self.table.scatter_reduce_(0, idx + off, key | check, reduce="amax")
-            if self.own_table is not None:
-                idx, check = _hash(ctx | (local << 32))
-                self.own_table.scatter_reduce_(0, idx + off, key | check, reduce="amax")
+            # a row at its first step (a ramped layout) has no context yet: its entry is 0,
+            # which the amax leaves unwritten
+            joined = pick(self.rows.starts, act) < t_dev if self.rows.ramped else None
+            for table, salt in ((self.table, 0), (self.own_table, local << 32)):
+                if table is not None:
+                    idx, check = _hash(ctx | salt)
+                    entry = key | check if joined is None else torch.where(joined, key | check, 0)
+                    table.scatter_reduce_(0, idx + off, entry, reduce="amax")
         ctx = ((ctx << 8) | y) & ((1 << (8 * CONTEXT_BYTES)) - 1)
         put(self.ctx, act, ctx)
         src, length, misses = pick(self.src, act), pick(self.length, act), pick(self.misses, act)
@@ -148,7 +151,7 @@ class MatchStage:
         has = s >= 0
         sh = torch.where(has, s, 0)
         hit = has & (self.hist.index_select(0, sh * self.T + c).to(torch.int64) == y)
-        in_row = has & (c + 1 < self.rows.lengths.index_select(0, sh))
+        in_row = has & (c + 1 < self.rows.ends.index_select(0, sh))
         misses, length = pick(self.misses, act), pick(self.length, act)
         miss = has & ~hit
         keep = in_row & (hit | (miss & (misses < self.cfg.max_misses)))

@@ -38,7 +38,8 @@ class Coders:
     """Which coder codes each row: stream s of a block -> coder s // group of that block, at
     sub-step s % group. Coders are numbered block after block."""
 
-    def __init__(self, streams: list[int], lengths: np.ndarray, group: int, device: torch.device):
+    def __init__(self, streams: list[int], starts: np.ndarray, ends: np.ndarray, group: int, device: torch.device):
+        """starts, ends: each row's first symbol and the one after its last (int64 [rows])."""
         S = np.asarray(streams, dtype=np.int64)
         per_block = coders_for(S, group)
         self.group = group
@@ -53,7 +54,8 @@ class Coders:
         # sub-step j: its rows (ascending, so their coders ascend too) and their coders
         self.rows = [torch.from_numpy(np.flatnonzero(pos == j)).to(device) for j in range(group)]
         self.coder = [torch.from_numpy(coder[pos == j]).to(device) for j in range(group)]
-        self.lengths = [torch.from_numpy(lengths[pos == j]).to(device) for j in range(group)]
+        self.ends = [torch.from_numpy(ends[pos == j]).to(device) for j in range(group)]
+        self.starts = [torch.from_numpy(starts[pos == j]).to(device) for j in range(group)] if starts.any() else None
 
 
 def encode(coders: Coders, start: torch.Tensor, freq: torch.Tensor, step_runner=None
@@ -75,7 +77,9 @@ def encode(coders: Coders, start: torch.Tensor, freq: torch.Tensor, step_runner=
         o_t = torch.zeros((coders.group, coders.count), dtype=torch.bool, device=dev)
         for j in range(coders.group - 1, -1, -1):
             rows, c = coders.rows[j], coders.coder[j]
-            a = coders.lengths[j] > t_dev
+            a = coders.ends[j] > t_dev
+            if coders.starts is not None:
+                a &= coders.starts[j] <= t_dev
             f = f_t.index_select(0, rows).to(torch.int64)
             xc = x.index_select(0, c)
             out = a & (xc >= (f << (63 - SCALE_BITS)))  # (STATE_LOW >> SCALE_BITS << 32) * f
@@ -132,11 +136,11 @@ class Decoder:
         self.end = word_end
         self._plan: dict[tuple[int, int], tuple] = {}
 
-    def _sub_step_plan(self, act: torch.Tensor | None, j: int) -> tuple:
-        """For sub-step j of a step with these active rows: where its rows sit among the
-        active rows, their coders, their blocks, and each one's first row of its block."""
-        n = -1 if act is None else int(act.shape[0])
-        key = (n, j)
+    def _sub_step_plan(self, act: torch.Tensor | None, j: int, active_key) -> tuple:
+        """For sub-step j of a step with these active rows (named by active_key): where its
+        rows sit among the active rows, their coders, their blocks, and each one's first row
+        of its block."""
+        key = (active_key, j)
         if key not in self._plan:
             rows, c = self.coders.rows[j], self.coders.coder[j]
             if act is None:
@@ -153,12 +157,13 @@ class Decoder:
             self._plan[key] = (at, c, block, seg)
         return self._plan[key]
 
-    def decode(self, q: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
-        """q: quantised frequencies [n, alphabet] of the active rows -> their symbols (int64 [n])."""
+    def decode(self, q: torch.Tensor, act: torch.Tensor | None, active_key) -> torch.Tensor:
+        """q: quantised frequencies [n, alphabet] of the active rows -> their symbols (int64 [n]).
+        active_key: a hashable name of the set of active rows (RowBatch.active_key)."""
         y = torch.zeros(q.shape[0], dtype=torch.int64, device=q.device)
         cdf = q.cumsum(dim=1)
         for j in range(self.coders.group):
-            at, c, block, seg = self._sub_step_plan(act, j)
+            at, c, block, seg = self._sub_step_plan(act, j, active_key)
             if len(c) == 0:
                 continue
             x = self.x.index_select(0, c)
