@@ -1,4 +1,4 @@
-"""What context mixing (block methods 11 to 14, lstmzip.stages.mix) buys, file by file and part
+"""What context mixing (block methods 11 to 15, lstmzip.stages.mix) buys, file by file and part
 by part.
 
     python benchmarks/mix_ablation.py --eval [--methods 4,11,12] [--earlier JSON] [--lpaq1 PATH] --out benchmarks/results/mix_eval
@@ -12,7 +12,8 @@ the same run. Sizes only (the JSON keeps each run's seconds, but speed is measur
 A/B on a quiet machine).
 --tuning DIR: the training-pool files in DIR (never eval files), coded with method 10 (method
 11 without mixing), method 11 with one part left out at a time, methods 12 and 13 with one
-of their parts left out at a time, and method 14: the ablation. Sizes are the archives' (the whole container for
+of their parts left out at a time, method 14, and method 15 with and without its warm start: the
+ablation. Sizes are the archives' (the whole container for
 --eval, the block payload for --tuning).
 """
 from __future__ import annotations
@@ -40,7 +41,8 @@ from lstmzip.stages.recipes import RECIPES
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_files import EVAL, TEXT  # noqa: E402
 
-MIX, MIX2, MIX3, MIX4 = (RECIPES[m] for m in (Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3, Method.LSTM_MIX4))
+MIX, MIX2, MIX3, MIX4, MIX5 = (RECIPES[m] for m in (Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3,
+                                                    Method.LSTM_MIX4, Method.LSTM_MIX5))
 
 
 def _less(recipe, **change):
@@ -61,6 +63,8 @@ VARIANTS = {  # ablation rows: method 11 less one part, method 12 less one part
     "13 - class weights": _less(MIX3, class_weights=False),
     "13 - sqrt shares": _less(MIX3, shares="mean", mix_shift=8, apm_rate=7),
     "method 14": MIX4,
+    "method 15": MIX5,
+    "15 - warm start": dataclasses.replace(MIX5, warm_start=False),
 }
 
 
@@ -126,7 +130,7 @@ def tuning_rows(folder: Path) -> list[dict]:
 
 
 def markdown(meta: dict, rows: list[dict], kind: str) -> str:
-    head = [f"# Context mixing (methods 11 to 14): {kind}", "",
+    head = [f"# Context mixing (methods 11 to 15): {kind}", "",
             f"lstmzip {meta['version']}, {meta['machine']}, torch {meta['torch']}; `{meta['command']}`.", ""]
     if meta.get("note"):
         head += [meta["note"], ""]
