@@ -63,7 +63,7 @@ def test_device_stages_give_the_host_stages_rows_for_every_block_of_a_batch(engi
     recipe, stages = RAMPED if ramped else (RECIPE, STAGES[Method.LSTM_ADAPTIVE2])
     blocks, streams = [SAMPLE[:1900], SAMPLE[1900:2805]], [3, 2]
     ref = [host_rows(engine, b, s, stages) for b, s in zip(blocks, streams)]
-    rows = RowBatch.plain([len(b) for b in blocks], streams, torch.device("cpu"), recipe.ramp)
+    rows = RowBatch.of([len(b) for b in blocks], streams, torch.device("cpu"), recipe.ramp)
     assert rows.ramped == ramped
     mat = rows.matrix(blocks).to(torch.int64)
     pred = Predictor(engine, rows, recipe)

@@ -66,7 +66,7 @@ def test_updates_do_not_depend_on_the_order_of_the_rows(cfg):
     contexts, the same predictions): the tables after the step are the same whichever order
     the rows come in."""
     def tables(order: torch.Tensor) -> list[torch.Tensor]:
-        rows = RowBatch.plain([6 * 100], [6], torch.device("cpu"))
+        rows = RowBatch.of([6 * 100], [6], torch.device("cpu"))
         match = _Match(6)
         st = mix.MixStage(cfg, rows, match)
         g = torch.Generator().manual_seed(1)
@@ -88,7 +88,7 @@ def test_updates_do_not_depend_on_the_order_of_the_rows(cfg):
 
     a, b = tables(torch.arange(6)), tables(torch.tensor([5, 3, 0, 4, 1, 2]))
     assert all(torch.equal(x, y) for x, y in zip(a, b))
-    assert (a[0] != 0).any() and not torch.equal(a[1], mix.MixStage(cfg, RowBatch.plain(
+    assert (a[0] != 0).any() and not torch.equal(a[1], mix.MixStage(cfg, RowBatch.of(
         [600], [6], torch.device("cpu")), _Match(6)).weights)
     if cfg.match_input:  # the cells of lengths 3, 16, 20, 40 (and 1) learned; 0 did not
         assert (a[3] != 3 << 14).sum() >= 4 and a[3][0] == 3 << 14
@@ -102,7 +102,7 @@ def test_shares_of_one_entry(shares, n, moved):
     90 sqrt(n) (9 shares of 90 * 16 / 48 = 30); another block's rows aiming at the same place
     in its own part of the map don't count, nor do updates of another table whose entries have
     the same key (the counters' here)."""
-    rows = RowBatch.plain([n * 100, n * 100], [n, n], torch.device("cpu"))
+    rows = RowBatch.of([n * 100, n * 100], [n, n], torch.device("cpu"))
     st = mix.MixStage(dataclasses.replace(mix.MIX_V1, shares=shares), rows)
     first = st.apm_base.clone()  # block 0's map, block 1's
     at = first + 7
@@ -123,7 +123,7 @@ def test_fresh_weight_sets_learn_faster():
     """MIX_V3's warm-up: a weight set's first update is warm_boost (4) times the plain step,
     and the factor falls towards 1 as the set's updates add up."""
     def moved(cfg, steps: int) -> list[int]:
-        rows = RowBatch.plain([100], [1], torch.device("cpu"))
+        rows = RowBatch.of([100], [1], torch.device("cpu"))
         st = mix.MixStage(cfg, rows, _Match(1))
         f = torch.full((1, 256), 1 << 10)
         out = []
@@ -201,7 +201,7 @@ def test_context_weights_by_confidence_level():
     of level 2 (4-15) from its fifth; never those of level 0 (a fresh bucket's counters say 1/2:
     input 0), nor those of a level its buckets have not reached; the LSTM's and the constant's
     weights stay at level 0."""
-    rows = RowBatch.plain([400], [1], torch.device("cpu"))
+    rows = RowBatch.of([400], [1], torch.device("cpu"))
     st = mix.MixStage(mix.MIX_V4, rows, _Match(1))
     w = st.weights.view(-1, st.levels, st.n_in)  # [set and node, level, input]
     f = torch.full((1, 256), 1 << 10)

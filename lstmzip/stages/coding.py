@@ -255,7 +255,7 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
     """(payload, bits) for each block: its model bytes coded in `streams[b]` streams.
     `observe` (one block only) sees every step's quantised frequency rows and bytes."""
     dev = engine.device
-    rows = RowBatch.plain([len(b) for b in blocks], streams, dev, recipe.ramp)
+    rows = RowBatch.of([len(b) for b in blocks], streams, dev, recipe.ramp)
     # a row that joins later reads the start byte before its first, as a decoder's row does
     mat = rows.matrix(blocks, before=int(engine.start_bytes(1)[0])).to(torch.int64)
     pred = Predictor(engine, rows, recipe, known=mat)
@@ -307,7 +307,7 @@ def decode_blocks(engine: IntegerLSTM, payloads: list[bytes], sizes: list[int], 
     """Each block's model bytes, or None where its payload is damaged (a CodecError from
     rans.unpack is raised for the first block whose payload cannot be rANS at all)."""
     dev = engine.device
-    rows = RowBatch.plain(sizes, streams, dev, recipe.ramp)
+    rows = RowBatch.of(sizes, streams, dev, recipe.ramp)
     parts = recipe.parts
     coders = rans.Coders(streams, rows.starts_np * parts, rows.ends_np * parts, recipe.coder_group, dev)
     unpacked = [rans.unpack(p, n) for p, n in zip(payloads, coders.per_block.tolist())]

@@ -23,7 +23,7 @@ class RowBatch:
     _active: dict[tuple[int, int], torch.Tensor | None] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def plain(cls, sizes: list[int], streams: list[int], device: torch.device,
+    def of(cls, sizes: list[int], streams: list[int], device: torch.device,
               ramp: Ramp | None = None) -> "RowBatch":
         """Blocks of sizes[b] model bytes in streams[b] streams each (ramped where `ramp` is
         given and a block is long enough for it)."""
