@@ -115,9 +115,9 @@ class MatchStage:
         ctx = pick(self.ctx, act)
         if t > 0:  # index the context before byte t: its continuation is known now
             key = (t_dev * S + local) << 32
-            # a row at its first step (a ramped layout) has no context yet: its entry is 0,
-            # which the amax leaves unwritten
-            joined = pick(self.rows.starts, act) < t_dev if self.rows.ramped else None
+            # a row at its first step (a ramped layout, up to its last start) has no context
+            # yet: its entry is 0, which the amax leaves unwritten
+            joined = pick(self.rows.starts, act) < t_dev if t <= self.rows.last_start else None
             for table, salt in ((self.table, 0), (self.own_table, local << 32)):
                 if table is not None:
                     idx, check = _hash(ctx | salt)

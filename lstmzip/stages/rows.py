@@ -24,7 +24,7 @@ class RowBatch:
 
     @classmethod
     def of(cls, sizes: list[int], streams: list[int], device: torch.device,
-              ramp: Ramp | None = None) -> "RowBatch":
+           ramp: Ramp | None = None) -> "RowBatch":
         """Blocks of sizes[b] model bytes in streams[b] streams each (ramped where `ramp` is
         given and a block is long enough for it)."""
         return cls([layout(n, s, ramp) for n, s in zip(sizes, streams)], torch.device(device))
@@ -43,6 +43,7 @@ class RowBatch:
 
         self.starts_np, self.ends_np = per_row("starts"), per_row("ends")
         self.ramped = bool(self.starts_np.any())
+        self.last_start = int(self.starts_np.max(initial=0))  # the last step at which rows join
         self.steps = int(self.ends_np.max(initial=0))
         dev = self.device
         self.block = torch.from_numpy(block.astype(np.int64)).to(dev)
@@ -67,7 +68,7 @@ class RowBatch:
 
     def full_steps(self) -> tuple[int, int]:
         """The steps [a, b) at which every row is active (a >= b: none)."""
-        return int(self.starts_np.max(initial=0)), int(self.ends_np.min(initial=0))
+        return self.last_start, int(self.ends_np.min(initial=0))
 
     def joins(self) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
         """For each step at which streams join a ramped layout: their rows and the rows of the
