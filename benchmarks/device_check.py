@@ -8,7 +8,8 @@ DIR holds what the CPU made beforehand (`--prepare DIR` on a CPU machine): for e
 model a text sample NAME.txt and its archive NAME.lstmz made on the CPU with the model's own
 method, rans.txt / rans.lstmz with block method 10, mix.txt / mix.lstmz with method 11,
 mix2.txt / mix2.lstmz with method 12, mix3.txt / mix3.lstmz with method 13, mix4.txt /
-mix4.lstmz with method 14 and mix5.txt / mix5.lstmz with method 15.
+mix4.lstmz with method 14, mix5.txt / mix5.lstmz with method 15 and mix6.txt / mix6.lstmz
+with method 16.
 The check:
 1. exactness: every sample compressed on CUDA must give the CPU's archive byte for byte, and
    every CPU archive must decode on CUDA;
@@ -53,7 +54,9 @@ MIX2 = CodingConfig(lstm_method=Method.LSTM_MIX2)
 MIX3 = CodingConfig(lstm_method=Method.LSTM_MIX3)
 MIX4 = CodingConfig(lstm_method=Method.LSTM_MIX4)
 MIX5 = CodingConfig(lstm_method=Method.LSTM_MIX5)
-SAMPLE_CONFIGS = {"rans": RANS, "mix": MIX, "mix2": MIX2, "mix3": MIX3, "mix4": MIX4, "mix5": MIX5}  # samples of the default model with a forced method
+MIX6 = CodingConfig(lstm_method=Method.LSTM_MIX6)
+SAMPLE_CONFIGS = {"rans": RANS, "mix": MIX, "mix2": MIX2, "mix3": MIX3, "mix4": MIX4, "mix5": MIX5,
+                  "mix6": MIX6}  # samples of the default model with a forced method
 SAMPLE_BYTES = 48 << 10
 
 
@@ -228,7 +231,7 @@ def main() -> None:
     from tests.golden.make_golden import ARCHIVES, ORIGINAL
     golden = {}
     for name in ("sample.rans.lstmz", "sample.rans.cuda.lstmz", "sample.mix.lstmz", "sample.mix2.lstmz",
-                 "sample.mix3.lstmz", "sample.mix4.lstmz", "sample.mix5.lstmz"):
+                 "sample.mix3.lstmz", "sample.mix4.lstmz", "sample.mix5.lstmz", "sample.mix6.lstmz"):
         made = compress(ORIGINAL.read_bytes(), "default", DEVICE, ARCHIVES[name])
         (args.out / name).write_bytes(made)
         cpu = ROOT / "tests" / "golden" / name

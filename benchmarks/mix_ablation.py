@@ -12,8 +12,8 @@ the same run. Sizes only (the JSON keeps each run's seconds, but speed is measur
 A/B on a quiet machine).
 --tuning DIR: the training-pool files in DIR (never eval files), coded with method 10 (method
 11 without mixing), method 11 with one part left out at a time, methods 12 and 13 with one
-of their parts left out at a time, method 14, and method 15 with and without its warm start: the
-ablation. Sizes are the archives' (the whole container for
+of their parts left out at a time, method 14, method 15 with and without its warm start, and
+method 16 less one of its parts at a time: the ablation. Sizes are the archives' (the whole container for
 --eval, the block payload for --tuning).
 """
 from __future__ import annotations
@@ -41,8 +41,8 @@ from lstmzip.stages.recipes import RECIPES
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_files import EVAL, TEXT  # noqa: E402
 
-MIX, MIX2, MIX3, MIX4, MIX5 = (RECIPES[m] for m in (Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3,
-                                                    Method.LSTM_MIX4, Method.LSTM_MIX5))
+MIX, MIX2, MIX3, MIX4, MIX5, MIX6 = (RECIPES[m] for m in (Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3,
+                                                          Method.LSTM_MIX4, Method.LSTM_MIX5, Method.LSTM_MIX6))
 
 
 def _less(recipe, **change):
@@ -65,6 +65,10 @@ VARIANTS = {  # ablation rows: method 11 less one part, method 12 less one part
     "method 14": MIX4,
     "method 15": MIX5,
     "15 - warm start": dataclasses.replace(MIX5, warm_start=False),
+    "method 16": MIX6,
+    "16 - long context": dataclasses.replace(MIX6, match=MIX5.match),
+    "16 - own-stream long entries": dataclasses.replace(MIX6, match=dataclasses.replace(MIX6.match, own_long_table=False)),
+    "16 - third weight set": dataclasses.replace(MIX6, mix=MIX5.mix),
 }
 
 
@@ -130,7 +134,7 @@ def tuning_rows(folder: Path) -> list[dict]:
 
 
 def markdown(meta: dict, rows: list[dict], kind: str) -> str:
-    head = [f"# Context mixing (methods 11 to 15): {kind}", "",
+    head = [f"# Context mixing (methods 11 to 16): {kind}", "",
             f"lstmzip {meta['version']}, {meta['machine']}, torch {meta['torch']}; `{meta['command']}`.", ""]
     if meta.get("note"):
         head += [meta["note"], ""]

@@ -61,7 +61,7 @@ MethodOpt = typer.Option(None, "--method", help="Block method of the LSTM blocks
                          "0.6x the speed); lstm_mix2 also mixes in the match model's prediction; lstm_mix3 learns "
                          "faster and from the previous byte's class; lstm_mix4 weighs each context by how often "
                          "it was seen; lstm_mix5 starts streams in turn, later ones from a running stream's "
-                         "state (smallest).")
+                         "state; lstm_mix6 also finds matches by the last 12 bytes (smallest).")
 
 
 def _with_method(config, method: str | None):

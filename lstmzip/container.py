@@ -52,11 +52,13 @@ class Method(IntEnum):
     LSTM_MIX3 = 13  # as 12, with updates shared by sqrt, warmed-up weight sets, class weights (MIX_V3)
     LSTM_MIX4 = 14  # as 13, with the contexts' weights chosen by their buckets' visits (MIX_V4)
     LSTM_MIX5 = 15  # as 14, in a ramped layout whose joining streams start warm (RAMP_V2)
+    LSTM_MIX6 = 16  # as 15, with the match model's long context (MATCH_V7) and a third weight set (MIX_V5)
 
 
 LSTM_METHODS = (Method.LSTM, Method.LSTM_ADAPTIVE, Method.LSTM_ADAPTIVE2, Method.LSTM_RECORDS, Method.LSTM_RAMP,
                 Method.LSTM_FIELDS, Method.LSTM_COLUMNS, Method.LSTM_MIXER, Method.LSTM_RANS,
-                Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3, Method.LSTM_MIX4, Method.LSTM_MIX5)
+                Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3, Method.LSTM_MIX4, Method.LSTM_MIX5,
+                Method.LSTM_MIX6)
 
 
 @dataclass(frozen=True)

@@ -51,16 +51,21 @@ def host_rows(engine, data: bytes, streams: int, stages: Stages) -> list[np.ndar
 # 4's stages: the host stages of methods 6-8 code such layouts
 RAMPED = (replace(RECIPE, ramp=Ramp(64, 16), warm_start=True),
           Stages(BIAS_V2, MATCH_V2, Ramp(64, 16), warm_start=True))
+# ... and with the match model's long context (method 16's), looked up in the stream's own
+# entries first
+LONG_MATCH = replace(MATCH_V2, long_context=12, own_long_table=True)
+LONG = (replace(RAMPED[0], match=LONG_MATCH), replace(RAMPED[1], match=LONG_MATCH))
 
 
 @pytest.mark.parametrize("sync_free", [False, True])
-@pytest.mark.parametrize("ramped", [False, True])
-def test_device_stages_give_the_host_stages_rows_for_every_block_of_a_batch(engine, sync_free, ramped):
+@pytest.mark.parametrize("kind", ["plain", "ramped", "long"])
+def test_device_stages_give_the_host_stages_rows_for_every_block_of_a_batch(engine, sync_free, kind):
     """Two blocks of different lengths and stream counts in one batch: each block's rows at
     each step are method 4's, bit for bit (so the batch does not leak between blocks). Also
-    with the bias update's CUDA way of finding its rows (sync_free: no torch.unique), and with
-    ramped layouts whose joining streams start warm."""
-    recipe, stages = RAMPED if ramped else (RECIPE, STAGES[Method.LSTM_ADAPTIVE2])
+    with the bias update's CUDA way of finding its rows (sync_free: no torch.unique), with
+    ramped layouts whose joining streams start warm, and with the long context's matches."""
+    recipe, stages = {"plain": (RECIPE, STAGES[Method.LSTM_ADAPTIVE2]), "ramped": RAMPED, "long": LONG}[kind]
+    ramped = kind != "plain"
     blocks, streams = [SAMPLE[:1900], SAMPLE[1900:2805]], [3, 2]
     ref = [host_rows(engine, b, s, stages) for b, s in zip(blocks, streams)]
     rows = RowBatch.of([len(b) for b in blocks], streams, torch.device("cpu"), recipe.ramp)
@@ -68,10 +73,14 @@ def test_device_stages_give_the_host_stages_rows_for_every_block_of_a_batch(engi
     mat = rows.matrix(blocks).to(torch.int64)
     pred = Predictor(engine, rows, recipe)
     pred.bias.sync_free = sync_free
-    checked = 0
+    checked = long_hits = 0
+    before = pred.match.length.clone()
     with torch.inference_mode():
         for t in range(rows.steps):
             act = rows.active(t)
+            # a match's length jumps to 12 only where the long context found it
+            long_hits += int(((pred.match.length == 12) & (before < 11)).sum())
+            before = pred.match.length.clone()
             f = pred.freqs(t, act).numpy()
             ids = np.arange(rows.rows) if act is None else act.numpy()
             for b, lay in enumerate(rows.layouts):
@@ -81,6 +90,7 @@ def test_device_stages_give_the_host_stages_rows_for_every_block_of_a_batch(engi
                     checked += 1
             pred.update(t, torch.tensor(t), mat[:, t] if act is None else mat[act, t], act)
     assert checked == sum(len(r) for r in ref)
+    assert (long_hits > 0) == (kind == "long")  # matches found by the long context were tested
 
 
 def test_quantize_sums_to_the_total_and_keeps_every_symbol():
@@ -216,9 +226,9 @@ def test_cli_method_and_device(runner, tmp_path):
 
 
 @pytest.mark.parametrize("golden", ["sample.rans.lstmz", "sample.mix.lstmz", "sample.mix2.lstmz", "sample.mix3.lstmz",
-                                    "sample.mix4.lstmz", "sample.mix5.lstmz"])
+                                    "sample.mix4.lstmz", "sample.mix5.lstmz", "sample.mix6.lstmz"])
 def test_mutated_rans_archives_decode_or_fail_cleanly(golden):
-    """Any byte of a method-10 to 15 archive changed: the original back, or one lstmzip
+    """Any byte of a method-10 to 16 archive changed: the original back, or one lstmzip
     error."""
     from lstmzip.errors import LstmzipError
 

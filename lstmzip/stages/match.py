@@ -1,6 +1,7 @@
-"""Match model on the device (lstmzip.stages.host.match_model's MATCH_V1/MATCH_V2 arithmetic, batched over
-blocks): finds the latest repeat of the last 4 bytes in the block and sharpens the frequency
-table towards the byte that followed it, through an adaptive probability map.
+"""Match model on the device (lstmzip.stages.host.match_model's MATCH_V1/MATCH_V2/MATCH_V7 arithmetic,
+batched over blocks): finds the latest repeat of the last 4 bytes in the block (MATCH_V7: also
+of the last 12, which replaces a shorter match) and sharpens the frequency table towards the
+byte that followed it, through an adaptive probability map.
 
 The integers are those of lstmzip.stages.host.match_model.MatchModel for the same config (tested step by
 step). Each block has its own hash tables and APM (offset by the block's index); entries keep
@@ -12,8 +13,9 @@ import numpy as np
 import torch
 
 from lstmzip.stages.rows import RowBatch, pick, put
-from lstmzip.stages.host.match_model import (_C1, _C2, _H1, _H2, _MISS_CELLS, _N_LEVELS, CONTEXT_BYTES, LEN_EDGES, P_MAX, P_MIN,
-                                P_ONE, PROB_EDGES, RATE, TABLE_BITS, MatchConfig)
+from lstmzip.stages.host.match_model import (_C1, _C2, _H1, _H2, _MISS_CELLS, _N_LEVELS, _OWN_SALT, _RK_BASE, _RK_PRIME,
+                                             CONTEXT_BYTES, LEN_EDGES, P_MAX, P_MIN, P_ONE, PROB_EDGES, RATE, TABLE_BITS,
+                                             MatchConfig)
 
 _POW2 = [1 << k for k in range(41)]
 
@@ -23,10 +25,15 @@ def _hash(ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return ((lo * _H1 + hi * _H2) >> 28) & ((1 << TABLE_BITS) - 1), ((lo * _C1 + hi * _C2) >> 16) & 0xFFFFFFFF
 
 
+def _long_hash(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """h < 2^31 (the rolling hash of the long context): products below 2^62."""
+    return ((h * _C1) >> 20) & ((1 << TABLE_BITS) - 1), ((h * _C2) >> 8) & 0xFFFFFFFF
+
+
 class MatchStage:
     def __init__(self, cfg: MatchConfig, rows: RowBatch):
-        if cfg.long_context or cfg.rep_after or cfg.rep_cells or cfg.own_long_table or cfg.column_apm:
-            raise ValueError("the device match model has MATCH_V1/MATCH_V2's features only")
+        if cfg.rep_after or cfg.rep_cells or cfg.column_apm:
+            raise ValueError("the device match model has MATCH_V1/MATCH_V2's features and the long context only")
         dev = rows.device
         self.cfg, self.rows = cfg, rows
 
@@ -45,6 +52,12 @@ class MatchStage:
         self.table_off = rows.block * size
         self.table = torch.zeros(rows.blocks * size, dtype=torch.int64, device=dev)
         self.own_table = torch.zeros(rows.blocks * size, dtype=torch.int64, device=dev) if cfg.own_stream_table else None
+        if cfg.long_context:  # a rolling hash of each row's last long_context bytes, and its tables
+            self.rolling = torch.zeros(R, dtype=torch.int64, device=dev)
+            self.rk_out = pow(_RK_BASE, cfg.long_context, _RK_PRIME)
+            self.long_tables = [torch.zeros(rows.blocks * size, dtype=torch.int64, device=dev)]
+            if cfg.own_long_table:  # looked up first: the row's own stream
+                self.long_tables.insert(0, torch.zeros(rows.blocks * size, dtype=torch.int64, device=dev))
         lo = np.array([0] + PROB_EDGES, dtype=np.int64)
         hi = np.array(PROB_EDGES + [4096], dtype=np.int64)
         mid = np.clip((lo + hi) * 8, P_MIN, P_MAX)
@@ -101,6 +114,8 @@ class MatchStage:
         """After step t (also as a 0-d tensor on the device, for CUDA graphs) coded y (int64
         [n], the active rows): learn and move on."""
         has = self.has
+        if self.cfg.long_context:
+            self._index_long(t_dev, act)
         target = (self.predicted == y).to(torch.int64) * P_ONE
         cell = self._cell
         delta = torch.zeros_like(self.apm).index_add_(0, cell, (target - self.apm.index_select(0, cell)) * has)
@@ -144,6 +159,52 @@ class MatchStage:
         put(self.col, act, torch.where(found, key // S, pick(self.col, act)))
         put(self.length, act, torch.where(found, 1, length))
         put(self.misses, act, torch.where(found, 0, misses))
+        if self.cfg.long_context:
+            self._long_lookup(t_dev, y, act)
+
+    def _long_keys(self, act: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """(table, index, check) of each row's long context, in lookup order (own stream first)."""
+        h = pick(self.rolling, act)
+        out = []
+        for table in self.long_tables:
+            own = table is not self.long_tables[-1]
+            idx, check = _long_hash((h + (pick(self.rows.local, act) + 1) * _OWN_SALT) % _RK_PRIME if own else h)
+            out.append((table, idx + pick(self.table_off, act), check))
+        return out
+
+    def _index_long(self, t_dev: torch.Tensor, act: torch.Tensor | None) -> None:
+        """Enter the long context before byte t of every row that has coded long_context bytes
+        (others enter 0, which the amax leaves unwritten): masks, not branches on t, so that a
+        CUDA graph captured at any step replays it right."""
+        ready = t_dev - pick(self.rows.starts, act) >= self.cfg.long_context
+        key = (t_dev * pick(self.rows.streams_of_row, act) + pick(self.rows.local, act)) << 32
+        for table, idx, check in self._long_keys(act):
+            table.scatter_reduce_(0, idx, torch.where(ready, key | check, 0), reduce="amax")
+
+    def _long_lookup(self, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
+        """Roll y into the long-context hash; where it spans long_context bytes, a hit in the
+        long tables replaces every match shorter than that (MatchModel._long_lookup)."""
+        n = self.cfg.long_context
+        gid = torch.arange(self.rows.rows, device=y.device) if act is None else act
+        pos = t_dev - pick(self.rows.starts, act)  # bytes the row coded before y
+        leaving = self.hist.index_select(0, gid * self.T + (t_dev - n).clamp(min=0)).to(torch.int64) + 1
+        leaving = torch.where(pos >= n, leaving, 0)  # the byte leaving the window, if the row coded it
+        h = (pick(self.rolling, act) * _RK_BASE + (y + 1) - (leaving * self.rk_out) % _RK_PRIME) % _RK_PRIME
+        put(self.rolling, act, h)
+        found = torch.zeros_like(y, dtype=torch.bool)
+        entry = torch.zeros_like(y)
+        for table, idx, check in self._long_keys(act):
+            e = table.index_select(0, idx)
+            hit = ~found & (e != 0) & ((e & 0xFFFFFFFF) == check)
+            entry = torch.where(hit, e, entry)
+            found |= hit
+        found &= (pos + 1 >= n) & (pick(self.length, act) < n)
+        key = entry >> 32
+        S = pick(self.rows.streams_of_row, act)
+        put(self.src, act, torch.where(found, key % S + pick(self.rows.base_of_row, act), pick(self.src, act)))
+        put(self.col, act, torch.where(found, key // S, pick(self.col, act)))
+        put(self.length, act, torch.where(found, n, pick(self.length, act)))
+        put(self.misses, act, torch.where(found, 0, pick(self.misses, act)))
 
     def _follow(self, y: torch.Tensor, act: torch.Tensor | None) -> None:
         """Move every match past y: on after a hit (and after a miss while misses last)."""

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from lstmzip.container import Method
 from lstmzip.stages.host.context_bias import BIAS_V2, BiasConfig
-from lstmzip.stages.host.match_model import MATCH_V2, MatchConfig
-from lstmzip.stages.mix import MIX_V1, MIX_V2, MIX_V3, MIX_V4, MixConfig
+from lstmzip.stages.host.match_model import MATCH_V2, MATCH_V7, MatchConfig
+from lstmzip.stages.mix import MIX_V1, MIX_V2, MIX_V3, MIX_V4, MIX_V5, MixConfig
 from lstmzip.stream_layout import Ramp
 
 
@@ -54,4 +54,7 @@ RECIPES: dict[Method, Recipe] = {
     Method.LSTM_MIX4: Recipe(BIAS_V2, MATCH_V2, mix=MIX_V4),
     # method 14 in a ramped layout whose joining streams start from a running stream's LSTM state
     Method.LSTM_MIX5: Recipe(BIAS_V2, MATCH_V2, mix=MIX_V4, ramp=RAMP_V2, warm_start=True),
+    # method 15 with matches also found by the last 12 bytes (the stream's own first), and a
+    # third weight set for matches of 48 bytes or more
+    Method.LSTM_MIX6: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V5, ramp=RAMP_V2, warm_start=True),
 }

@@ -28,6 +28,7 @@ ARCHIVES = {
     "sample.mix3.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX3),
     "sample.mix4.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX4),
     "sample.mix5.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX5),
+    "sample.mix6.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX6),
     # made on an H100 by benchmarks/device_check.py (and identical to the CPU's)
     # (by 0.8.0, before small blocks were cut into more streams: small_block_steps=0 as then)
     "sample.rans.cuda.lstmz": lstmzip.CodingConfig(lstm_method=Method.LSTM_RANS, small_block_steps=0),

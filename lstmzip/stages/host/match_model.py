@@ -33,6 +33,8 @@ MatchConfig picks the variant; each is part of a block method of the archive for
   itself may jump to a fresher repeat of the last bytes; the context bias learns from the
   rep's prediction where the two disagree, and the APM cell knows whether they do.
 - MATCH_V5 (method 7) looks the long context up in the stream's own entries first.
+- MATCH_V7 (method 16, device stages only) is MATCH_V2 with MATCH_V5's long context (12 bytes,
+  the stream's own entries first), without the rep pointer.
 - MATCH_V6 (method 8) adds a second APM whose cell is the column of the next byte in its line
   (up to COLUMN_CELLS - 1) and a coarse match length: the predicted byte gets the mean of the
   two APMs' P. Whether a repeated record goes on or changes at a byte depends on where in the
@@ -105,6 +107,13 @@ MATCH_V5 = dataclasses.replace(MATCH_V4, own_long_table=True)
 # 0.3553 bpc (keyed by the field number instead 0.3560, by the column up to 255 0.3577; its P
 # weighted 3:1 against the first APM's 0.3560; with the recent misses instead of the length 0.3553).
 MATCH_V6 = dataclasses.replace(MATCH_V5, column_apm=True)
+# Method 16 (device stages): MATCH_V2 plus the long context, looked up in the stream's own entries
+# first. Training-pool text with method 15's other stages (logs / Python / English novel, bpc):
+# MATCH_V2 0.4507 / 1.0471 / 1.7510; long context 12 0.4281 / 1.0357 / 1.7481 (8: 0.4291 / 1.0390
+# / 1.7487; 16: 0.4307 / 1.0348 / 1.7496; 24: 0.4306 / 1.0360 / 1.7509); without the own-stream
+# entries, 16: 0.4390 / 1.0432 / 1.7498. On 1.5 MB of the English validation novels 1.8038 ->
+# 1.7988 (16: 1.8016, 24: 1.8035); 1.66 MB of held-out logs 0.3064 -> 0.2943 (16: 0.2820).
+MATCH_V7 = dataclasses.replace(MATCH_V2, long_context=12, own_long_table=True)
 # the rolling hash of the long context: polynomial in base 257 mod the prime 2^31 - 1 (int64-exact)
 _RK_BASE, _RK_PRIME = 257, (1 << 31) - 1
 _OWN_SALT = 0x2F0B3
