@@ -1,14 +1,14 @@
-"""What context mixing (block methods 11 to 15, lstmzip.stages.mix) buys, file by file and part
+"""What context mixing (block methods 11 to 16, lstmzip.stages.mix) buys, file by file and part
 by part.
 
     python benchmarks/mix_ablation.py --eval [--methods 4,11,12] [--earlier JSON] [--lpaq1 PATH] --out benchmarks/results/mix_eval
-    python benchmarks/mix_ablation.py --tuning DIR --out benchmarks/results/mix_ablation
+    python benchmarks/mix_ablation.py --tuning DIR [--earlier JSON] --out benchmarks/results/mix_ablation
 
 --eval: the 25 eval texts, each coded with each of --methods (the same streams), round-tripped
 through lstmzip.compress/decompress; --earlier takes the figures of methods not run from an
 earlier run's JSON (archives are the same bytes whenever the code is: say which run in the
 note); with --lpaq1, that peer (`lpaq1 9`, built outside this repository) on the same files in
-the same run. Sizes only (the JSON keeps each run's seconds, but speed is measured by a same-run
+the same run; gzip -9, bzip2 -9 and xz -9e (Python's own) always. Sizes only (the JSON keeps each run's seconds, but speed is measured by a same-run
 A/B on a quiet machine).
 --tuning DIR: the training-pool files in DIR (never eval files), coded with method 10 (method
 11 without mixing), method 11 with one part left out at a time, methods 12 and 13 with one
@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 import lstmzip
+from lstmzip import peers
 from lstmzip.bench import machine
 from lstmzip import engines
 from lstmzip.container import Method
@@ -43,6 +44,9 @@ from eval_files import EVAL, TEXT  # noqa: E402
 
 MIX, MIX2, MIX3, MIX4, MIX5, MIX6 = (RECIPES[m] for m in (Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3,
                                                           Method.LSTM_MIX4, Method.LSTM_MIX5, Method.LSTM_MIX6))
+
+
+CLASSIC = [peers.load(name) for name in ("gzip", "bz2", "xz")]  # come with Python: measured in every --eval run
 
 
 def _less(recipe, **change):
@@ -103,6 +107,11 @@ def eval_rows(peer: Path | None, methods: list[Method], earlier: Path | None, re
                     row[key] = {**value, "earlier": True}
         if peer is not None:
             row["lpaq1"] = lpaq1(peer, EVAL / name)
+        for codec in CLASSIC:
+            z = codec.compress(data)
+            if codec.decompress(z) != data:
+                raise SystemExit(f"round trip FAILED on {name} with {codec.label}")
+            row[codec.name] = {"bpc": round(8 * len(z) / len(data), 4)}
         for method in run:
             cfg = CodingConfig(lstm_method=method, try_lzma=False)
             t0 = time.perf_counter()
@@ -118,14 +127,18 @@ def eval_rows(peer: Path | None, methods: list[Method], earlier: Path | None, re
     return rows
 
 
-def tuning_rows(folder: Path) -> list[dict]:
+def tuning_rows(folder: Path, earlier: Path | None) -> list[dict]:
     engine = engines.engine_for(engines.load_model("default"), "cpu")
+    before = {r["file"]: r for r in json.loads(earlier.read_text())["rows"]} if earlier else {}
     rows = []
     for path in sorted(folder.iterdir()):
         data = path.read_bytes()
         streams = block_streams(data, CodingConfig(), Method.LSTM_MIX)
         row = {"file": path.name, "bytes": len(data)}
         for label, recipe in VARIANTS.items():
+            if label in before.get(path.name, {}):  # the same recipe, the same code: the same payload
+                row[label] = before[path.name][label]
+                continue
             (payload, _), = coding.encode_blocks(engine, [data], [streams], recipe)
             row[label] = round(8 * len(payload) / len(data), 4)
         print(json.dumps(row), flush=True)
@@ -143,6 +156,7 @@ def markdown(meta: dict, rows: list[dict], kind: str) -> str:
         keys = [f"m{m}" for m in methods]
         base, prev, best = keys[0], keys[-2] if len(keys) > 1 else keys[0], keys[-1]
         peer = all("lpaq1" in r for r in rows)
+        classic = [c for c in CLASSIC if all(c.name in r for r in rows)]
         earlier = sorted({int(k[1:]) for r in rows for k in keys if r[k].get("earlier")})
         if earlier:
             rerun = [r["file"] for r in rows if any(not r[f"m{m}"].get("earlier") for m in earlier)]
@@ -150,14 +164,17 @@ def markdown(meta: dict, rows: list[dict], kind: str) -> str:
                      "the same code for those methods, so the same archives"
                      + (f"; re-run in this run on {', '.join(rerun)} (`--rerun-below`)." if rerun else "."), ""]
         head += ["| file | bytes | " + " | ".join(f"method {m} bpc" for m in methods)
-                 + f" | {best[1:]} vs {prev[1:]} |" + (" lpaq1 9 bpc |" if peer else ""),
-                 "|---|---:|" + "---:|" * (len(methods) + 1) + ("---:|" if peer else "")]
+                 + f" | {best[1:]} vs {prev[1:]} |" + (" lpaq1 9 bpc |" if peer else "")
+                 + "".join(f" {c.label} bpc |" for c in classic),
+                 "|---|---:|" + "---:|" * (len(methods) + 1 + len(classic)) + ("---:|" if peer else "")]
         for r in rows:
             head.append(f"| {r['file']} | {r['bytes']:,} | " + " | ".join(f"{r[k]['bpc']:.4f}" for k in keys)
                         + f" | {100 * (r[best]['bpc'] / r[prev]['bpc'] - 1):+.2f}% |"
-                        + (f" {r['lpaq1']['bpc']:.4f} |" if peer else ""))
+                        + (f" {r['lpaq1']['bpc']:.4f} |" if peer else "")
+                        + "".join(f" {r[c.name]['bpc']:.4f} |" for c in classic))
         n = sum(r["bytes"] for r in rows)
-        w = {k: sum(r[k]["bpc"] * r["bytes"] for r in rows) / n for k in keys + (["lpaq1"] if peer else [])}
+        w = {k: sum(r[k]["bpc"] * r["bytes"] for r in rows) / n
+             for k in keys + (["lpaq1"] if peer else []) + [c.name for c in classic]}
         head += ["", "Size-weighted: " + ", ".join(f"method {k[1:]} {w[k]:.4f} bpc" for k in keys)
                  + "".join(f"; method {best[1:]} {100 * (w[best] / w[k] - 1):+.2f}% against method {k[1:]}, smaller on "
                            f"{sum(r[best]['bpc'] < r[k]['bpc'] for r in rows)} of {len(rows)}" for k in dict.fromkeys((base, prev)))
@@ -166,6 +183,9 @@ def markdown(meta: dict, rows: list[dict], kind: str) -> str:
             head += ["", f"lpaq1 9: {w['lpaq1']:.4f} bpc size-weighted. Files below it: "
                      + ", ".join(f"method {k[1:]} {sum(r[k]['bpc'] < r['lpaq1']['bpc'] for r in rows)}" for k in keys)
                      + f" of {len(rows)}."]
+        if classic:
+            head += ["", "Size-weighted, the classical compressors of the same run: "
+                     + ", ".join(f"{c.label} {w[c.name]:.4f}" for c in classic) + " bpc."]
     else:
         labels = list(VARIANTS)
         head += ["| file | bytes | " + " | ".join(labels) + " |", "|---|---:|" + "---:|" * len(labels)]
@@ -181,8 +201,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--from-json", action="store_true", help="rewrite OUT.md from OUT.json")
     ap.add_argument("--lpaq1", type=Path, help="an lpaq1 binary (a peer built outside the repository)")
-    ap.add_argument("--methods", default="4,11,12", help="--eval: block methods to run")
-    ap.add_argument("--earlier", type=Path, help="--eval: an earlier run's JSON for the methods not run")
+    ap.add_argument("--methods", default="4,11,12", help="--eval: block methods to run ('': none, the rest from --earlier)")
+    ap.add_argument("--earlier", type=Path, help="an earlier run's JSON: --eval, for the methods not run; "
+                    "--tuning, for the rows (variants) it has")
     ap.add_argument("--rerun-below", type=int, default=0,
                     help="--eval: run the --earlier methods again on files of at most this many bytes "
                          "(where the encoder's stream rule changed since that run)")
@@ -194,8 +215,8 @@ def main() -> None:
         rows = json.loads(a.out.with_suffix(".json").read_text())["rows"]
         meta = json.loads(a.out.with_suffix(".json").read_text())["meta"]
     else:
-        methods = [Method(int(m)) for m in a.methods.split(",")]
-        rows = eval_rows(a.lpaq1, methods, a.earlier, a.rerun_below) if a.eval else tuning_rows(a.tuning)
+        methods = [Method(int(m)) for m in a.methods.split(",") if m]  # "": only the peers run (with --earlier)
+        rows = eval_rows(a.lpaq1, methods, a.earlier, a.rerun_below) if a.eval else tuning_rows(a.tuning, a.earlier)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     a.out.with_suffix(".md").write_text(markdown(meta, rows, "eval" if a.eval else "ablation on training-pool text"))
