@@ -20,7 +20,7 @@ from lstmzip.pipeline import STAGES, CodingConfig, Stages, _Predictor
 from lstmzip.stages import rans
 from lstmzip.stages.coding import Predictor, decode_blocks, encode_blocks
 from lstmzip.stages.host.context_bias import BIAS_V2
-from lstmzip.stages.host.match_model import MATCH_V2
+from lstmzip.stages.host.match_model import MATCH_V2, MATCH_V7
 from lstmzip.stages.recipes import RECIPES
 from lstmzip.stages.rows import RowBatch
 from lstmzip.stream_layout import Ramp, layout
@@ -51,10 +51,9 @@ def host_rows(engine, data: bytes, streams: int, stages: Stages) -> list[np.ndar
 # 4's stages: the host stages of methods 6-8 code such layouts
 RAMPED = (replace(RECIPE, ramp=Ramp(64, 16), warm_start=True),
           Stages(BIAS_V2, MATCH_V2, Ramp(64, 16), warm_start=True))
-# ... and with the match model's long context (method 16's), looked up in the stream's own
-# entries first
-LONG_MATCH = replace(MATCH_V2, long_context=12, own_long_table=True)
-LONG = (replace(RAMPED[0], match=LONG_MATCH), replace(RAMPED[1], match=LONG_MATCH))
+# ... and with the match model's long context (method 16's MATCH_V7: the last 12 bytes, looked
+# up in the stream's own entries first)
+LONG = (replace(RAMPED[0], match=MATCH_V7), replace(RAMPED[1], match=MATCH_V7))
 
 
 @pytest.mark.parametrize("sync_free", [False, True])
@@ -78,8 +77,9 @@ def test_device_stages_give_the_host_stages_rows_for_every_block_of_a_batch(engi
     with torch.inference_mode():
         for t in range(rows.steps):
             act = rows.active(t)
-            # a match's length jumps to 12 only where the long context found it
-            long_hits += int(((pred.match.length == 12) & (before < 11)).sum())
+            # a match's length jumps to long_context (12) only where the long context found it
+            n = MATCH_V7.long_context
+            long_hits += int(((pred.match.length == n) & (before < n - 1)).sum())
             before = pred.match.length.clone()
             f = pred.freqs(t, act).numpy()
             ids = np.arange(rows.rows) if act is None else act.numpy()
