@@ -13,21 +13,12 @@ import numpy as np
 import torch
 
 from lstmzip.stages.rows import RowBatch, pick, put
-from lstmzip.stages.host.match_model import (_C1, _C2, _H1, _H2, _MISS_CELLS, _N_LEVELS, _OWN_SALT, _RK_BASE, _RK_PRIME,
-                                             CONTEXT_BYTES, LEN_EDGES, P_MAX, P_MIN, P_ONE, PROB_EDGES, RATE, TABLE_BITS,
-                                             MatchConfig)
+# the host model's hashes are integer operators only: the same functions hash tensors here
+from lstmzip.stages.host.match_model import (_MISS_CELLS, _N_LEVELS, _RK_BASE, _RK_PRIME, CONTEXT_BYTES, LEN_EDGES, P_MAX,
+                                             P_MIN, P_ONE, PROB_EDGES, RATE, TABLE_BITS, MatchConfig, _hash, _long_hash,
+                                             _own_rolling)
 
 _POW2 = [1 << k for k in range(41)]
-
-
-def _hash(ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    lo, hi = ctx & 0xFFFFFF, ctx >> 24
-    return ((lo * _H1 + hi * _H2) >> 28) & ((1 << TABLE_BITS) - 1), ((lo * _C1 + hi * _C2) >> 16) & 0xFFFFFFFF
-
-
-def _long_hash(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """h < 2^31 (the rolling hash of the long context): products below 2^62."""
-    return ((h * _C1) >> 20) & ((1 << TABLE_BITS) - 1), ((h * _C2) >> 8) & 0xFFFFFFFF
 
 
 class MatchStage:
@@ -55,9 +46,9 @@ class MatchStage:
         if cfg.long_context:  # a rolling hash of each row's last long_context bytes, and its tables
             self.rolling = torch.zeros(R, dtype=torch.int64, device=dev)
             self.rk_out = pow(_RK_BASE, cfg.long_context, _RK_PRIME)
-            self.long_tables = [torch.zeros(rows.blocks * size, dtype=torch.int64, device=dev)]
-            if cfg.own_long_table:  # looked up first: the row's own stream
-                self.long_tables.insert(0, torch.zeros(rows.blocks * size, dtype=torch.int64, device=dev))
+            # (table, keyed by the row's own stream), in lookup order: the own entries first
+            self.long_tables = [(torch.zeros(rows.blocks * size, dtype=torch.int64, device=dev), own)
+                                for own in ((True, False) if cfg.own_long_table else (False,))]
         lo = np.array([0] + PROB_EDGES, dtype=np.int64)
         hi = np.array(PROB_EDGES + [4096], dtype=np.int64)
         mid = np.clip((lo + hi) * 8, P_MIN, P_MAX)
@@ -114,8 +105,12 @@ class MatchStage:
         """After step t (also as a 0-d tensor on the device, for CUDA graphs) coded y (int64
         [n], the active rows): learn and move on."""
         has = self.has
+        local = pick(self.rows.local, act)
+        S = pick(self.rows.streams_of_row, act)
+        off = pick(self.table_off, act)
         if self.cfg.long_context:
-            self._index_long(t_dev, act)
+            pos = t_dev - pick(self.rows.starts, act)  # bytes each row coded before y
+            self._index_long(t_dev, act, pos, local, S, off)
         target = (self.predicted == y).to(torch.int64) * P_ONE
         cell = self._cell
         delta = torch.zeros_like(self.apm).index_add_(0, cell, (target - self.apm.index_select(0, cell)) * has)
@@ -124,9 +119,6 @@ class MatchStage:
         gid = torch.arange(self.rows.rows, device=y.device) if act is None else act
         self.hist.index_copy_(0, gid * self.T + t_dev, y.to(torch.uint8))
         self._follow(y, act)
-        local = pick(self.rows.local, act)
-        S = pick(self.rows.streams_of_row, act)
-        off = pick(self.table_off, act)
         ctx = pick(self.ctx, act)
         if t > 0:  # index the context before byte t: its continuation is known now
             key = (t_dev * S + local) << 32
@@ -160,47 +152,44 @@ class MatchStage:
         put(self.length, act, torch.where(found, 1, length))
         put(self.misses, act, torch.where(found, 0, misses))
         if self.cfg.long_context:
-            self._long_lookup(t_dev, y, act)
+            self._long_lookup(t_dev, y, act, gid, pos, local, S, off)
 
-    def _long_keys(self, act: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """(table, index, check) of each row's long context, in lookup order (own stream first)."""
-        h = pick(self.rolling, act)
+    def _long_keys(self, h: torch.Tensor, local: torch.Tensor, off: torch.Tensor) -> list[tuple]:
+        """(table, slot, check) of rolling hashes h in each long table, in lookup order."""
         out = []
-        for table in self.long_tables:
-            own = table is not self.long_tables[-1]
-            idx, check = _long_hash((h + (pick(self.rows.local, act) + 1) * _OWN_SALT) % _RK_PRIME if own else h)
-            out.append((table, idx + pick(self.table_off, act), check))
+        for table, own in self.long_tables:
+            idx, check = _long_hash(_own_rolling(h, local) if own else h)
+            out.append((table, idx + off, check))
         return out
 
-    def _index_long(self, t_dev: torch.Tensor, act: torch.Tensor | None) -> None:
+    def _index_long(self, t_dev: torch.Tensor, act: torch.Tensor | None, pos: torch.Tensor, local: torch.Tensor,
+                    S: torch.Tensor, off: torch.Tensor) -> None:
         """Enter the long context before byte t of every row that has coded long_context bytes
         (others enter 0, which the amax leaves unwritten): masks, not branches on t, so that a
         CUDA graph captured at any step replays it right."""
-        ready = t_dev - pick(self.rows.starts, act) >= self.cfg.long_context
-        key = (t_dev * pick(self.rows.streams_of_row, act) + pick(self.rows.local, act)) << 32
-        for table, idx, check in self._long_keys(act):
+        ready = pos >= self.cfg.long_context
+        key = (t_dev * S + local) << 32
+        for table, idx, check in self._long_keys(pick(self.rolling, act), local, off):
             table.scatter_reduce_(0, idx, torch.where(ready, key | check, 0), reduce="amax")
 
-    def _long_lookup(self, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
+    def _long_lookup(self, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None, gid: torch.Tensor,
+                     pos: torch.Tensor, local: torch.Tensor, S: torch.Tensor, off: torch.Tensor) -> None:
         """Roll y into the long-context hash; where it spans long_context bytes, a hit in the
         long tables replaces every match shorter than that (MatchModel._long_lookup)."""
         n = self.cfg.long_context
-        gid = torch.arange(self.rows.rows, device=y.device) if act is None else act
-        pos = t_dev - pick(self.rows.starts, act)  # bytes the row coded before y
         leaving = self.hist.index_select(0, gid * self.T + (t_dev - n).clamp(min=0)).to(torch.int64) + 1
         leaving = torch.where(pos >= n, leaving, 0)  # the byte leaving the window, if the row coded it
         h = (pick(self.rolling, act) * _RK_BASE + (y + 1) - (leaving * self.rk_out) % _RK_PRIME) % _RK_PRIME
         put(self.rolling, act, h)
         found = torch.zeros_like(y, dtype=torch.bool)
         entry = torch.zeros_like(y)
-        for table, idx, check in self._long_keys(act):
+        for table, idx, check in self._long_keys(h, local, off):
             e = table.index_select(0, idx)
             hit = ~found & (e != 0) & ((e & 0xFFFFFFFF) == check)
             entry = torch.where(hit, e, entry)
             found |= hit
         found &= (pos + 1 >= n) & (pick(self.length, act) < n)
         key = entry >> 32
-        S = pick(self.rows.streams_of_row, act)
         put(self.src, act, torch.where(found, key % S + pick(self.rows.base_of_row, act), pick(self.src, act)))
         put(self.col, act, torch.where(found, key // S, pick(self.col, act)))
         put(self.length, act, torch.where(found, n, pick(self.length, act)))

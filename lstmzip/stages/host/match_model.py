@@ -119,6 +119,8 @@ _RK_BASE, _RK_PRIME = 257, (1 << 31) - 1
 _OWN_SALT = 0x2F0B3
 
 
+# The hashes below are integer operators only: the device match model (lstmzip.stages.match)
+# calls them on int64 tensors.
 def _hash(ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """ctx < 2^46 (4 context bytes, and a stream number above them for the own-stream table)."""
     lo, hi = ctx & 0xFFFFFF, ctx >> 24
