@@ -4,8 +4,9 @@ archives, to --out.
 
     python benchmarks/device_check.py --inputs DIR --corpus english.txt.xz --out OUT [--budget 420]
 
-DIR holds what the CPU made beforehand (`--prepare DIR` on a CPU machine): for each shipped
-model a text sample NAME.txt and its archive NAME.lstmz made on the CPU with the model's own
+DIR holds what the CPU made beforehand (`--prepare DIR` on a CPU machine, ~30 s on 2 cores;
+each sample in streams of --stream-len bytes, so that its check is short and batched): for each
+shipped model a text sample NAME.txt and its archive NAME.lstmz made on the CPU with the model's own
 method, rans.txt / rans.lstmz with block method 10, mix.txt / mix.lstmz with method 11,
 mix2.txt / mix2.lstmz with method 12, mix3.txt / mix3.lstmz with method 13, mix4.txt /
 mix4.lstmz with method 14, mix5.txt / mix5.lstmz with method 15 and mix6.txt / mix6.lstmz
@@ -14,17 +15,22 @@ The check:
 1. exactness: every sample compressed on CUDA must give the CPU's archive byte for byte, and
    every CPU archive must decode on CUDA;
 2. throughput against rows in flight: K blocks of 512 streams coded together, 256 steps
-   (at 32 blocks also without CUDA graphs), with method 10 and with method 12 (--mix-counts);
+   (at 32 blocks also without CUDA graphs), with method 10 (--counts) and with --mix-method
+   (default 16; --mix-counts);
 3. the big run: --corpus (>= 100 MB of text) compressed and decompressed on CUDA with the
-   default model and method 10, verified, MB/s both ways, peak GPU memory; the sha256 of each
-   block's payload so that a CPU can check blocks of the same archive later;
-4. tests/golden/sample.txt compressed on CUDA with tests/golden/make_golden.py's method-10,
-   11 to 15 configs (the golden archives CI decodes), compared with the committed CPU-made ones.
-The big run is skipped (and says so) when step 2 projects it past --budget seconds.
+   default model and method 10, once for each --big-streams (the most streams a block),
+   verified, MB/s both ways, peak GPU memory; the sha256 of each block's payload so that a CPU
+   can check blocks of the same archive later;
+4. first: tests/golden/sample.txt compressed on CUDA with tests/golden/make_golden.py's
+   method 10 to 16 configs (the golden archives CI decodes), compared with the committed
+   CPU-made ones, which must also decode on CUDA.
+Steps run in the order 4, 1, 2, 3; a big run is skipped (and says so) when step 2 projects it
+past --budget seconds.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import io
 import json
@@ -58,6 +64,9 @@ MIX6 = CodingConfig(lstm_method=Method.LSTM_MIX6)
 SAMPLE_CONFIGS = {"rans": RANS, "mix": MIX, "mix2": MIX2, "mix3": MIX3, "mix4": MIX4, "mix5": MIX5,
                   "mix6": MIX6}  # samples of the default model with a forced method
 SAMPLE_BYTES = 48 << 10
+# Samples are cut into streams of this many bytes (--stream-len): 192 rows a step for 256 steps,
+# so that each sample's check is short on a GPU yet its steps are batched like a big block's.
+SAMPLE_STREAM_LEN = 256
 
 
 DEVICE = "cuda"
@@ -96,7 +105,14 @@ def decompress(archive: bytes, device: str) -> bytes:
     return api.decompress(archive, device=device)
 
 
-def prepare(folder: Path, corpus: Path) -> None:
+def sample_config(cfg: CodingConfig | None, stream_len: int) -> CodingConfig:
+    """The sample's coding settings: cfg's (None: the model's own method) in streams of stream_len."""
+    cfg = cfg or CodingConfig()
+    return dataclasses.replace(cfg, min_stream_len=stream_len, small_block_steps=0, lines_per_stream=0,
+                               columns_small_block_steps=0, columns_stream_len=stream_len)
+
+
+def prepare(folder: Path, corpus: Path, stream_len: int) -> None:
     """On the CPU: a sample per shipped model (the training pool of its kind) and its archive."""
     folder.mkdir(parents=True, exist_ok=True)
     pools = {"default": "english", "python": "python", "logs": "logs"}
@@ -105,21 +121,26 @@ def prepare(folder: Path, corpus: Path) -> None:
             f.seek(1 << 20)  # past the pool's first document
             sample = f.read(SAMPLE_BYTES)
         (folder / f"{model}.txt").write_bytes(sample)
-        (folder / f"{model}.lstmz").write_bytes(compress(sample, model, "cpu"))
+        (folder / f"{model}.lstmz").write_bytes(compress(sample, model, "cpu", sample_config(None, stream_len)))
         if model == "default":
             for name, cfg in SAMPLE_CONFIGS.items():
                 (folder / f"{name}.txt").write_bytes(sample)
-                (folder / f"{name}.lstmz").write_bytes(compress(sample, model, "cpu", cfg))
+                (folder / f"{name}.lstmz").write_bytes(compress(sample, model, "cpu", sample_config(cfg, stream_len)))
+    (folder / "stream_len").write_text(str(stream_len))
     print("prepared", sorted(p.name for p in folder.iterdir()))
 
 
 def exactness(report: dict, inputs: Path, samples: list[str] | None) -> None:
+    stream_len_file = inputs / "stream_len"
+    stream_len = int(stream_len_file.read_text()) if stream_len_file.exists() else None
     rows = []
     for txt in sorted(inputs.glob("*.txt")):
         name = txt.stem
         if samples and name not in samples:
             continue
         model, cfg = ("default", SAMPLE_CONFIGS[name]) if name in SAMPLE_CONFIGS else (name, None)
+        if stream_len is not None:  # inputs of an older --prepare: the default stream lengths
+            cfg = sample_config(cfg, stream_len)
         cpu_archive = (inputs / f"{name}.lstmz").read_bytes()
         data = txt.read_bytes()
         t = time.perf_counter()
@@ -170,10 +191,11 @@ def throughput(report: dict, text: bytes, counts: list[int], steps: int = 256, s
     return per_step
 
 
-def big_run(report: dict, text: bytes, out: Path) -> None:
+def big_run(report: dict, text: bytes, out: Path, streams: int = 512) -> None:
+    cfg = dataclasses.replace(RANS, max_streams=streams)
     reset_peak()
     t = time.perf_counter()
-    archive = compress(text, "default", DEVICE, RANS)
+    archive = compress(text, "default", DEVICE, cfg)
     enc = time.perf_counter() - t
     peak_enc = peak_gib()
     reset_peak()
@@ -191,8 +213,8 @@ def big_run(report: dict, text: bytes, out: Path) -> None:
             break
         digests.append({"method": rec.method.name, "raw_len": rec.raw_len, "streams": rec.streams,
                         "sha256": hashlib.sha256(f.read(rec.coded_len)).hexdigest()})
-    log(report, "big_run", {
-        "input_bytes": len(text), "archive_bytes": len(archive), "bpc": round(8 * len(archive) / len(text), 4),
+    log(report, "big_run" if streams == 512 else f"big_run_{streams}_streams", {
+        "max_streams": streams, "input_bytes": len(text), "archive_bytes": len(archive), "bpc": round(8 * len(archive) / len(text), 4),
         "round_trip": back == text, "compress_s": round(enc, 2), "decompress_s": round(dec, 2),
         "compress_MB_s": round(len(text) / enc / 1e6, 3), "decompress_MB_s": round(len(text) / dec / 1e6, 3),
         "gpu_peak_GiB_compress": peak_enc,
@@ -210,10 +232,14 @@ def main() -> None:
     ap.add_argument("--device", default="cuda", help="cuda; cpu only to try the script out")
     ap.add_argument("--samples", nargs="*", help="only these samples of --inputs (default: all)")
     ap.add_argument("--counts", type=int, nargs="*", default=[1, 4, 16, 32, 64])
-    ap.add_argument("--mix-counts", type=int, nargs="*", default=[1, 16, 64], help="the same for method 12")
+    ap.add_argument("--mix-counts", type=int, nargs="*", default=[1, 16, 64], help="the same for --mix-method")
+    ap.add_argument("--mix-method", type=int, default=int(Method.LSTM_MIX6))
+    ap.add_argument("--big-streams", type=int, nargs="*", default=[512],
+                    help="the big run once per value, with at most this many streams a block")
+    ap.add_argument("--stream-len", type=int, default=SAMPLE_STREAM_LEN, help="--prepare: the samples' stream length")
     args = ap.parse_args()
     if args.prepare:
-        prepare(args.prepare, args.corpus)
+        prepare(args.prepare, args.corpus, args.stream_len)
         return
     began = time.perf_counter()
     global DEVICE
@@ -235,23 +261,28 @@ def main() -> None:
         made = compress(ORIGINAL.read_bytes(), "default", DEVICE, ARCHIVES[name])
         (args.out / name).write_bytes(made)
         cpu = ROOT / "tests" / "golden" / name
-        golden[name] = {"bytes": len(made), "identical_to_cpu": cpu.read_bytes() == made if cpu.exists() else None}
+        golden[name] = {"bytes": len(made), "identical_to_cpu": cpu.read_bytes() == made if cpu.exists() else None,
+                        "cpu_archive_decodes": decompress(cpu.read_bytes(), DEVICE) == ORIGINAL.read_bytes()
+                        if cpu.exists() else None}
     log(report, "golden", golden)
-    per_step = throughput(report, text, args.counts)
-    if args.mix_counts:
-        throughput(report, text, args.mix_counts, method=Method.LSTM_MIX2)
     if args.inputs:
         exactness(report, args.inputs, args.samples)
+    per_step = throughput(report, text, args.counts)
+    if args.mix_counts:
+        throughput(report, text, args.mix_counts, method=Method(args.mix_method))
     blocks = -(-len(text) // RANS.block_size)
-    steps = RANS.block_size // 512
-    near = min(per_step, key=lambda r: abs(r - blocks * 512))
-    projected = 2 * steps * per_step[near] * max(1.0, blocks * 512 / near) + 30
-    left = args.budget - (time.perf_counter() - began)
-    log(report, "big_run_projection", {"projected_s": round(projected, 1), "left_s": round(left, 1)})
-    if projected < left:
-        big_run(report, text, args.out)
-    else:
-        log(report, "big_run", "skipped: projected past the budget")
+    for streams in args.big_streams:
+        steps = RANS.block_size // streams
+        rows = blocks * streams
+        near = min(per_step, key=lambda r: abs(r - rows))
+        projected = 2 * steps * per_step[near] * max(1.0, rows / near) + 30
+        left = args.budget - (time.perf_counter() - began)
+        key = "big_run" if streams == 512 else f"big_run_{streams}_streams"
+        log(report, f"{key}_projection", {"projected_s": round(projected, 1), "left_s": round(left, 1)})
+        if projected < left:
+            big_run(report, text, args.out, streams)
+        else:
+            log(report, key, "skipped: projected past the budget")
     log(report, "total_s", round(time.perf_counter() - began, 1))
 
 

@@ -187,6 +187,10 @@ def compress(
     threads: int = ThreadsOpt,
     device: str = DeviceOpt,
     method: Optional[str] = MethodOpt,
+    streams: int = typer.Option(0, "--streams", min=0, max=1 << 14, help="At most this many streams a block "
+                                "(default 512; never shorter than 2 KiB): more rows per step for a GPU, at a "
+                                "small cost in ratio (100 MB of English, lstm_rans: 2048 streams 1.892 bpc, "
+                                "512 streams 1.881)."),
 ) -> None:
     """Compress FILES to FILE.lstmz (input kept)."""
     _set_threads(threads)
@@ -196,6 +200,10 @@ def compress(
     if fast and best:
         raise typer.BadParameter("--fast and --best exclude each other", param_hint="--best")
     config = _with_method(BEST if best else CodingConfig(lstm=not fast), method)
+    if streams:
+        import dataclasses
+
+        config = dataclasses.replace(config, max_streams=streams)
     if fast and model == api.AUTO_MODEL:
         model = registry.DEFAULT_MODEL  # nothing to choose: no model codes the blocks
     files = batch.expand(_inputs(files), recursive, archives=False, suffix=SUFFIX)
