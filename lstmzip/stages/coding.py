@@ -286,7 +286,10 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
         t_dev.add_(1)
 
     coders = rans.Coders(streams, rows.starts_np * parts, rows.ends_np * parts, recipe.coder_group, dev)
-    with torch.no_grad():
+    # inference_mode, not only no_grad: no version counting or view tracking on a step's hundreds
+    # of small ops (200 KB of training-pool English, method 16, 2 cores: compress -19%,
+    # decompress -12%). Captures run inside it too, as graphs captured and replayed must.
+    with torch.inference_mode():
         try:
             _run_steps(rows, step, None if observe else progress, graphs=observe is None)
         finally:
@@ -332,7 +335,7 @@ def decode_blocks(engine: IntegerLSTM, payloads: list[bytes], sizes: list[int], 
         pred.update(t, t_dev, y, act)
         t_dev.add_(1)
 
-    with torch.no_grad():
+    with torch.inference_mode():
         try:
             _run_steps(rows, step, progress)
         finally:

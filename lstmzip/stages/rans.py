@@ -135,6 +135,10 @@ class Decoder:
         self.ptr = word_start.clone()
         self.end = word_end
         self._plan: dict[tuple[int, int], tuple] = {}
+        # On a CPU the same arithmetic in numpy, on views of the same memory: a sub-step is a few
+        # dozen rows, where a numpy op costs a fraction of a torch op's overhead.
+        self._numpy = states.device.type == "cpu"
+        self._np_plan: dict[tuple[int, int], tuple] = {}
 
     def _sub_step_plan(self, act: torch.Tensor | None, j: int, active_key) -> tuple:
         """For sub-step j of a step with these active rows (named by active_key): where its
@@ -157,9 +161,48 @@ class Decoder:
             self._plan[key] = (at, c, block, seg)
         return self._plan[key]
 
+    def _np_sub_step_plan(self, act: torch.Tensor | None, j: int, active_key) -> tuple:
+        """_sub_step_plan's arrays in numpy, with each block's first place among the sub-step's
+        rows and the row numbers 0 .. m-1."""
+        key = (active_key, j)
+        if key not in self._np_plan:
+            at, c, block, seg = (v.numpy() for v in self._sub_step_plan(act, j, active_key))
+            starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if len(block) else block
+            self._np_plan[key] = (at, c, block, seg, block[starts], starts, np.arange(len(c)))
+        return self._np_plan[key]
+
+    def _decode_numpy(self, q: torch.Tensor, act: torch.Tensor | None, active_key) -> torch.Tensor:
+        """decode's arithmetic, op for op, in numpy (CPU tensors only)."""
+        qn = q.numpy()
+        cdf = np.cumsum(qn, axis=1)
+        top = qn.shape[1] - 1
+        X, P, W = self.x.numpy(), self.ptr.numpy(), self.words.numpy()
+        y = np.zeros(qn.shape[0], dtype=np.int64)
+        for j in range(self.coders.group):
+            at, c, block, seg, ublock, ustart, ar = self._np_sub_step_plan(act, j, active_key)
+            if len(c) == 0:
+                continue
+            x = X[c]
+            qj, cj = qn[at], cdf[at]
+            slot = x & (TOTAL - 1)
+            s = np.minimum((cj <= slot[:, None]).sum(axis=1), top)  # searchsorted(right=True)
+            f = qj[ar, s]
+            x = f * (x >> SCALE_BITS) + slot - (cj[ar, s] - f)
+            need = x < STATE_LOW
+            n64 = need.astype(np.int64)
+            excl = np.cumsum(n64) - n64
+            pos = P[block] + excl - excl[seg]
+            w = W[np.clip(pos, 0, len(W) - 1)]
+            X[c] = np.where(need, (x << 32) | w, x)
+            P[ublock] += np.add.reduceat(n64, ustart)
+            y[at] = s
+        return torch.from_numpy(y)
+
     def decode(self, q: torch.Tensor, act: torch.Tensor | None, active_key) -> torch.Tensor:
         """q: quantised frequencies [n, alphabet] of the active rows -> their symbols (int64 [n]).
         active_key: a hashable name of the set of active rows (RowBatch.active_key)."""
+        if self._numpy:
+            return self._decode_numpy(q, act, active_key)
         y = torch.zeros(q.shape[0], dtype=torch.int64, device=q.device)
         cdf = q.cumsum(dim=1)
         for j in range(self.coders.group):
