@@ -104,12 +104,15 @@ def test_quantize_sums_to_the_total_and_keeps_every_symbol():
     assert int(q[1].argmax()) == 7 and int(q[1, 7]) > rans.TOTAL - 300
 
 
+@pytest.mark.parametrize("in_numpy", [False, True])
 @pytest.mark.parametrize("group", [1, 3])
 @pytest.mark.parametrize("ramped", [False, True])
-def test_rans_round_trip_of_random_tables(group, ramped):
+def test_rans_round_trip_of_random_tables(group, ramped, in_numpy, monkeypatch):
     """The coder alone: random tables (some rows sharp, some flat), symbols drawn from them,
     rows of unequal lengths (and with `ramped`, some starting later), several rows to a coder;
-    a payload is a block's states and words."""
+    a payload is a block's states and words. The decoder's torch ops (a GPU's) and its numpy
+    ones (a CPU's) alike."""
+    monkeypatch.setattr(rans, "decodes_in_numpy", lambda device: in_numpy)
     g = torch.Generator().manual_seed(2)
     steps, rows = 300, 7
     ends = np.array([300, 299, 1, 150, 0, 300, 2])
@@ -163,6 +166,21 @@ def test_the_worker_thread_codes_the_same_bytes(engine, method, monkeypatch):
     for worker in (False, True):  # the worker thread decodes what was coded without one, and back
         monkeypatch.setattr(coding, "use_worker_thread", lambda device, worker=worker: worker)
         assert decode_blocks(engine, [c for c, _ in made[int(not worker)]], [len(b) for b in blocks], streams, recipe) == blocks
+
+
+@pytest.mark.parametrize("method", [Method.LSTM_RANS, Method.LSTM_MIX6])
+def test_the_decoders_torch_ops_decode_what_its_numpy_ones_do(engine, method, monkeypatch):
+    """A CPU decodes in numpy; the torch ops a GPU runs decode the same blocks (batched, with
+    a ramped layout for method 16), and find a damaged one."""
+    recipe = RECIPES[method]
+    blocks, streams = [SAMPLE[:1500], SAMPLE[1500:2700]], [2, 3]
+    coded = [c for c, _ in encode_blocks(engine, blocks, streams, recipe)]
+    bad = bytearray(coded[0])
+    bad[len(bad) // 2] ^= 0x10
+    for in_numpy in (True, False):
+        monkeypatch.setattr(rans, "decodes_in_numpy", lambda device, v=in_numpy: v)
+        assert decode_blocks(engine, coded, [len(b) for b in blocks], streams, recipe) == blocks
+        assert decode_blocks(engine, [bytes(bad), coded[1]], [len(b) for b in blocks], streams, recipe)[0] is None
 
 
 def test_rans_bits_match_the_estimate(engine):

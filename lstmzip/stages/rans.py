@@ -122,6 +122,13 @@ def unpack(payload: bytes, coders: int) -> tuple[np.ndarray, np.ndarray]:
     return states.astype(np.int64), np.frombuffer(payload[head:], dtype="<u4").astype(np.int64)
 
 
+def decodes_in_numpy(device: torch.device) -> bool:
+    """On a CPU the decoder runs the same arithmetic in numpy, on views of the same memory: a
+    sub-step is a few dozen rows, where a numpy op costs a fraction of a torch op's overhead
+    (200 KB of English, method 16, 2 cores: decoding ~10% faster)."""
+    return device.type == "cpu"
+
+
 class Decoder:
     """Decodes the rows of several blocks in lockstep; each block reads its own words."""
 
@@ -135,9 +142,7 @@ class Decoder:
         self.ptr = word_start.clone()
         self.end = word_end
         self._plan: dict[tuple[int, int], tuple] = {}
-        # On a CPU the same arithmetic in numpy, on views of the same memory: a sub-step is a few
-        # dozen rows, where a numpy op costs a fraction of a torch op's overhead.
-        self._numpy = states.device.type == "cpu"
+        self._numpy = decodes_in_numpy(states.device)
         self._np_plan: dict[tuple[int, int], tuple] = {}
 
     def _sub_step_plan(self, act: torch.Tensor | None, j: int, active_key) -> tuple:
