@@ -73,6 +73,8 @@ VARIANTS = {  # ablation rows: method 11 less one part, method 12 less one part
     "16 - long context": dataclasses.replace(MIX6, match=MIX5.match),
     "16 - own-stream long entries": dataclasses.replace(MIX6, match=dataclasses.replace(MIX6.match, own_long_table=False)),
     "16 - third weight set": dataclasses.replace(MIX6, mix=MIX5.mix),
+    "16 - context bias order 3": dataclasses.replace(MIX6, bias=dataclasses.replace(MIX6.bias, orders=(1, 2, 4, 6, 7))),
+    "16 - context bias orders 1, 3": dataclasses.replace(MIX6, bias=dataclasses.replace(MIX6.bias, orders=(2, 4, 6, 7))),
 }
 
 
