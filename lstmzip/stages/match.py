@@ -21,6 +21,21 @@ from lstmzip.stages.host.match_model import (_MISS_CELLS, _N_LEVELS, _RK_BASE, _
 _POW2 = [1 << k for k in range(41)]
 
 
+def _first_hit(probes: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(table, slot, check) per table in lookup order -> whether each row found an entry whose
+    check matches, and the first such entry."""
+    found = entry = None
+    for table, idx, check in probes:
+        e = table.index_select(0, idx)
+        hit = (e != 0) & ((e & 0xFFFFFFFF) == check)
+        if found is None:
+            found, entry = hit, torch.where(hit, e, 0)
+        else:
+            entry = torch.where(hit & ~found, e, entry)
+            found = found | hit
+    return found, entry
+
+
 class MatchStage:
     def __init__(self, cfg: MatchConfig, rows: RowBatch):
         if cfg.rep_after or cfg.rep_cells or cfg.column_apm:
@@ -136,21 +151,13 @@ class MatchStage:
         look = src < 0
         if self.cfg.max_misses:
             look |= (misses > 0) & (length < CONTEXT_BYTES)
-        found = torch.zeros_like(look)
-        entry = torch.zeros_like(ctx)
+        probes = []
         for table, salt in ((self.own_table, local << 32), (self.table, 0)):
-            if table is None:
-                continue
-            idx, check = _hash(ctx | salt)
-            e = table.index_select(0, idx + off)
-            hit = look & ~found & (e != 0) & ((e & 0xFFFFFFFF) == check)
-            entry = torch.where(hit, e, entry)
-            found |= hit
-        key = entry >> 32
-        put(self.src, act, torch.where(found, key % S + pick(self.rows.base_of_row, act), src))
-        put(self.col, act, torch.where(found, key // S, pick(self.col, act)))
-        put(self.length, act, torch.where(found, 1, length))
-        put(self.misses, act, torch.where(found, 0, misses))
+            if table is not None:
+                idx, check = _hash(ctx | salt)
+                probes.append((table, idx + off, check))
+        found, entry = _first_hit(probes)
+        self._jump(act, found & look, entry, S, 1)
         if self.cfg.long_context:
             self._long_lookup(t_dev, y, act, gid, pos, local, S, off)
 
@@ -181,18 +188,18 @@ class MatchStage:
         leaving = torch.where(pos >= n, leaving, 0)  # the byte leaving the window, if the row coded it
         h = (pick(self.rolling, act) * _RK_BASE + (y + 1) - (leaving * self.rk_out) % _RK_PRIME) % _RK_PRIME
         put(self.rolling, act, h)
-        found = torch.zeros_like(y, dtype=torch.bool)
-        entry = torch.zeros_like(y)
-        for table, idx, check in self._long_keys(h, local, off):
-            e = table.index_select(0, idx)
-            hit = ~found & (e != 0) & ((e & 0xFFFFFFFF) == check)
-            entry = torch.where(hit, e, entry)
-            found |= hit
-        found &= (pos + 1 >= n) & (pick(self.length, act) < n)
+        found, entry = _first_hit(self._long_keys(h, local, off))
+        self._jump(act, found & (pos + 1 >= n) & (pick(self.length, act) < n), entry, S, n)
+
+    def _jump(self, act: torch.Tensor | None, found: torch.Tensor, entry: torch.Tensor, S: torch.Tensor,
+              length: int) -> None:
+        """Where found, the match moves to where the table entry points (an entry is
+        (step * S + stream) << 32 | check: that stream's row, at that step), with this length and
+        no misses."""
         key = entry >> 32
         put(self.src, act, torch.where(found, key % S + pick(self.rows.base_of_row, act), pick(self.src, act)))
         put(self.col, act, torch.where(found, key // S, pick(self.col, act)))
-        put(self.length, act, torch.where(found, n, pick(self.length, act)))
+        put(self.length, act, torch.where(found, length, pick(self.length, act)))
         put(self.misses, act, torch.where(found, 0, pick(self.misses, act)))
 
     def _follow(self, y: torch.Tensor, act: torch.Tensor | None) -> None:
