@@ -107,10 +107,9 @@ def test_shares_of_one_entry(shares, n, moved):
     first = st.apm_base.clone()  # block 0's map, block 1's
     at = first + 7
     counters = st.entry_base + 7
-    sb = st.scratch_base
     before = st.params.clone()
     st._add_shares([("counters", counters, st.entry_base, torch.full((2 * n, 1), 50)),
-                    ("apm", at, first, torch.full((2 * n, 1), 90))], sb)
+                    ("apm", at, first, torch.full((2 * n, 1), 90))], None)
     moved_by = st.params - before
     assert moved_by[int(at[0])] == moved and moved_by[int(at[-1])] == moved
     assert int(moved_by.abs().sum()) == 2 * moved

@@ -21,19 +21,14 @@ from lstmzip.stages.host.match_model import (_MISS_CELLS, _N_LEVELS, _RK_BASE, _
 _POW2 = [1 << k for k in range(41)]
 
 
-def _first_hit(probes: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(table, slot, check) per table in lookup order -> whether each row found an entry whose
-    check matches, and the first such entry."""
-    found = entry = None
-    for table, idx, check in probes:
-        e = table.index_select(0, idx)
-        hit = (e != 0) & ((e & 0xFFFFFFFF) == check)
-        if found is None:
-            found, entry = hit, torch.where(hit, e, 0)
-        else:
-            entry = torch.where(hit & ~found, e, entry)
-            found = found | hit
-    return found, entry
+def _first_hit(e: torch.Tensor, check: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Entries e [n, k] read at a row's slots in k tables, in lookup order, and their checks ->
+    whether each row found an entry whose check matches, and the first such entry."""
+    hit = (e != 0) & ((e & 0xFFFFFFFF) == check)
+    entry = torch.where(hit[:, -1], e[:, -1], 0)
+    for j in range(e.shape[1] - 2, -1, -1):
+        entry = torch.where(hit[:, j], e[:, j], entry)
+    return hit.any(1), entry
 
 
 class MatchStage:
@@ -54,16 +49,29 @@ class MatchStage:
         self.col = torch.zeros(R, dtype=torch.int64, device=dev)
         self.length = torch.zeros(R, dtype=torch.int64, device=dev)
         self.misses = torch.zeros(R, dtype=torch.int64, device=dev)
-        size = 1 << TABLE_BITS
-        self.table_off = rows.block * size
-        self.table = torch.zeros(rows.blocks * size, dtype=torch.int64, device=dev)
-        self.own_table = torch.zeros(rows.blocks * size, dtype=torch.int64, device=dev) if cfg.own_stream_table else None
+        size, B = 1 << TABLE_BITS, rows.blocks
+        table_off = rows.block * size
+
+        def tables(k: int) -> tuple[torch.Tensor, torch.Tensor]:
+            """k tables of 2^TABLE_BITS entries per block in one buffer (a step's probes of all
+            of them are one read, its entries one scatter), and each row's k offsets."""
+            return (torch.zeros(k * B * size, dtype=torch.int64, device=dev),
+                    table_off.unsqueeze(1) + torch.arange(k, device=dev).unsqueeze(0) * (B * size))
+
+        # the 4-byte context's tables in lookup order: the row's own stream's entries first
+        # (their hash salted with the stream), then the block's
+        own = [True, False] if cfg.own_stream_table else [False]
+        self.tables, self.ctx_off = tables(len(own))
+        local = rows.local.unsqueeze(1)
+        self.ctx_salt = torch.cat([local << 32 if o else torch.zeros_like(local) for o in own], 1)
+        # each row's probe of its current context (the one lookup reads, and the next step enters)
+        self._ctx_idx, self._ctx_check = self._ctx_probe(self.ctx, None)
         if cfg.long_context:  # a rolling hash of each row's last long_context bytes, and its tables
             self.rolling = torch.zeros(R, dtype=torch.int64, device=dev)
             self.rk_out = pow(_RK_BASE, cfg.long_context, _RK_PRIME)
-            # (table, keyed by the row's own stream), in lookup order: the own entries first
-            self.long_tables = [(torch.zeros(rows.blocks * size, dtype=torch.int64, device=dev), own)
-                                for own in ((True, False) if cfg.own_long_table else (False,))]
+            self.long_own = [True, False] if cfg.own_long_table else [False]  # lookup order
+            self.long, self.long_off = tables(len(self.long_own))
+            self._long_idx, self._long_check = self._long_probe(self.rolling, None)
         lo = np.array([0] + PROB_EDGES, dtype=np.int64)
         hi = np.array(PROB_EDGES + [4096], dtype=np.int64)
         mid = np.clip((lo + hi) * 8, P_MIN, P_MAX)
@@ -122,10 +130,9 @@ class MatchStage:
         has = self.has
         local = pick(self.rows.local, act)
         S = pick(self.rows.streams_of_row, act)
-        off = pick(self.table_off, act)
         if self.cfg.long_context:
             pos = t_dev - pick(self.rows.starts, act)  # bytes each row coded before y
-            self._index_long(t_dev, act, pos, local, S, off)
+            self._index_long(t_dev, act, pos, local, S)
         target = (self.predicted == y).to(torch.int64) * P_ONE
         cell = self._cell
         delta = torch.zeros_like(self.apm).index_add_(0, cell, (target - self.apm.index_select(0, cell)) * has)
@@ -136,51 +143,49 @@ class MatchStage:
         self._follow(y, act)
         ctx = pick(self.ctx, act)
         if t > 0:  # index the context before byte t: its continuation is known now
-            key = (t_dev * S + local) << 32
-            # a row at its first step (a ramped layout, up to its last start) has no context
-            # yet: its entry is 0, which the amax leaves unwritten
-            joined = pick(self.rows.starts, act) < t_dev if t <= self.rows.last_start else None
-            for table, salt in ((self.table, 0), (self.own_table, local << 32)):
-                if table is not None:
-                    idx, check = _hash(ctx | salt)
-                    entry = key | check if joined is None else torch.where(joined, key | check, 0)
-                    table.scatter_reduce_(0, idx + off, entry, reduce="amax")
+            key = ((t_dev * S + local) << 32).unsqueeze(1)
+            entry = key | pick(self._ctx_check, act)
+            if t <= self.rows.last_start:
+                # a row at its first step (a ramped layout, up to its last start) has no context
+                # yet: its entry is 0, which the amax leaves unwritten
+                entry = torch.where((pick(self.rows.starts, act) < t_dev).unsqueeze(1), entry, 0)
+            self.tables.scatter_reduce_(0, pick(self._ctx_idx, act).view(-1), entry.view(-1), reduce="amax")
         ctx = ((ctx << 8) | y) & ((1 << (8 * CONTEXT_BYTES)) - 1)
         put(self.ctx, act, ctx)
         src, length, misses = pick(self.src, act), pick(self.length, act), pick(self.misses, act)
         look = src < 0
         if self.cfg.max_misses:
             look |= (misses > 0) & (length < CONTEXT_BYTES)
-        probes = []
-        for table, salt in ((self.own_table, local << 32), (self.table, 0)):
-            if table is not None:
-                idx, check = _hash(ctx | salt)
-                probes.append((table, idx + off, check))
-        found, entry = _first_hit(probes)
+        idx, check = self._ctx_probe(ctx, act)
+        put(self._ctx_idx, act, idx)
+        put(self._ctx_check, act, check)
+        found, entry = _first_hit(self.tables.index_select(0, idx.view(-1)).view(idx.shape), check)
         self._jump(act, found & look, entry, S, 1)
         if self.cfg.long_context:
-            self._long_lookup(t_dev, y, act, gid, pos, local, S, off)
+            self._long_lookup(t_dev, y, act, gid, pos, local, S)
 
-    def _long_keys(self, h: torch.Tensor, local: torch.Tensor, off: torch.Tensor) -> list[tuple]:
-        """(table, slot, check) of rolling hashes h in each long table, in lookup order."""
-        out = []
-        for table, own in self.long_tables:
-            idx, check = _long_hash(_own_rolling(h, local) if own else h)
-            out.append((table, idx + off, check))
-        return out
+    def _ctx_probe(self, ctx: torch.Tensor, act: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The slots [n, k] of 4-byte contexts ctx [n] in the k context tables, and their checks."""
+        idx, check = _hash(ctx.unsqueeze(1) | pick(self.ctx_salt, act))
+        return idx + pick(self.ctx_off, act), check
+
+    def _long_probe(self, h: torch.Tensor, act: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The slots [n, k] of rolling hashes h [n] in the k long tables, and their checks."""
+        local = pick(self.rows.local, act)
+        idx, check = _long_hash(torch.stack([_own_rolling(h, local) if own else h for own in self.long_own], 1))
+        return idx + pick(self.long_off, act), check
 
     def _index_long(self, t_dev: torch.Tensor, act: torch.Tensor | None, pos: torch.Tensor, local: torch.Tensor,
-                    S: torch.Tensor, off: torch.Tensor) -> None:
+                    S: torch.Tensor) -> None:
         """Enter the long context before byte t of every row that has coded long_context bytes
         (others enter 0, which the amax leaves unwritten): masks, not branches on t, so that a
         CUDA graph captured at any step replays it right."""
-        ready = pos >= self.cfg.long_context
-        key = (t_dev * S + local) << 32
-        for table, idx, check in self._long_keys(pick(self.rolling, act), local, off):
-            table.scatter_reduce_(0, idx, torch.where(ready, key | check, 0), reduce="amax")
+        ready = (pos >= self.cfg.long_context).unsqueeze(1)
+        entry = torch.where(ready, ((t_dev * S + local) << 32).unsqueeze(1) | pick(self._long_check, act), 0)
+        self.long.scatter_reduce_(0, pick(self._long_idx, act).view(-1), entry.view(-1), reduce="amax")
 
     def _long_lookup(self, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None, gid: torch.Tensor,
-                     pos: torch.Tensor, local: torch.Tensor, S: torch.Tensor, off: torch.Tensor) -> None:
+                     pos: torch.Tensor, local: torch.Tensor, S: torch.Tensor) -> None:
         """Roll y into the long-context hash; where it spans long_context bytes, a hit in the
         long tables replaces every match shorter than that (MatchModel._long_lookup)."""
         n = self.cfg.long_context
@@ -188,7 +193,10 @@ class MatchStage:
         leaving = torch.where(pos >= n, leaving, 0)  # the byte leaving the window, if the row coded it
         h = (pick(self.rolling, act) * _RK_BASE + (y + 1) - (leaving * self.rk_out) % _RK_PRIME) % _RK_PRIME
         put(self.rolling, act, h)
-        found, entry = _first_hit(self._long_keys(h, local, off))
+        idx, check = self._long_probe(h, act)
+        put(self._long_idx, act, idx)
+        put(self._long_check, act, check)
+        found, entry = _first_hit(self.long.index_select(0, idx.view(-1)).view(idx.shape), check)
         self._jump(act, found & (pos + 1 >= n) & (pick(self.length, act) < n), entry, S, n)
 
     def _jump(self, act: torch.Tensor | None, found: torch.Tensor, entry: torch.Tensor, S: torch.Tensor,

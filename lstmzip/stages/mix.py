@@ -244,7 +244,10 @@ class MixStage:
                                          [(math.isqrt(1024 * c) + 1) // 2 for c in range(most + 1)],
                                          dtype=torch.int32, device=dev)
         self.sqrt_from = most + 1  # where the sqrt denominators start
+        self.share_scale = self.denominators.to(torch.float64) / 16  # q / 16: exact (_add_shares)
+        self._ones = torch.ones(0, dtype=torch.int32, device=dev)
         self._columns: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._fixed: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}  # _add_shares' while all rows are active
         self.scratch_base = (block << SCRATCH_BITS).unsqueeze(1)
         self.const = torch.full((1, 1, 15), 256, dtype=torch.int32, device=dev)
         self.inputs = torch.arange(self.n_in, device=dev).view(1, -1, 1)
@@ -300,6 +303,7 @@ class MixStage:
     def lo(self, hi: torch.Tensor) -> torch.Tensor:
         """The first nibble (int64 [n]) -> int64 [n, 16] for the second."""
         n = hi.shape[0]
+        self._first_path = self._on_path(self._first, 0, hi)
         f = self._f.gather(1, hi.view(n, 1, 1).expand(n, 1, 16)).squeeze(1)
         predicted = (self._m_pred & 15, self._m_has & (hi == self._m_pred >> 4)) if self.cfg.match_input else None
         self._second = self._nibble(f, self._nibble_inputs(hi + 1, self.second_nodes.index_select(0, hi), predicted))
@@ -308,11 +312,27 @@ class MixStage:
     def peek_lo(self, hi: torch.Tensor) -> torch.Tensor:
         """lo(hi)'s table for another first nibble than the coded one, keeping nothing for
         update (lstmzip explain's top predictions in the other nibbles' subtrees)."""
-        kept = self._second, list(self._class_at), list(self._m_nodes)
+        kept = self._second, self._first_path, list(self._class_at), list(self._m_nodes)
         try:
             return self.lo(hi)
         finally:
-            self._second, self._class_at, self._m_nodes = kept
+            self._second, self._first_path, self._class_at, self._m_nodes = kept
+
+    def _on_path(self, res: tuple, k: int, nib: torch.Tensor) -> list:
+        """Nibble k's (0: first, 1: second; res from _nibble) values at the 4 nodes on the path
+        of its coded value nib (int64 [n]), for update: p16, x, w_at, p_mix, cell, frac (and
+        the class weights' places, the match input's (on the path, predicted bit))."""
+        n = nib.shape[0]
+        i = ((nib.unsqueeze(1) | 16) >> (4 - self.depths)) - 1  # [n, 4]: node - 1
+        p16, x, w_at, p_mix, cell, frac = res[2:8]
+        i_in = i.unsqueeze(1).expand(n, x.shape[1], 4)
+        out = [p16.gather(2, i.unsqueeze(1).expand(n, p16.shape[1], 4)), x.gather(2, i_in), w_at.gather(2, i_in),
+               p_mix.gather(1, i), cell.gather(1, i), frac.gather(1, i)]
+        if self.cfg.class_weights:
+            out.append(self._class_at[k].gather(2, i_in))
+        if self.cfg.match_input:
+            out += [t.gather(1, i) for t in self._m_nodes[k]]
+        return out
 
     def _nibble_inputs(self, salt: int | torch.Tensor, nodes: torch.Tensor,
                        predicted: tuple[torch.Tensor, torch.Tensor] | None) -> tuple:
@@ -322,7 +342,7 @@ class MixStage:
         the inputs of the contexts (and the match), the weights and the map's cells."""
         n, C = nodes.shape[0], self.n_ctx
         salt = salt if isinstance(salt, int) else salt.unsqueeze(1)
-        h = ((self._keys + salt * _K2) & _M63) * _K1 >> 30
+        h = (self._keys + salt * _K2) * _K1 >> 30  # (no & M: it would change bit 63 only, above the mask)
         buckets = (h & pick(self.mask, self._act).unsqueeze(1)) + pick(self.ctx_base, self._act)  # [n, C]
         got = self.counters.index_select(0, buckets.view(-1)).view(n, C, 16)
         visits = got[:, :, 0]
@@ -386,15 +406,16 @@ class MixStage:
         nib = torch.stack([y >> 4, y & 15], dim=1)  # [n, 2]
         m = ((nib.unsqueeze(2) | 16) >> (4 - self.depths)).view(n, 8)  # each nibble's path: nodes 1 .. 15
         bit = ((nib.unsqueeze(2) >> (3 - self.depths)) & 1).view(n, 8).to(torch.int32)
-        at = (m - 1) + self.second_half  # into the two nibbles' 15 + 15 (no host data: a CUDA graph captures this)
-        buckets, visits, p16, x, w_at, p_mix, cell, frac = (
-            torch.cat([a, b], dim=-1) for a, b in zip(self._first[:-1], self._second[:-1]))
-        sb = pick(self.scratch_base, act)
+        # the two nibbles' buckets and visits [n, C, 2]; their values on y's path [.., 8]
+        buckets, visits = (torch.cat([a, b], dim=-1) for a, b in zip(self._first[:2], self._second[:2]))
+        path = [torch.cat([a, b], dim=-1) for a, b in zip(self._first_path, self._on_path(self._second, 1, y & 15))]
+        p_old, xs, wa, p_mix, c0, fr = path[:6]
         four = lambda v: v.unsqueeze(-1).expand(*v.shape, 4).flatten(-2)  # noqa: E731  (a nibble's value for its 4 nodes)
         # counters: p += (target - p) / (min(visits, limit) + 1.5)
-        p_old = p16.gather(2, at.unsqueeze(1).expand(n, C, 8))
-        v = four(visits).to(torch.int32).clamp_(0, cfg.rate_limit)
-        step = ((P_LOW + bit.unsqueeze(1) * (P_HIGH - P_LOW) - p_old) * 2).div_(2 * v + 3, rounding_mode="floor")
+        # (the integer quotient, in float64 as _add_shares takes it: |numerator| < 2^18, so the
+        # correctly rounded quotient floors to the integer one)
+        v = four(visits).to(torch.float64).clamp_(0, cfg.rate_limit)
+        step = ((P_LOW + bit.unsqueeze(1) * (P_HIGH - P_LOW) - p_old) * 2).to(torch.float64).div_(2 * v + 3).floor_()
         entry = four(buckets) * 16 + m.unsqueeze(1)
         flat = self.counters.view(-1)
         adds = [("counters", entry.view(n, -1), pick(self.entry_base, act), step.view(n, -1))]
@@ -402,9 +423,7 @@ class MixStage:
         flat.scatter_add_(0, seen, torch.ones(seen.numel(), dtype=torch.int16, device=y.device))
         flat.scatter_(0, seen, flat.gather(0, seen).clamp_(0, COUNT_CAP))
         # mixer: w += x * (bit - p_mix) >> mix_shift (times the warm-up factor)
-        err = (bit << 12) - p_mix.gather(1, at)
-        xs = x.gather(2, at.unsqueeze(1).expand(n, self.n_in, 8))
-        wa = w_at.gather(2, at.unsqueeze(1).expand(n, self.n_in, 8))
+        err = (bit << 12) - p_mix
         if cfg.weight_warm:  # the factor in Q4, from the set's count before this step
             set_ids = (wa[:, 0, :] // self.node_stride).reshape(-1)
             had = self.w_seen.index_select(0, set_ids).view(n, 1, 8)
@@ -415,25 +434,23 @@ class MixStage:
             g = (xs * err.unsqueeze(1) + (1 << (cfg.mix_shift - 1))) >> cfg.mix_shift
         adds.append(("weights", wa.view(n, -1), pick(self.w_base, act), g.view(n, -1)))
         if cfg.class_weights:
-            ca = torch.cat(self._class_at, 2).gather(2, at.unsqueeze(1).expand(n, self.n_in, 8))
+            ca = path[6]
             adds.append(("class_w", ca.view(n, -1), pick(self.class_base, act), (g >> cfg.class_step).view(n, -1)))
         if cfg.match_input:  # the nodes of y's path that the prediction covered: was it right?
-            (on1, exp1), (on2, exp2) = self._m_nodes
-            on = torch.cat([on1, on2], 1).gather(1, at)
-            right = (torch.cat([exp1, exp2], 1).gather(1, at) == bit).to(torch.int32)
+            on, expect = path[-2:]
+            right = (expect == bit).to(torch.int32)
             base = pick(self.match_p_base, act)
             m_cell = torch.where(on, self._m_cell.unsqueeze(1), base + 16)
             cur = self.params.index_select(0, m_cell.view(-1)).view(n, 8)
             move = ((right * 65535 - cur) >> cfg.match_rate) * on
             adds.append(("match_p", m_cell, base, move))
         if cfg.apm:  # map: both cells move towards the bit, each by its interpolation weight
-            c0, fr = cell.gather(1, at), frac.gather(1, at)
             cells = torch.cat([c0, c0 + 1], 1)
             share = torch.cat([128 - fr, fr], 1)
             cur = self.params.index_select(0, cells.view(-1)).view(n, 16)
             move = (((bit * 65535).repeat(1, 2) - cur) * share + (1 << (6 + cfg.apm_rate))) >> (7 + cfg.apm_rate)
             adds.append(("apm", cells, pick(self.apm_base, act), move))
-        self._add_shares(adds, sb)
+        self._add_shares(adds, act)
         c = pick(self.ctx, act)
         put(self.ctx, act, ((c << 8) | y) & ((1 << 56) - 1))
         if cfg.word:
@@ -442,44 +459,61 @@ class MixStage:
             put(self.word, act, torch.where(letter, ((pick(self.word, act) + low) * _WORD_MULT) & _WORD_MASK, 0))
 
     def _add_shares(self, adds: list[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]],
-                    scratch_base: torch.Tensor) -> None:
+                    act: torch.Tensor | None) -> None:
         """For each (table, at [n, m], block_first [n, 1], step [n, m]): table[at] += step's share
         (FORMAT.md 5.4): step / c rounded ("mean"; the counters and match cells always), or
         step * 16 / round(16 sqrt(c)) ("sqrt": weights, class weights and map), c the number
-        of steps aimed at that entry's key, counted in slots of the row's own block (from
-        scratch_base [n, 1]) and table: the count, and the result, depend only on that block's
-        rows. One scatter counts every table's steps; the counters are int16 (their entries
-        first), the rest of the tables are one int32 buffer (`params`)."""
+        of steps aimed at that entry's key, counted in slots of the row's own block and table:
+        the count, and the result, depend only on that block's rows. One scatter counts every
+        table's steps; the counters are int16 (their entries first), the rest of the tables are
+        one int32 buffer (`params`). The work is laid out column-major ([entries, n]), so that
+        each table's part is contiguous."""
         names = tuple(name for name, *_ in adds)
         widths = tuple(at.shape[1] for _, at, *_ in adds)
+        n = adds[0][1].shape[0]
         if (names, widths) not in self._columns:  # per column: its table's scratch region and denominators
             # the slices below rely on this order: the counters, then the clamped weight tables
             assert list(names) == sorted(names, key=_TABLES.index) and names[0] == "counters", names
             sqrt = self.cfg.shares == "sqrt"
             region = [_TABLES.index(nm) * self.region_size for nm, w in zip(names, widths) for _ in range(w)]
             den = [self.sqrt_from if sqrt and nm in _SQRT_TABLES else 0 for nm, w in zip(names, widths) for _ in range(w)]
-            dev = scratch_base.device
-            self._columns[names, widths] = (torch.tensor(region, dtype=torch.int64, device=dev).unsqueeze(0),
-                                            torch.tensor(den, dtype=torch.int64, device=dev).unsqueeze(0))
+            dev = self.scratch.device
+            self._columns[names, widths] = (torch.tensor(region, dtype=torch.int64, device=dev).unsqueeze(1),
+                                            torch.tensor(den, dtype=torch.int32, device=dev).unsqueeze(1))
         region, den_from = self._columns[names, widths]
-        n = scratch_base.shape[0]
-        local = torch.cat([at - first for _, at, first, _ in adds], 1)
-        key = ((((local * _K2) & _M63) >> 40) & ((1 << SCRATCH_BITS) - 1)) + scratch_base + region
-        key = key.view(-1)
+        # per entry its block's first entry of the table and its scratch slots' start: the same
+        # every step while all rows are active
+        fixed = self._fixed.get((names, widths)) if act is None else None
+        if fixed is None:
+            first = torch.cat([f.t().expand(w, n) for (_, _, f, _), w in zip(adds, widths)], 0)
+            fixed = (first, region + pick(self.scratch_base, act).t())
+            if act is None:
+                self._fixed[names, widths] = fixed
+        first, slots = fixed
+        at = torch.cat([a.t() for _, a, *_ in adds], 0)  # [entries, n]
+        # the key, in place: ((e * K2) & M) >> 40 & mask is (e * K2) >> 40 & mask (the & M only
+        # clears bit 63, which the mask drops)
+        key = (at - first).mul_(_K2).bitwise_right_shift_(40).bitwise_and_((1 << SCRATCH_BITS) - 1)
+        key = key.add_(slots).view(-1)
+        if self._ones.numel() < key.numel():
+            self._ones = torch.ones(key.numel(), dtype=torch.int32, device=key.device)
         # (1-D scatters: 1.8x index_add_'s speed on the CPU alone, no measurable change in a step)
-        self.scratch.scatter_add_(0, key, torch.ones(key.numel(), dtype=torch.int32, device=key.device))
+        self.scratch.scatter_add_(0, key, self._ones[: key.numel()])
         count = self.scratch.gather(0, key)
-        q = self.denominators.index_select(0, (count.view(n, -1) + den_from).view(-1))
+        q = self.share_scale.index_select(0, count.view(-1, n).add_(den_from).view(-1))
         self.scratch.scatter_(0, key, count.zero_())
-        step = torch.cat([s.to(torch.int32) for *_, s in adds], 1).view(-1)
-        share = (32 * step + q).div_(2 * q, rounding_mode="floor").view(n, -1)
+        # (32 u + q) // (2 q) = floor(u / (q / 16) + 1/2), in float64: |u| < 2^16 and q < 2^24,
+        # so the quotient is correctly rounded far closer than 1 / (2 q) to the true one, and the
+        # floor is the integer one (an IEEE division, the same on every device; 2.4x faster than
+        # an integer division on the CPU)
+        step = torch.cat([s.t() for *_, s in adds], 0).view(-1).to(torch.float64)
+        share = step.div_(q).add_(0.5).floor_().to(torch.int32).view(-1, n)
         k = widths[0]  # the counters
         # int16 counters: a share may not fit, but sums wrap modulo 2^16 and every entry's true
         # result lies in int16's range (P_LOW, P_HIGH), so the wrapped sum is that result
-        self.counters.view(-1).scatter_add_(0, adds[0][1].reshape(-1), share[:, :k].reshape(-1).to(torch.int16))
-        at = torch.cat([at for _, at, *_ in adds[1:]], 1).view(-1)
-        self.params.scatter_add_(0, at, share[:, k:].reshape(-1))
-        w = at.view(n, -1)[:, : sum(wd for nm, wd in zip(names, widths) if nm in ("weights", "class_w"))].reshape(-1)
+        self.counters.view(-1).scatter_add_(0, at[:k].view(-1), share[:k].view(-1).to(torch.int16))
+        self.params.scatter_add_(0, at[k:].view(-1), share[k:].view(-1))
+        w = at[k : k + sum(wd for nm, wd in zip(names, widths) if nm in ("weights", "class_w"))].view(-1)
         self.params.scatter_(0, w, self.params.gather(0, w).clamp_(-W_LIMIT, W_LIMIT))
 
 

@@ -197,7 +197,7 @@ class Decoder:
             n64 = need.astype(np.int64)
             excl = np.cumsum(n64) - n64
             pos = P[block] + excl - excl[seg]
-            w = W[np.clip(pos, 0, len(W) - 1)]
+            w = W.take(pos, mode="clip")  # reads past the words clamped into them
             X[c] = np.where(need, (x << 32) | w, x)
             P[ublock] += np.add.reduceat(n64, ustart)
             y[at] = s
