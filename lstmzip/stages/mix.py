@@ -259,6 +259,9 @@ class MixStage:
         self.second_nodes = torch.from_numpy(((16 + np.arange(16)[:, None]) << e) + (m - (1 << e))).to(dev)
         self.depths = torch.arange(4, dtype=torch.int64, device=dev)
         self.node_depth = torch.from_numpy(e).to(dev).unsqueeze(0)  # [1, 15]: each nibble node's depth
+        self.path_shift, self.bit_shift = 4 - self.node_depth, 3 - self.node_depth
+        # a node's class weights within its class: (nibble * 4 + depth) * inputs, per nibble
+        self.class_node = [(half + self.node_depth) * self.n_in for half in (0, 4)]
         self.second_half = torch.tensor([0] * 4 + [15] * 4, dtype=torch.int64, device=dev)  # where lo's nodes start
         self._hi_inputs: tuple | None = None  # prepare_hi's, for the coming step
 
@@ -274,6 +277,10 @@ class MixStage:
             keys.append((pick(self.word, act).unsqueeze(1) + 7) * _K2 + (c & 0xFF) * _K3)
         self._keys = torch.cat(keys, dim=1).bitwise_and_(_M63)  # [n, C]
         self._prev = c.squeeze(1) & 0xFF
+        # what both nibbles' map cells and class weights start from this step
+        self._cells_base = pick(self.apm_base, act) + self._prev.unsqueeze(1) * (256 * 33)
+        if self.cfg.class_weights:
+            self._class_base = ((self._prev >> self.cfg.class_shift) * (8 * self.n_in)).unsqueeze(1) + pick(self.class_base, act)
         self._w_base = pick(self.w_base, act)
         self._class_at: list[torch.Tensor] = []
         self._m_nodes: list[tuple[torch.Tensor, torch.Tensor]] = []  # (on the path, predicted bit)
@@ -287,6 +294,8 @@ class MixStage:
                 self._m_has, self._m_pred = has, pred
                 self._m_cell = (torch.searchsorted(self.match.len_edges, length, right=True)
                                 + pick(self.match_p_base, act).squeeze(1))
+                p = self.params.index_select(0, self._m_cell)  # the input's size, both nibbles
+                self._m_st = self.stretch.index_select(0, (p >> 4).clamp_(1, 4095)).unsqueeze(1)
         predicted = (self._m_pred >> 4, self._m_has) if self.cfg.match_input else None
         self._hi_inputs = self._nibble_inputs(0, self.first_nodes.expand(n, 15), predicted)
 
@@ -346,7 +355,7 @@ class MixStage:
         buckets = (h & pick(self.mask, self._act).unsqueeze(1)) + pick(self.ctx_base, self._act)  # [n, C]
         got = self.counters.index_select(0, buckets.view(-1)).view(n, C, 16)
         visits = got[:, :, 0]
-        p16 = got[:, :, 1:].to(torch.int32).add_(P_HALF).clamp_(0, 65535)
+        p16 = got[:, :, 1:].to(torch.int32).add_(P_HALF)  # 0 .. 65535: int16 + 2^15
         xs = [self.stretch.index_select(0, (p16 >> 4).view(-1)).view(n, C, 15)]
         if predicted is not None:
             xs.append(self._match_input(*predicted))
@@ -356,12 +365,11 @@ class MixStage:
             w_at[:, 1 : 1 + C] += level.unsqueeze(2)
         w = self.weights.index_select(0, w_at.view(-1)).view(n, self.n_in, 15)
         if self.cfg.class_weights:
-            half = 0 if isinstance(salt, int) else 4  # the second nibble's depths are 4 .. 7
-            key = ((self._prev >> self.cfg.class_shift).unsqueeze(1) * 8 + half + self.node_depth) * self.n_in
-            class_at = (key + pick(self.class_base, self._act)).unsqueeze(1) + self.inputs
+            half = 0 if isinstance(salt, int) else 1  # the first nibble's salt is 0
+            class_at = (self._class_base + self.class_node[half]).unsqueeze(1) + self.inputs
             w = w + self.params.index_select(0, class_at.view(-1)).view(n, self.n_in, 15)
             self._class_at.append(class_at)
-        cells = pick(self.apm_base, self._act) + self._prev.unsqueeze(1) * (256 * 33) + nodes * 33
+        cells = self._cells_base + nodes * 33
         return buckets, visits, p16, xs, w_at, w, cells
 
     def _nibble(self, f: torch.Tensor, inputs: tuple) -> tuple:
@@ -391,12 +399,10 @@ class MixStage:
         """The predicted nibble and whether the prediction holds (int64, bool [n]) -> the input
         [n, 1, 15]: +-stretch(p) on the predicted nibble's path (+ where it predicts a 1), 0
         elsewhere. Keeps the nodes on the path and the bits predicted there for update."""
-        d = self.node_depth
-        on = valid.unsqueeze(1) & (self.node_index == ((pred.unsqueeze(1) | 16) >> (4 - d)))
-        expect = (pred.unsqueeze(1) >> (3 - d)) & 1
+        on = valid.unsqueeze(1) & (self.node_index == ((pred.unsqueeze(1) | 16) >> self.path_shift))
+        expect = (pred.unsqueeze(1) >> self.bit_shift) & 1
         self._m_nodes.append((on, expect))
-        p = self.params.index_select(0, self._m_cell)
-        st = self.stretch.index_select(0, (p >> 4).clamp_(1, 4095)).unsqueeze(1)
+        st = self._m_st
         return torch.where(on, torch.where(expect == 1, st, -st), 0).to(torch.int32).unsqueeze(1)
 
     def update(self, y: torch.Tensor, act: torch.Tensor | None) -> None:
