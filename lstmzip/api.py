@@ -13,7 +13,7 @@ from lstmzip import container as ct
 from lstmzip.engines import engine_for, lstm_method_for, load_model, model_for_archive
 from lstmzip.errors import ArchiveError, BlockDamaged, LstmzipError
 from lstmzip.pipeline import (BlockResult, CodingConfig, Progress, batch_blocks_for, compress_blocks,
-                              decompress_blocks)
+                              decompress_blocks, torch_threads)
 from lstmzip.scaleout import ScaleOut, pool_for
 from lstmzip.models.registry import DEFAULT_MODEL
 
@@ -274,13 +274,18 @@ def _on_pool(fn, pool: "BlockPool | None", scale: ScaleOut):
 
 def compress_stream(src: BinaryIO, dst: BinaryIO, model: str = DEFAULT_MODEL, config: CodingConfig | None = None,
                     progress: Progress | None = None, device: str = "cpu", workers: int = 0,
-                    cluster: str | None = None, pool: "BlockPool | None" = None) -> CompressStats:
+                    cluster: str | None = None, pool: "BlockPool | None" = None,
+                    threads: int | None = None) -> CompressStats:
     """Compress `src` into `dst` block by block. `model="auto"` scores the start of the input
     with every shipped model and uses the best (the archive records which, as always).
 
     `workers=N` codes blocks in N local Ray worker processes, `cluster="HOST:PORT"` on an
     existing Ray cluster, `pool` on a running lstmzip.scaleout.BlockPool (several streams can
-    share one). The archive is the same bytes either way."""
+    share one). The archive is the same bytes either way.
+
+    `threads`: torch's CPU threads in this process while it codes: None leaves torch's setting,
+    0 does as the CLI does (one less than the cores, the last core running the adaptive stages
+    beside the LSTM: usually the fastest), N that many; restored afterwards."""
     def run(pool):
         first = b""
         chosen = model
@@ -296,16 +301,17 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, model: str = DEFAULT_MODEL, co
             w.add_block(block)
         return w.finish()
 
-    return _on_pool(run, pool, ScaleOut(workers, cluster))
+    with torch_threads(threads):
+        return _on_pool(run, pool, ScaleOut(workers, cluster))
 
 
 def decompress_stream(src: BinaryIO, dst: BinaryIO | None, model: str | None = None,
                       progress: Progress | None = None, device: str = "cpu", workers: int = 0,
                       cluster: str | None = None, pool: "BlockPool | None" = None,
-                      batch_blocks: int | None = None) -> int:
+                      batch_blocks: int | None = None, threads: int | None = None) -> int:
     """Decode `src` into `dst` (None: verify only, and report every damaged block, not just
-    the first). Returns the number of decoded bytes. `workers`, `cluster` and `pool` as for
-    compress_stream; an archive decodes the same with or without them."""
+    the first). Returns the number of decoded bytes. `workers`, `cluster`, `pool` and `threads`
+    as for compress_stream; an archive decodes the same with or without them."""
     def run(pool):
         n = 0
         for block in iter_blocks(src, model, progress, device, keep_going=dst is None, pool=pool,
@@ -315,24 +321,28 @@ def decompress_stream(src: BinaryIO, dst: BinaryIO | None, model: str | None = N
             n += len(block)
         return n
 
-    return _on_pool(run, pool, ScaleOut(workers, cluster))
+    with torch_threads(threads):
+        return _on_pool(run, pool, ScaleOut(workers, cluster))
 
 
-def compress(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig | None = None, device: str = "cpu") -> bytes:
+def compress(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig | None = None, device: str = "cpu",
+             threads: int | None = None) -> bytes:
+    """`data` as an archive (`threads` as for compress_stream)."""
     out = io.BytesIO()
-    compress_stream(io.BytesIO(data), out, model, config, device=device)
+    compress_stream(io.BytesIO(data), out, model, config, device=device, threads=threads)
     return out.getvalue()
 
 
-def decompress(data: bytes, model: str | None = None, device: str = "cpu") -> bytes:
+def decompress(data: bytes, model: str | None = None, device: str = "cpu", threads: int | None = None) -> bytes:
+    """The data of archive `data` (`threads` as for compress_stream)."""
     out = io.BytesIO()
-    decompress_stream(io.BytesIO(data), out, model, device=device)
+    decompress_stream(io.BytesIO(data), out, model, device=device, threads=threads)
     return out.getvalue()
 
 
 class _RawReader(io.RawIOBase):
-    def __init__(self, f: BinaryIO, model: str | None, owns: bool):
-        self._f, self._owns = f, owns
+    def __init__(self, f: BinaryIO, model: str | None, owns: bool, threads: int | None):
+        self._f, self._owns, self._threads = f, owns, threads
         self._blocks = iter_blocks(f, model)
         self._buf, self._pos = b"", 0
 
@@ -341,7 +351,8 @@ class _RawReader(io.RawIOBase):
 
     def readinto(self, b) -> int:
         while self._pos >= len(self._buf):
-            nxt = next(self._blocks, None)
+            with torch_threads(self._threads):
+                nxt = next(self._blocks, None)
             if nxt is None:
                 return 0
             self._buf, self._pos = nxt, 0
@@ -357,8 +368,8 @@ class _RawReader(io.RawIOBase):
 
 
 class _RawWriter(io.RawIOBase):
-    def __init__(self, f: BinaryIO, model: str, config: CodingConfig | None, owns: bool):
-        self._f, self._owns = f, owns
+    def __init__(self, f: BinaryIO, model: str, config: CodingConfig | None, owns: bool, threads: int | None):
+        self._f, self._owns, self._threads = f, owns, threads
         self._w = BlockWriter(f, model, config)
         self._pending = bytearray()
 
@@ -369,28 +380,34 @@ class _RawWriter(io.RawIOBase):
         self._pending += b
         size = self._w.cfg.block_size
         while len(self._pending) >= size:
-            self._w.add_block(bytes(self._pending[:size]))
+            with torch_threads(self._threads):
+                self._w.add_block(bytes(self._pending[:size]))
             del self._pending[:size]
         return len(b)
 
     def close(self) -> None:
         if not self.closed:
-            self._w.add_block(bytes(self._pending))
-            self._w.finish()
+            with torch_threads(self._threads):
+                self._w.add_block(bytes(self._pending))
+                self._w.finish()
             if self._owns:
                 self._f.close()
         super().close()
 
 
-def open(path, mode: str = "rb", model: str | None = None, config: CodingConfig | None = None):  # noqa: A001
-    """Open an lstmzip archive for reading ('rb') or writing ('wb'); like gzip.open, binary only."""
+def open(path, mode: str = "rb", model: str | None = None, config: CodingConfig | None = None,  # noqa: A001
+         threads: int | None = None):
+    """Open an lstmzip archive for reading ('rb') or writing ('wb'); like gzip.open, binary only.
+    `threads` as for compress_stream, while a read or write codes."""
     if mode not in ("r", "rb", "w", "wb"):
         raise ValueError(f"mode must be 'rb' or 'wb', not {mode!r}")
+    if threads is not None and threads < 0:
+        raise ValueError(f"threads must be >= 0, not {threads}")
     owns = isinstance(path, (str, bytes)) or hasattr(path, "__fspath__")
     f = builtins.open(path, "wb" if "w" in mode else "rb") if owns else path
     if "w" in mode:
-        return io.BufferedWriter(_RawWriter(f, model or DEFAULT_MODEL, config, owns))
-    return io.BufferedReader(_RawReader(f, model, owns))
+        return io.BufferedWriter(_RawWriter(f, model or DEFAULT_MODEL, config, owns, threads))
+    return io.BufferedReader(_RawReader(f, model, owns, threads))
 
 
 __all__ = ["compress", "decompress", "open", "compress_stream", "decompress_stream", "CompressStats",

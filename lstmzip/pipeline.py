@@ -14,11 +14,12 @@ loop.
 """
 from __future__ import annotations
 
+import contextlib
 import lzma
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -147,6 +148,25 @@ def default_threads() -> int:
     """torch threads unless told otherwise: one less than the cores, so that the next LSTM step
     can run on the last core beside the adaptive stages (see _Predictor)."""
     return max(1, (os.cpu_count() or 2) - 1)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """torch's CPU threads while coding inside: None leaves them as they are, 0 is the CLI's
+    choice (default_threads: a core left for the stages' worker thread), N > 0 that many; the
+    count before comes back afterwards. The count is the process's: threads coding at the same
+    time with different counts see each other's (archives are the same bytes whatever it is)."""
+    if n is None:
+        yield
+        return
+    if n < 0:
+        raise ValueError(f"threads must be >= 0, not {n}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n or default_threads())
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def plan_streams(n: int, cfg: CodingConfig, min_len: int | None = None) -> int:

@@ -79,6 +79,39 @@ def test_archive_bytes_independent_of_batch_and_threads():
     assert lstmzip.decompress(outs[0]) == data
 
 
+def test_api_threads_set_torchs_count_while_coding_and_restore_it(monkeypatch, tmp_path):
+    """threads=N codes with N torch threads (0: the CLI's choice, one less than the cores),
+    None leaves torch's count; afterwards the count is what it was, and the archive is the same."""
+    from lstmzip.api import BlockWriter
+    from lstmzip.pipeline import default_threads
+
+    seen = []
+    add_block = BlockWriter.add_block
+    monkeypatch.setattr(BlockWriter, "add_block", lambda self, b: (seen.append(torch.get_num_threads()), add_block(self, b))[1])
+    data = data_file("anne.txt")[:6000]
+    before = torch.get_num_threads()
+    outs = {}
+    for threads in (None, 0, 1, 3):
+        seen.clear()
+        outs[threads] = lstmzip.compress(data, threads=threads)
+        assert set(seen) == {before if threads is None else threads or default_threads()}, (threads, seen)
+        assert torch.get_num_threads() == before
+    assert len(set(outs.values())) == 1
+    assert lstmzip.decompress(outs[0], threads=1) == data and torch.get_num_threads() == before
+    path = tmp_path / "t.lstmz"
+    seen.clear()
+    with lstmzip.open(path, "wb", threads=3) as f:
+        f.write(data)
+    assert seen == [3] and torch.get_num_threads() == before and path.read_bytes() == outs[0]
+    with lstmzip.open(path, "rb", threads=1) as f:
+        assert f.read() == data
+    with pytest.raises(ValueError):
+        lstmzip.compress(data, threads=-1)
+    with pytest.raises(ValueError):
+        lstmzip.open(path, "rb", threads=-1)
+    assert torch.get_num_threads() == before
+
+
 def test_open_like_gzip(tmp_path):
     path = tmp_path / "a.lstmz"
     with lstmzip.open(path, "wb") as f:
