@@ -262,7 +262,6 @@ class MixStage:
         self.path_shift, self.bit_shift = 4 - self.node_depth, 3 - self.node_depth
         # a node's class weights within its class: (nibble * 4 + depth) * inputs, per nibble
         self.class_node = [(half + self.node_depth) * self.n_in for half in (0, 4)]
-        self.second_half = torch.tensor([0] * 4 + [15] * 4, dtype=torch.int64, device=dev)  # where lo's nodes start
         self._hi_inputs: tuple | None = None  # prepare_hi's, for the coming step
 
     def prepare_hi(self, act: torch.Tensor | None) -> None:
