@@ -364,8 +364,8 @@ class MixStage:
             w_at[:, 1 : 1 + C] += level.unsqueeze(2)
         w = self.weights.index_select(0, w_at.view(-1)).view(n, self.n_in, 15)
         if self.cfg.class_weights:
-            half = 0 if isinstance(salt, int) else 1  # the first nibble's salt is 0
-            class_at = (self._class_base + self.class_node[half]).unsqueeze(1) + self.inputs
+            nibble = 0 if isinstance(salt, int) else 1  # the first nibble's salt is 0
+            class_at = (self._class_base + self.class_node[nibble]).unsqueeze(1) + self.inputs
             w = w + self.params.index_select(0, class_at.view(-1)).view(n, self.n_in, 15)
             self._class_at.append(class_at)
         cells = self._cells_base + nodes * 33
