@@ -71,7 +71,7 @@ class MatchStage:
             self.rk_out = pow(_RK_BASE, cfg.long_context, _RK_PRIME)
             self.long_own = [True, False] if cfg.own_long_table else [False]  # lookup order
             self.long, self.long_off = tables(len(self.long_own))
-            self._long_idx, self._long_check = self._long_probe(self.rolling, None)
+            self._long_idx, self._long_check = self._long_probe(self.rolling, self.rows.local, None)
         lo = np.array([0] + PROB_EDGES, dtype=np.int64)
         hi = np.array(PROB_EDGES + [4096], dtype=np.int64)
         mid = np.clip((lo + hi) * 8, P_MIN, P_MAX)
@@ -169,9 +169,9 @@ class MatchStage:
         idx, check = _hash(ctx.unsqueeze(1) | pick(self.ctx_salt, act))
         return idx + pick(self.ctx_off, act), check
 
-    def _long_probe(self, h: torch.Tensor, act: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The slots [n, k] of rolling hashes h [n] in the k long tables, and their checks."""
-        local = pick(self.rows.local, act)
+    def _long_probe(self, h: torch.Tensor, local: torch.Tensor, act: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The slots [n, k] of rolling hashes h [n] (of the rows' streams `local` within their
+        blocks) in the k long tables, and their checks."""
         idx, check = _long_hash(torch.stack([_own_rolling(h, local) if own else h for own in self.long_own], 1))
         return idx + pick(self.long_off, act), check
 
@@ -193,7 +193,7 @@ class MatchStage:
         leaving = torch.where(pos >= n, leaving, 0)  # the byte leaving the window, if the row coded it
         h = (pick(self.rolling, act) * _RK_BASE + (y + 1) - (leaving * self.rk_out) % _RK_PRIME) % _RK_PRIME
         put(self.rolling, act, h)
-        idx, check = self._long_probe(h, act)
+        idx, check = self._long_probe(h, local, act)
         put(self._long_idx, act, idx)
         put(self._long_check, act, check)
         found, entry = _first_hit(self.long.index_select(0, idx.view(-1)).view(idx.shape), check)
