@@ -13,6 +13,7 @@ named with its size and sha256 in the results.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import lzma
@@ -99,6 +100,22 @@ def cold(fn):
     return result, time.perf_counter() - t
 
 
+@contextlib.contextmanager
+def _recording_scores(into: dict):
+    """auto_model.scores, with each result also put into `into`, while inside."""
+    real = auto_model.scores
+
+    def recording(sample, candidates):
+        out = real(sample, candidates)
+        into.update(out)
+        return out
+    auto_model.scores = recording
+    try:
+        yield
+    finally:
+        auto_model.scores = real
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="*")
@@ -112,11 +129,10 @@ def main() -> None:
     for label, data in inputs(a.files, a.max_bytes, a.tuning):
         sizes = {n: len(api.compress(data, n)) for n in names}
         best = min(sizes, key=sizes.get)
-        new, t_new = cold(lambda: api.choose_model(data[: api.AUTO_SAMPLE]))
+        score = {}  # the scores choose_model decides by, kept as it computes them (not scored twice)
+        with _recording_scores(score):
+            new, t_new = cold(lambda: api.choose_model(data[: api.AUTO_SAMPLE]))
         old, t_old = cold(lambda: old_rule(data, names))
-        models = {n: engines.load_model(n) for n in names}
-        score = auto_model.scores(data[: api.AUTO_SAMPLE], {n: (engines.engine_for(m), engines.lstm_method_for(m))
-                                                             for n, m in models.items()})
         row = {"file": label, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                "archive_bytes": sizes, "best": best, "auto": new, "auto_s": round(t_new, 2),
                "old_rule": old, "old_rule_s": round(t_old, 2),
