@@ -153,8 +153,9 @@ MIX_V4 = dataclasses.replace(MIX_V3, conf_edges=(1, 4, 16))
 MIX_V5 = dataclasses.replace(MIX_V4, match_set_edges=(16, 48))
 # Tried after 0.16.0, not taken (method 16 otherwise, default model, training-pool text: 768 KB
 # and 3 MB of held-out English, 300 KB of Python and of logs, bpc): bucket_bits 21 / 22 1.9592
-# / 1.9592 and 1.8554 / 1.8542 against 1.9602 and 1.8572 (twice and four times the counters'
-# memory for <= 0.16%: collisions cost little here); class_shift 0 / 2 / 3 1.9611 / 1.9605 /
+# / 1.9592 (a 768 KB block takes 2^21 buckets at most) and 1.8554 / 1.8542 against 1.9602 and
+# 1.8572 (twice and four times the counters' memory for <= 0.16%: collisions cost little here);
+# class_shift 0 / 2 / 3 1.9611 / 1.9605 /
 # 1.9607, Python 1.3915 / 1.3910 / 1.3905, logs 0.7061 / 0.7062 / 0.7065 against 1.9602 /
 # 1.3903 / 0.7056.
 
