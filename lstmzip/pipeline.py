@@ -83,7 +83,7 @@ class CodingConfig:
     block_size: int = 4 << 20
     # Measured on book1 (benchmarks/results/stream_length.md): streams of 2 KiB cost 0.15% in
     # ratio against 4 KiB and code 20% faster on 2 CPU cores; beyond ~400 streams it slows.
-    # Method 16 (768 KB of held-out training-pool English, 2-core Xeon, 0.16.0+): block payload
+    # Method 16 (768 KB of the English training pool's last 3 MB, 2-core Xeon, 0.16.0+): payload
     # 1.9602 bpc in 2 KiB streams, 1.9553 in 4 KiB at 1.3x the time, 1.9543 in 8 KiB at 2.2x;
     # through lstmzip.compress 1 KiB 1.9761 against 1.9612, at 0.95x (compress) and 0.93x
     # (decompress) the time: the mixing's per-row work leaves no speed to buy with shorter streams.

@@ -151,13 +151,12 @@ MIX_V4 = dataclasses.replace(MIX_V3, conf_edges=(1, 4, 16))
 # novel, bpc): sets from 16 0.4281 / 1.0357 / 1.7481; from 16, 48 0.4265 / 1.0354 / 1.7481; 12:
 # 0.4315 / 1.0376 / 1.7481; 12, 32: 0.4272 / 1.0365 / 1.7482; 8, 24: 0.4268 / 1.0362 / 1.7483.
 MIX_V5 = dataclasses.replace(MIX_V4, match_set_edges=(16, 48))
-# Tried after 0.16.0, not taken (method 16 otherwise, default model, training-pool text: 768 KB
-# and 3 MB of held-out English, 300 KB of Python and of logs, bpc): bucket_bits 21 / 22 1.9592
-# / 1.9592 (a 768 KB block takes 2^21 buckets at most) and 1.8554 / 1.8542 against 1.9602 and
-# 1.8572 (twice and four times the counters' memory for <= 0.16%: collisions cost little here);
-# class_shift 0 / 2 / 3 1.9611 / 1.9605 /
-# 1.9607, Python 1.3915 / 1.3910 / 1.3905, logs 0.7061 / 0.7062 / 0.7065 against 1.9602 /
-# 1.3903 / 0.7056.
+# Tried after 0.16.0, not taken (method 16 otherwise, default model, bpc; training-pool text: 768
+# KB and all of the English pool's last 3 MB, 300 KB of Python and of logs): bucket_bits 21 / 22
+# 1.9592 / 1.9592 (a 768 KB block takes 2^21 buckets at most) and 1.8554 / 1.8542 against 1.9602
+# and 1.8572 (twice and four times the counters' memory for <= 0.16%: collisions cost little
+# here); class_shift 0 / 2 / 3 1.9611 / 1.9605 / 1.9607, Python 1.3915 / 1.3910 / 1.3905, logs
+# 0.7061 / 0.7062 / 0.7065 against 1.9602 / 1.3903 / 0.7056.
 
 
 def table_bits(model_len: int, most: int) -> int:
