@@ -12,7 +12,7 @@ from lstmzip import auto_model
 from lstmzip import container as ct
 from lstmzip.engines import engine_for, lstm_method_for, load_model, model_for_archive
 from lstmzip.errors import ArchiveError, BlockDamaged, LstmzipError
-from lstmzip.pipeline import (BlockResult, CodingConfig, Progress, batch_blocks_for, compress_blocks,
+from lstmzip.pipeline import (BlockResult, CodingConfig, Progress, batch_blocks_for, check_threads, compress_blocks,
                               decompress_blocks, torch_threads)
 from lstmzip.scaleout import ScaleOut, pool_for
 from lstmzip.models.registry import DEFAULT_MODEL
@@ -401,8 +401,7 @@ def open(path, mode: str = "rb", model: str | None = None, config: CodingConfig 
     `threads` as for compress_stream, while a read or write codes."""
     if mode not in ("r", "rb", "w", "wb"):
         raise ValueError(f"mode must be 'rb' or 'wb', not {mode!r}")
-    if threads is not None and threads < 0:
-        raise ValueError(f"threads must be >= 0, not {threads}")
+    check_threads(threads)  # now, not at the first read or write
     owns = isinstance(path, (str, bytes)) or hasattr(path, "__fspath__")
     f = builtins.open(path, "wb" if "w" in mode else "rb") if owns else path
     if "w" in mode:

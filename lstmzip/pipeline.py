@@ -154,17 +154,22 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
+def check_threads(n: int | None) -> None:
+    """ValueError unless n is a thread count torch_threads takes (None, 0 or more)."""
+    if n is not None and n < 0:
+        raise ValueError(f"threads must be >= 0, not {n}")
+
+
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
     """torch's CPU threads while coding inside: None leaves them as they are, 0 is the CLI's
     choice (default_threads: a core left for the stages' worker thread), N > 0 that many; the
     count before comes back afterwards. The count is the process's: threads coding at the same
     time with different counts see each other's (archives are the same bytes whatever it is)."""
+    check_threads(n)
     if n is None:
         yield
         return
-    if n < 0:
-        raise ValueError(f"threads must be >= 0, not {n}")
     before = torch.get_num_threads()
     torch.set_num_threads(n or default_threads())
     try:

@@ -21,9 +21,10 @@ from lstmzip.stages.host.match_model import (_MISS_CELLS, _N_LEVELS, _RK_BASE, _
 _POW2 = [1 << k for k in range(41)]
 
 
-def _first_hit(e: torch.Tensor, check: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Entries e [n, k] read at a row's slots in k tables, in lookup order, and their checks ->
+def _first_hit(tables: torch.Tensor, idx: torch.Tensor, check: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A row's slots idx [n, k] in k tables (one buffer), in lookup order, and their checks ->
     whether each row found an entry whose check matches, and the first such entry."""
+    e = tables.index_select(0, idx.view(-1)).view(idx.shape)
     hit = (e != 0) & ((e & 0xFFFFFFFF) == check)
     entry = torch.where(hit[:, -1], e[:, -1], 0)
     for j in range(e.shape[1] - 2, -1, -1):
@@ -159,7 +160,7 @@ class MatchStage:
         idx, check = self._ctx_probe(ctx, act)
         put(self._ctx_idx, act, idx)
         put(self._ctx_check, act, check)
-        found, entry = _first_hit(self.tables.index_select(0, idx.view(-1)).view(idx.shape), check)
+        found, entry = _first_hit(self.tables, idx, check)
         self._jump(act, found & look, entry, S, 1)
         if self.cfg.long_context:
             self._long_lookup(t_dev, y, act, gid, pos, local, S)
@@ -196,7 +197,7 @@ class MatchStage:
         idx, check = self._long_probe(h, local, act)
         put(self._long_idx, act, idx)
         put(self._long_check, act, check)
-        found, entry = _first_hit(self.long.index_select(0, idx.view(-1)).view(idx.shape), check)
+        found, entry = _first_hit(self.long, idx, check)
         self._jump(act, found & (pos + 1 >= n) & (pick(self.length, act) < n), entry, S, n)
 
     def _jump(self, act: torch.Tensor | None, found: torch.Tensor, entry: torch.Tensor, S: torch.Tensor,

@@ -244,13 +244,12 @@ class MixStage:
         if cfg.shares not in ("mean", "sqrt"):
             raise ValueError(f"unknown shares {cfg.shares!r}")
         # a share's denominator q for every count c a step can give, as (32 u + q) // (2 q):
-        # 16 c for "mean" (the same as (2 u + c) // (2 c)), round(16 sqrt(c)) for "sqrt"
+        # 16 c for "mean" (the same as (2 u + c) // (2 c)), round(16 sqrt(c)) for "sqrt";
+        # kept as q / 16 (exact in float64), the divisor _add_shares takes
         most = max((lay.streams for lay in rows.layouts), default=1) * 16 * self.n_in
-        self.denominators = torch.tensor([16 * c for c in range(most + 1)] +
-                                         [(math.isqrt(1024 * c) + 1) // 2 for c in range(most + 1)],
-                                         dtype=torch.int32, device=dev)
+        denominators = [16 * c for c in range(most + 1)] + [(math.isqrt(1024 * c) + 1) // 2 for c in range(most + 1)]
+        self.share_scale = torch.tensor(denominators, dtype=torch.float64, device=dev) / 16
         self.sqrt_from = most + 1  # where the sqrt denominators start
-        self.share_scale = self.denominators.to(torch.float64) / 16  # q / 16: exact (_add_shares)
         self._ones = torch.ones(0, dtype=torch.int32, device=dev)
         self._columns: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         self._fixed: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}  # _add_shares' while all rows are active
