@@ -149,8 +149,9 @@ def batch_blocks_for(device: str | torch.device) -> int:
 
 
 def default_threads() -> int:
-    """torch threads unless told otherwise: one less than the cores, so that the next LSTM step
-    can run on the last core beside the adaptive stages (see _Predictor)."""
+    """torch threads unless told otherwise: one less than the cores, so that the LSTM can run on
+    the last core beside the adaptive stages (the host stages' worker thread, _Predictor; the
+    device stages' child process, lstmzip.stages.lstm_bias)."""
     return max(1, (os.cpu_count() or 2) - 1)
 
 
@@ -163,7 +164,7 @@ def check_threads(n: int | None) -> None:
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
     """torch's CPU threads while coding inside: None leaves them as they are, 0 is the CLI's
-    choice (default_threads: a core left for the stages' worker thread), N > 0 that many; the
+    choice (default_threads: a core left for the LSTM beside the stages), N > 0 that many; the
     count before comes back afterwards. The count is the process's: threads coding at the same
     time with different counts see each other's (archives are the same bytes whatever it is)."""
     check_threads(n)

@@ -4,6 +4,7 @@ interleaved rANS coder. Run on the CPU here; the same torch code runs on CUDA
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from lstmzip import api
 from lstmzip.container import Method
 from lstmzip.engines import engine_for, load_model
 from lstmzip.pipeline import STAGES, CodingConfig, Stages, _Predictor
-from lstmzip.stages import rans
+from lstmzip.stages import lstm_bias, rans
+from lstmzip.stages.lstm_bias import LstmBias
 from lstmzip.stages.coding import Predictor, decode_blocks, encode_blocks
 from lstmzip.stages.host.context_bias import BIAS_V2
 from lstmzip.stages.host.match_model import MATCH_V2, MATCH_V7
@@ -75,8 +77,8 @@ def test_device_stages_give_the_host_stages_rows_for_every_block_of_a_batch(engi
     rows = RowBatch.of([len(b) for b in blocks], streams, torch.device("cpu"), recipe.ramp)
     assert rows.ramped == ramped
     mat = rows.matrix(blocks).to(torch.int64)
-    pred = Predictor(engine, rows, recipe)
-    pred.bias.sync_free = sync_free
+    pred = Predictor(LstmBias(engine, rows, recipe), rows, recipe)
+    pred.side.bias.sync_free = sync_free
     checked = long_hits = 0
     before = pred.match.length.clone()
     with torch.inference_mode():
@@ -115,9 +117,9 @@ def test_quantize_sums_to_the_total_and_keeps_every_symbol():
 def test_rans_round_trip_of_random_tables(group, ramped, in_numpy, monkeypatch):
     """The coder alone: random tables (some rows sharp, some flat), symbols drawn from them,
     rows of unequal lengths (and with `ramped`, some starting later), several rows to a coder;
-    a payload is a block's states and words. The decoder's torch ops (a GPU's) and its numpy
-    ones (a CPU's) alike."""
-    monkeypatch.setattr(rans, "decodes_in_numpy", lambda device: in_numpy)
+    a payload is a block's states and words. The coder's torch ops (a GPU's) and its numpy
+    ones (a CPU's) alike, and both encoders write the same payload."""
+    monkeypatch.setattr(rans, "codes_in_numpy", lambda device: in_numpy)
     g = torch.Generator().manual_seed(2)
     steps, rows = 300, 7
     ends = np.array([300, 299, 1, 150, 0, 300, 2])
@@ -129,14 +131,41 @@ def test_rans_round_trip_of_random_tables(group, ramped, in_numpy, monkeypatch):
     t_col = torch.arange(steps).unsqueeze(1)
     active = (t_col < torch.from_numpy(ends)) & (t_col >= torch.from_numpy(starts))
     coders = rans.Coders([rows], starts, ends, group, torch.device("cpu"))
-    x, words, wrote = rans.encode(coders, (start * active).to(torch.int32), torch.where(active, f, 1).to(torch.int32))
-    states, w = rans.unpack(rans.pack(x.numpy(), words.numpy()[wrote.numpy()]), coders.count)
+    payloads = []
+    for numpy_encoder in (in_numpy, not in_numpy):
+        monkeypatch.setattr(rans, "codes_in_numpy", lambda device, v=numpy_encoder: v)
+        x, words, wrote = rans.encode(coders, (start * active).to(torch.int32), torch.where(active, f, 1).to(torch.int32))
+        payloads.append(rans.pack(x.numpy(), words.numpy()[wrote.numpy()]))
+    assert payloads[0] == payloads[1]
+    monkeypatch.setattr(rans, "codes_in_numpy", lambda device: in_numpy)
+    states, w = rans.unpack(payloads[0], coders.count)
     dec = rans.Decoder(coders, torch.from_numpy(states), torch.from_numpy(w), torch.tensor([0]), torch.tensor([len(w)]))
     for t in range(steps):
         act = torch.from_numpy(np.flatnonzero(active[t].numpy()))
         key = (int((starts <= t).sum()), int((ends <= t).sum()))
         assert torch.equal(dec.decode(q[t, act], act, key), sym[t, act])
     assert not dec.damaged().any()
+
+
+def test_the_numpy_encoder_writes_the_torch_encoders_words_for_several_blocks(monkeypatch):
+    """Two blocks whose coders do not all take part in every sub-step (the numpy encoder's
+    gathered, not sliced, coders): the same states, words and written flags either way."""
+    g = torch.Generator().manual_seed(3)
+    steps, streams, group = 50, [5, 4], 3
+    rows = sum(streams)
+    ends = np.array([50, 49, 50, 3, 50, 50, 20, 50, 49])
+    starts = np.array([0, 0, 0, 0, 9, 0, 0, 0, 10])
+    coders = rans.Coders(streams, starts, ends, group, torch.device("cpu"))
+    t_col = torch.arange(steps).unsqueeze(1)
+    active = (t_col < torch.from_numpy(ends)) & (t_col >= torch.from_numpy(starts))
+    f = torch.randint(1, 1 << 23, (steps, rows), generator=g)
+    start = torch.randint(0, 1 << 23, (steps, rows), generator=g)
+    made = []
+    for in_numpy in (False, True):
+        monkeypatch.setattr(rans, "codes_in_numpy", lambda device, v=in_numpy: v)
+        x, words, wrote = rans.encode(coders, (start * active).to(torch.int32), torch.where(active, f, 1).to(torch.int32))
+        made.append((x, words[wrote], wrote))
+    assert all(torch.equal(a, b) for a, b in zip(*made)) and made[0][2].any()
 
 
 @pytest.mark.parametrize("method", EVERY_RECIPE)
@@ -152,25 +181,50 @@ def test_blocks_code_the_same_alone_and_batched(engine, method):
 
 
 @pytest.mark.parametrize("method", EVERY_RECIPE)
-def test_the_worker_thread_codes_the_same_bytes(engine, method, monkeypatch):
-    """With a worker thread (the CLI's default on a CPU: decoding, the bias's update and the
-    next LSTM step beside the other stages; coding, also the match model's update and the LSTM
-    a step further ahead) and without one: the same payloads, and either decodes them;
-    streams of unequal lengths, so the active rows change."""
-    from lstmzip.stages import coding
-
+def test_the_child_process_codes_the_same_bytes(engine, method, monkeypatch):
+    """With the LSTM and the context bias in a forked child process (the CLI's default on a
+    Linux CPU: coding runs ahead on the known bytes, decoding hands each byte over) and in
+    this thread: the same payloads, and either decodes them; streams of unequal lengths, so
+    the active rows change."""
     recipe = RECIPES[method]
     blocks, streams = [SAMPLE[:1500], SAMPLE[1500:2700]], [2, 3]
     made = []
-    for worker in (False, True):
-        monkeypatch.setattr(coding, "use_worker_thread", lambda device, worker=worker: worker)
+    for fork in (False, True):
+        monkeypatch.setattr(lstm_bias, "forking_allowed", lambda device, fork=fork: fork)
         made.append(encode_blocks(engine, blocks, streams, recipe))
     assert made[0] == made[1]
-    with torch.inference_mode():  # the worker updates tables made in the caller's inference mode
+    with torch.inference_mode():  # made in the caller's inference mode too
         assert encode_blocks(engine, blocks, streams, recipe) == made[1]
-    for worker in (False, True):  # the worker thread decodes what was coded without one, and back
-        monkeypatch.setattr(coding, "use_worker_thread", lambda device, worker=worker: worker)
-        assert decode_blocks(engine, [c for c, _ in made[int(not worker)]], [len(b) for b in blocks], streams, recipe) == blocks
+    for fork in (False, True):  # the child decodes what was coded without one, and back
+        monkeypatch.setattr(lstm_bias, "forking_allowed", lambda device, fork=fork: fork)
+        assert decode_blocks(engine, [c for c, _ in made[int(not fork)]], [len(b) for b in blocks], streams, recipe) == blocks
+
+
+@pytest.mark.parametrize("coding", [True, False])
+def test_a_child_process_that_dies_is_one_error_not_a_hang(engine, monkeypatch, coding):
+    """The child process fails at step 40 (here by an exception; a kill closes its pipe the
+    same way): the parent raises LstmzipError instead of waiting for it, and reaps it."""
+    from lstmzip.errors import LstmzipError
+
+    real = lstm_bias.LstmBias.freqs
+
+    def failing(self, t, act):
+        if t == 40:
+            raise MemoryError("the child ran out")
+        return real(self, t, act)
+
+    monkeypatch.setattr(lstm_bias, "forking_allowed", lambda device: True)
+    blocks, streams = [SAMPLE[:1500]], [2]
+    coded = [c for c, _ in encode_blocks(engine, blocks, streams, RECIPE)]
+    monkeypatch.setattr(lstm_bias.LstmBias, "freqs", failing)
+    with pytest.raises(LstmzipError, match="process ended"):
+        if coding:
+            encode_blocks(engine, blocks, streams, RECIPE)
+        else:
+            decode_blocks(engine, coded, [1500], streams, RECIPE)
+    assert lstm_bias._running == 0
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left behind
 
 
 @pytest.mark.parametrize("method", [Method.LSTM_RANS, Method.LSTM_MIX6])
@@ -183,7 +237,7 @@ def test_the_decoders_torch_ops_decode_what_its_numpy_ones_do(engine, method, mo
     bad = bytearray(coded[0])
     bad[len(bad) // 2] ^= 0x10
     for in_numpy in (True, False):
-        monkeypatch.setattr(rans, "decodes_in_numpy", lambda device, v=in_numpy: v)
+        monkeypatch.setattr(rans, "codes_in_numpy", lambda device, v=in_numpy: v)
         assert decode_blocks(engine, coded, [len(b) for b in blocks], streams, recipe) == blocks
         assert decode_blocks(engine, [bytes(bad), coded[1]], [len(b) for b in blocks], streams, recipe)[0] is None
 

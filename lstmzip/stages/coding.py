@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
 import torch
 
 from lstmzip.stages import rans
-from lstmzip.stages.bias import BiasStage
+from lstmzip.stages.lstm_bias import ForkedLstmBias, LstmBias, lstm_bias
 from lstmzip.stages.match import MatchStage
 from lstmzip.stages.mix import MixStage
 from lstmzip.stages.recipes import Recipe
@@ -36,91 +34,25 @@ def graphs_enabled(device: torch.device) -> bool:
     return device.type == "cuda" and os.environ.get("LSTMZIP_CUDA_GRAPHS", "1") != "0"
 
 
-def use_worker_thread(device: torch.device) -> bool:
-    """Whether a Predictor splits each step's work with a worker thread: on a CPU with a core
-    that torch's threads leave free."""
-    return device.type == "cpu" and torch.get_num_threads() < (os.cpu_count() or 1)
-
-
 class Predictor:
-    """Engine, context bias and match model over a RowBatch: each step's frequency rows.
+    """Each step's frequency rows over a RowBatch: the LSTM and context bias (`side`, maybe in
+    a child process: lstmzip.stages.lstm_bias), then the match model and the mixing."""
 
-    On a CPU with a core to spare (torch's threads below the core count, the CLI's default), a
-    worker thread takes part of each step: when decoding, the context bias's update and then the
-    next step's LSTM; when coding (`known`: the bytes, so the LSTM can run a step further
-    ahead, beside the coder), the context bias's and the match model's updates and then the
-    LSTM step after next. This thread updates the rest and reads what the next step needs of
-    the stages' state before its logits arrive (prepare). Each side touches only its own
-    stages' state between the hand-overs, so the result does not depend on the timing. Not on
-    CUDA, where a step is one captured graph.
-    """
-
-    def __init__(self, engine: IntegerLSTM, rows: RowBatch, recipe: Recipe, known: torch.Tensor | None = None):
-        self.engine, self.rows = engine, rows
-        self.state = engine.initial_state(rows.rows)
-        self.x = engine.start_bytes(rows.rows)
-        self.bias = BiasStage(recipe.bias, rows, engine.lut_exp)
+    def __init__(self, side: LstmBias | ForkedLstmBias, rows: RowBatch, recipe: Recipe):
+        self.side, self.rows = side, rows
         self.match = MatchStage(recipe.match, rows)
         self.mix = MixStage(recipe.mix, rows, self.match) if recipe.mix is not None else None
         self.parts = recipe.parts
-        self._pool = ThreadPoolExecutor(max_workers=1) if use_worker_thread(rows.device) else None
-        self._known = known if self._pool is not None else None  # int64 [rows, steps] when coding
-        self._logits: deque[Future] = deque()  # the coming steps' logits, from the worker
-        self._lstm_next = 1  # the first step whose LSTM the worker has not been given
-        self._biases: torch.Tensor | None = None  # the next step's context biases (BiasStage.gather)
-        # streams that join a ramped layout start from a running stream's LSTM state
-        self._joins = rows.joins() if recipe.warm_start else {}
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _lstm(self, t: int, act: torch.Tensor | None, x: torch.Tensor | None = None) -> torch.Tensor:
-        """The LSTM's step t for the active rows, on their previous bytes x (default: self.x's)."""
-        if t in self._joins:
-            dst, src = self._joins[t]
-            for part in self.state.h + self.state.c:
-                part.index_copy_(0, dst, part.index_select(0, src))
-        x = pick(self.x, act) if x is None else x
-        logits, new = self.engine.step_logits(x, self.state if act is None else self.state.select(act))
-        for full, part in zip(self.state.h + self.state.c, new.h + new.c):
-            put(full, act, part)
-        return logits
-
-    def _on_worker(self, fn: Callable, *args) -> Future:
-        """fn(*args) on the worker thread, in this thread's inference mode (tensors made in
-        inference mode may be updated in place only there) and without autograd."""
-        inference = torch.is_inference_mode_enabled()
-
-        def run():
-            with torch.inference_mode(inference), torch.no_grad():
-                return fn(*args)
-        return self._pool.submit(run)
-
-    def _lstm_on_worker(self, upto: int) -> None:
-        """Give the worker the LSTM steps before `upto` that it has not had."""
-        for s in range(self._lstm_next, min(upto, self.rows.steps)):
-            act = self.rows.active(s)
-            x = None if self._known is None else pick(self._known[:, s - 1], act)
-            self._logits.append(self._on_worker(self._lstm, s, act, x))
-        self._lstm_next = max(self._lstm_next, upto)
-
-    def _prepare(self, act: torch.Tensor | None) -> None:
-        """What the next step reads of the stages' state before the LSTM's logits are there."""
-        self._biases = self.bias.gather(act)
-        self.match.prepare(act)
-        if self.mix is not None:
-            self.mix.prepare_hi(act)
 
     def freqs(self, t: int, act: torch.Tensor | None) -> torch.Tensor:
         """int64 frequency rows (integers in 1 .. 2^24 - 1) of step t's active rows: [n, 256]
         for the byte, or [n, 16] for its first nibble where the recipe mixes. (In a captured
         CUDA graph t is the captured step's: no stream joins there.)"""
-        if self._biases is None:
-            self._prepare(act)
-        logits = self._logits.popleft().result() if self._logits else self._lstm(t, act)
-        f = self.match.adjust(self.bias.freqs(logits, act, self._biases), act)
-        self._biases = None
+        # what the stages read of their state first: with a child process, while it works
+        self.match.prepare(act)
+        if self.mix is not None:
+            self.mix.prepare_hi(act)
+        f = self.match.adjust(self.side.freqs(t, act), act)
         return f if self.mix is None else self.mix.hi(f, act)
 
     def next_freqs(self, first: torch.Tensor) -> torch.Tensor:
@@ -132,27 +64,10 @@ class Predictor:
         return [y] if self.parts == 1 else [y >> 4, y & 15]
 
     def update(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
-        put(self.x, act, y)
-        if self._pool is None or t + 1 >= self.rows.steps:  # all on this thread
-            self._update_bias_and_match(t, t_dev, y, act)
-            if self.mix is not None:
-                self.mix.update(y, act)
-            return
-        if self._known is None:  # decoding: the next LSTM step needs this byte
-            done = self._on_worker(self.bias.update, y, act)
-            self._lstm_on_worker(t + 2)
-            self.match.update(t, t_dev, y, act)
-        else:  # coding: the LSTM runs a step further ahead, on bytes already known
-            done = self._on_worker(self._update_bias_and_match, t, t_dev.clone(), y, act)
-            self._lstm_on_worker(t + 3)
+        self.side.update(t, y, act)  # first: a child process works on the next step meanwhile
+        self.match.update(t, t_dev, y, act)
         if self.mix is not None:
             self.mix.update(y, act)
-        done.result()
-        self._prepare(self.rows.active(t + 1))
-
-    def _update_bias_and_match(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
-        self.bias.update(y, act)
-        self.match.update(t, t_dev, y, act)
 
 
 def _run_steps(rows: RowBatch, step: Callable[[int, torch.Tensor | None], None], progress: Progress | None,
@@ -258,8 +173,7 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
     rows = RowBatch.of([len(b) for b in blocks], streams, dev, recipe.ramp)
     # a row that joins later reads the start byte before its first, as a decoder's row does
     mat = rows.matrix(blocks, before=int(engine.start_bytes(1)[0])).to(torch.int64)
-    pred = Predictor(engine, rows, recipe, known=mat)
-    parts = pred.parts  # symbol u = t * parts + k is part k of step t's byte
+    parts = recipe.parts  # symbol u = t * parts + k is part k of step t's byte
     T, R = rows.steps * parts, rows.rows
     start = torch.zeros((max(T, 1), R), dtype=torch.int32, device=dev)
     freq = torch.ones((max(T, 1), R), dtype=torch.int32, device=dev)
@@ -290,10 +204,9 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
     # of small ops (200 KB of training-pool English, method 16, 2 cores: compress -19%,
     # decompress -12%). Captures run inside it too, as graphs captured and replayed must.
     with torch.inference_mode():
-        try:
+        with lstm_bias(engine, rows, recipe, known=mat) as side:
+            pred = Predictor(side, rows, recipe)
             _run_steps(rows, step, None if observe else progress, graphs=observe is None)
-        finally:
-            pred.close()
         runner = _replay if graphs_enabled(dev) else None
         states, words, wrote = rans.encode(coders, start, freq, runner)
         bits = _model_bits(rows, freq, parts)
@@ -321,7 +234,7 @@ def decode_blocks(engine: IntegerLSTM, payloads: list[bytes], sizes: list[int], 
                        torch.from_numpy(word_start).to(dev), torch.from_numpy(word_start + counts).to(dev))
     mat = torch.zeros((rows.rows, max(rows.steps, 1)), dtype=torch.uint8, device=dev)
     t_dev = torch.zeros((), dtype=torch.int64, device=dev)
-    pred = Predictor(engine, rows, recipe)
+    pred: Predictor | None = None
 
     def step(t: int, act: torch.Tensor | None) -> None:
         key = rows.active_key(t)
@@ -336,10 +249,9 @@ def decode_blocks(engine: IntegerLSTM, payloads: list[bytes], sizes: list[int], 
         t_dev.add_(1)
 
     with torch.inference_mode():
-        try:
+        with lstm_bias(engine, rows, recipe, known=None) as side:
+            pred = Predictor(side, rows, recipe)
             _run_steps(rows, step, progress)
-        finally:
-            pred.close()
     damaged = dec.damaged()
     data = rows.unstream(mat.cpu().numpy())
     return [None if bad else d for d, bad in zip(data, damaged)]
