@@ -62,6 +62,21 @@ def test_int_mm_and_float_gemm_agree(default_model, inputs):
     assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("use_int_mm", [None, False])
+def test_the_recurrent_sums_worked_out_first_give_the_same_step(default_model, inputs, use_int_mm):
+    """step_logits(x, state, recurrent(state)) (a decoder's child process works out the
+    recurrent products before x is known) is step_logits(x, state), step after step, with
+    the float GEMM and with the device's own choice."""
+    engine = IntegerLSTM(default_model.qmodel, use_int_mm=use_int_mm)
+    plain = split = engine.initial_state(inputs.shape[1])
+    for t in range(inputs.shape[0]):
+        a, plain = engine.step_logits(inputs[t], plain)
+        b, split = engine.step_logits(inputs[t], split, engine.recurrent(split))
+        assert torch.equal(a, b)
+        assert all(torch.equal(u, v) for u, v in zip(plain.h + plain.c, split.h + split.c))
+    assert len(engine.layers) > 1  # a higher layer's split products were tested too
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu(default_model, inputs):

@@ -69,6 +69,7 @@ class BiasStage:
         else:
             raise ValueError(f"unknown count_scale {cfg.count_scale!r}")
         self.scale = torch.tensor(scale, dtype=torch.int64, device=dev)
+        self._pending: tuple | None = None  # prepare_update's, for this step's update
 
     def _runs(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """torch.unique(flat, return_inverse=True, return_counts=True) with every shape
@@ -108,24 +109,34 @@ class BiasStage:
         self._f = f
         return f
 
-    def update(self, y: torch.Tensor, act: torch.Tensor | None) -> None:
-        """After the step that coded y (int64 [n], the active rows): learn, shift y in."""
+    def prepare_update(self) -> None:
+        """What update needs of this step before its bytes are known (a decoder's child process
+        works it out while the parent decodes): the gradients' -p parts summed per table row,
+        those rows and their step factors."""
         ids, f = self._ids, self._f
         n, k = ids.shape
         # p(x) in Q16 as f * (2^31 // total) >> 15 (int32: see lstmzip.stages.host.context_bias)
         recip = ((1 << 31) // f.sum(dim=1, keepdim=True, dtype=torch.int64)).to(torch.int32)
-        g = f.mul(recip).bitwise_right_shift_(31 - P_BITS).neg_()
-        g.scatter_add_(1, y.unsqueeze(1), torch.full((n, 1), 1 << P_BITS, dtype=torch.int32, device=g.device))
+        g64 = f.mul(recip).bitwise_right_shift_(31 - P_BITS).neg_().to(torch.float64)
         u, run_of, count = self._runs(ids.view(-1)) if self.sync_free else torch.unique(
             ids.view(-1), return_inverse=True, return_counts=True)
         # integers below 2^53 in float64: exact in any summation order
-        sums = torch.zeros((u.shape[0], 256), dtype=torch.float64, device=g.device)
-        g64, runs = g.to(torch.float64), run_of.view(n, k)
+        sums = torch.zeros((u.shape[0], 256), dtype=torch.float64, device=f.device)
+        runs = run_of.view(n, k)
         for j in range(k):  # each order's rows (no k-fold copy of the gradients)
             sums.index_add_(0, runs[:, j], g64)
         n_u = self.row_updates.index_select(0, u)
         factor = (self.cfg.warm << 16) // ((self.cfg.warm + n_u) * self.scale.index_select(0, count))
-        # floor(floor(sum / 2^rate_shift) * factor / 2^16): the products are exact in float64
+        self._pending = (u, runs, sums, n_u, factor)
+
+    def update(self, y: torch.Tensor, act: torch.Tensor | None) -> None:
+        """After the step that coded y (int64 [n], the active rows): learn, shift y in."""
+        if self._pending is None:
+            self.prepare_update()
+        (u, runs, sums, n_u, factor), self._pending = self._pending, None
+        # the bytes' part of the gradients: + 2^P_BITS at each row's byte, in each order's row
+        at = (runs * 256 + y.unsqueeze(1)).view(-1)
+        sums.view(-1).index_add_(0, at, torch.full((at.shape[0],), float(1 << P_BITS), dtype=torch.float64, device=y.device))
         step = (sums.mul_(2.0 ** -self.cfg.rate_shift).floor_().mul_(factor.to(torch.float64).mul_(2.0 ** -16).unsqueeze(1))
                 .floor_().to(torch.int32))
         self.table.index_copy_(0, u, self.table.index_select(0, u).add_(step).clamp_(-BIAS_LIMIT, BIAS_LIMIT))

@@ -56,16 +56,33 @@ class LstmBias:
         self.bias = BiasStage(recipe.bias, rows, engine.lut_exp)
         # streams that join a ramped layout start from a running stream's LSTM state
         self._joins = rows.joins() if recipe.warm_start else {}
+        self._ready: tuple[int, list[torch.Tensor]] | None = None  # prepare's (step, recurrent sums)
+
+    def prepare(self, t: int, act: torch.Tensor | None) -> None:
+        """What can be worked out before step t - 1's bytes are known (a decoder's child process
+        does it while the parent decodes them): the context bias's update without the bytes
+        (BiasStage.prepare_update), step t's recurrent products (IntegerLSTM.recurrent)."""
+        self.bias.prepare_update()
+        self._join(t)
+        self._ready = (t, self.engine.recurrent(self.state if act is None else self.state.select(act)))
+
+    def _join(self, t: int) -> None:
+        if t in self._joins:  # (their rows are not active before t: the state they copy is t's)
+            dst, src = self._joins.pop(t)
+            for part in self.state.h + self.state.c:
+                part.index_copy_(0, dst, part.index_select(0, src))
 
     def freqs(self, t: int, act: torch.Tensor | None) -> torch.Tensor:
         """int32 [n, 256] frequency rows of step t's active rows. (In a captured CUDA graph t
         is the captured step's: no stream joins there.)"""
         biases = self.bias.gather(act)
-        if t in self._joins:
-            dst, src = self._joins[t]
-            for part in self.state.h + self.state.c:
-                part.index_copy_(0, dst, part.index_select(0, src))
-        logits, new = self.engine.step_logits(pick(self.x, act), self.state if act is None else self.state.select(act))
+        recurrent = None
+        if self._ready is not None and self._ready[0] == t:
+            recurrent, self._ready = self._ready[1], None
+        else:
+            self._join(t)
+        logits, new = self.engine.step_logits(pick(self.x, act), self.state if act is None else self.state.select(act),
+                                              recurrent)
         for full, part in zip(self.state.h + self.state.c, new.h + new.c):
             put(full, act, part)
         return self.bias.freqs(logits, act, biases)
@@ -135,6 +152,8 @@ class ForkedLstmBias:
             f = local.freqs(t, act)
             self._ring[t % AHEAD, : f.shape[0]].copy_(f)
             os.write(to_parent, b"f")
+            if self.known is None and t + 1 < rows.steps:
+                local.prepare(t + 1, rows.active(t + 1))  # while the parent decodes step t
             prev = act
 
     def freqs(self, t: int, act: torch.Tensor | None) -> torch.Tensor:
