@@ -234,7 +234,6 @@ def decode_blocks(engine: IntegerLSTM, payloads: list[bytes], sizes: list[int], 
                        torch.from_numpy(word_start).to(dev), torch.from_numpy(word_start + counts).to(dev))
     mat = torch.zeros((rows.rows, max(rows.steps, 1)), dtype=torch.uint8, device=dev)
     t_dev = torch.zeros((), dtype=torch.int64, device=dev)
-    pred: Predictor | None = None
 
     def step(t: int, act: torch.Tensor | None) -> None:
         key = rows.active_key(t)

@@ -123,17 +123,14 @@ def _encode_numpy(coders: Coders, start: np.ndarray, freq: np.ndarray) -> tuple[
         for j, rows, c, starts, ends, (lo, hi) in plan:
             f, xc = f_t[rows], x[c]
             words[t, j, c] = xc & _WORD
-            if lo <= t < hi:
-                out = xc >= (f << (63 - SCALE_BITS))
-                xc = np.where(out, xc >> 32, xc)
-                q, r = np.divmod(xc, f)
-                x[c] = (q << SCALE_BITS) + r + st_t[rows]
-            else:
-                a = (ends > t) & (starts <= t)
-                out = a & (xc >= (f << (63 - SCALE_BITS)))
-                xc = np.where(out, xc >> 32, xc)
-                q, r = np.divmod(xc, f)
-                x[c] = np.where(a, (q << SCALE_BITS) + r + st_t[rows], xc)
+            a = None if lo <= t < hi else (ends > t) & (starts <= t)  # the rows that code
+            out = xc >= (f << (63 - SCALE_BITS))
+            if a is not None:
+                out &= a
+            xc = np.where(out, xc >> 32, xc)
+            q, r = np.divmod(xc, f)
+            coded = (q << SCALE_BITS) + r + st_t[rows]
+            x[c] = coded if a is None else np.where(a, coded, xc)
             wrote[t, j, c] = out
     return torch.from_numpy(x), torch.from_numpy(words), torch.from_numpy(wrote)
 
