@@ -110,9 +110,9 @@ class BiasStage:
         return f
 
     def prepare_update(self) -> None:
-        """What update needs of this step before its bytes are known (a decoder's child process
-        works it out while the parent decodes): the gradients' -p parts summed per table row,
-        those rows and their step factors."""
+        """What update can do before this step's bytes are known (a decoder's child process
+        does it while the parent decodes them): every table entry's step as if no byte landed
+        on it, written to the table; update then redoes only the entries the bytes land on."""
         ids, f = self._ids, self._f
         n, k = ids.shape
         # p(x) in Q16 as f * (2^31 // total) >> 15 (int32: see lstmzip.stages.host.context_bias)
@@ -120,25 +120,37 @@ class BiasStage:
         g64 = f.mul(recip).bitwise_right_shift_(31 - P_BITS).neg_().to(torch.float64)
         u, run_of, count = self._runs(ids.view(-1)) if self.sync_free else torch.unique(
             ids.view(-1), return_inverse=True, return_counts=True)
-        # integers below 2^53 in float64: exact in any summation order
+        # integers below 2^53 in float64: exact in any summation order (and on the CPU a float
+        # index_add_ is ~5x an int32 one)
         sums = torch.zeros((u.shape[0], 256), dtype=torch.float64, device=f.device)
         runs = run_of.view(n, k)
         for j in range(k):  # each order's rows (no k-fold copy of the gradients)
             sums.index_add_(0, runs[:, j], g64)
         n_u = self.row_updates.index_select(0, u)
         factor = (self.cfg.warm << 16) // ((self.cfg.warm + n_u) * self.scale.index_select(0, count))
-        self._pending = (u, runs, sums, n_u, factor)
+        factor = factor.to(torch.float64).mul_(2.0 ** -16)
+        old = self.table.index_select(0, u)
+        self.table.index_copy_(0, u, old.add(self._step(sums, factor.unsqueeze(1))).clamp_(-BIAS_LIMIT, BIAS_LIMIT))
+        self.row_updates.index_copy_(0, u, n_u.add_(1).clamp_(max=self.cfg.cap))
+        self._pending = (u, runs, sums, factor, old)
+
+    def _step(self, sums: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+        """A row's summed gradients and its step factor / 2^16 (float64, exact) -> its entries'
+        int32 steps: floor(floor(sum / 2^rate_shift) * factor / 2^16)."""
+        return sums.mul(2.0 ** -self.cfg.rate_shift).floor_().mul_(factor).floor_().to(torch.int32)
 
     def update(self, y: torch.Tensor, act: torch.Tensor | None) -> None:
         """After the step that coded y (int64 [n], the active rows): learn, shift y in."""
         if self._pending is None:
             self.prepare_update()
-        (u, runs, sums, n_u, factor), self._pending = self._pending, None
-        # the bytes' part of the gradients: + 2^P_BITS at each row's byte, in each order's row
+        (u, runs, sums, factor, old), self._pending = self._pending, None
+        # the bytes' part of the gradients: + 2^P_BITS at each row's byte, in each order's row;
+        # only those entries' steps change (an entry several rows' bytes land on is written
+        # several times, with the same value)
         at = (runs * 256 + y.unsqueeze(1)).view(-1)
-        sums.view(-1).index_add_(0, at, torch.full((at.shape[0],), float(1 << P_BITS), dtype=torch.float64, device=y.device))
-        step = (sums.mul_(2.0 ** -self.cfg.rate_shift).floor_().mul_(factor.to(torch.float64).mul_(2.0 ** -16).unsqueeze(1))
-                .floor_().to(torch.int32))
-        self.table.index_copy_(0, u, self.table.index_select(0, u).add_(step).clamp_(-BIAS_LIMIT, BIAS_LIMIT))
-        self.row_updates.index_copy_(0, u, n_u.add_(1).clamp_(max=self.cfg.cap))
+        flat = sums.view(-1)
+        flat.index_add_(0, at, torch.full((at.shape[0],), float(1 << P_BITS), dtype=torch.float64, device=y.device))
+        step = self._step(flat.index_select(0, at), factor.index_select(0, runs.view(-1)))
+        entry = (u.index_select(0, runs.view(-1)) * 256).add_(y.unsqueeze(1).expand_as(runs).reshape(-1))
+        self.table.view(-1).index_copy_(0, entry, old.view(-1).index_select(0, at).add_(step).clamp_(-BIAS_LIMIT, BIAS_LIMIT))
         put(self.ctx, act, ((pick(self.ctx, act) << 8) | y) & self.ctx_mask)
