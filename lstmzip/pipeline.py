@@ -96,6 +96,12 @@ class CodingConfig:
     # ratio (eval files of 4-13 KB, default model: +0.5 to +1.2%). 0: off.
     small_block_steps: int = 1024
     small_block_len: int = 16 << 10
+    # ... in at most this many steps for the device stages' methods (10-16, lstmzip.stages),
+    # whose steps cost ~2.5x method 4's at a few rows (more ops a step). Method 16, 9 slices of
+    # 4-16 KB of training-pool English, Python and logs, 2-core Xeon: 1,024 steps 18,683 bytes,
+    # 29.5 s to compress them and 33.5 s to decompress; 512 steps 18,983 bytes (+1.6%) in 15.9
+    # and 20.0 s; 256 steps 19,539 (+4.6%) in 11.4 and 12.5 s. 0: small_block_steps.
+    device_small_block_steps: int = 512
     physical_batch: int = 0  # engine rows per call; 0 = all active streams (no effect on output)
     try_lzma: bool = True
     # how LSTM blocks are coded: None = the model's own method (models.registry: LSTM_MIXER
@@ -199,7 +205,8 @@ def weighted_line_length(data: bytes) -> float:
 def block_streams(model_data: bytes, cfg: CodingConfig, method: Method) -> int:
     """How many streams compress codes a block's model bytes in: streams of at least
     min_stream_len (longer for the methods that learn from lines or columns above), but a block
-    of at most small_block_len bytes in as many as it takes to code in small_block_steps steps."""
+    of at most small_block_len bytes in as many as it takes to code in small_block_steps steps
+    (device_small_block_steps for the device stages' methods)."""
     min_len = cfg.min_stream_len
     stages = STAGES.get(method)
     small_steps = cfg.small_block_steps
@@ -210,6 +217,8 @@ def block_streams(model_data: bytes, cfg: CodingConfig, method: Method) -> int:
     if cfg.lines_per_stream and bias is not None and bias.record:
         by_lines = int(cfg.lines_per_stream * weighted_line_length(model_data))
         min_len = max(min_len, min(by_lines, cfg.long_line_stream_len))
+    if small_steps and method in RECIPES:
+        small_steps = cfg.device_small_block_steps or small_steps
     streams = plan_streams(len(model_data), cfg, min_len)
     if streams and small_steps and len(model_data) <= cfg.small_block_len:
         streams = max(streams, min(cfg.max_streams, -(-len(model_data) // small_steps)))

@@ -76,8 +76,9 @@ def test_streams_hold_several_long_lines_with_line_contexts_only():
 
 def test_small_blocks_code_in_at_most_small_block_steps():
     """A block of at most small_block_len bytes is cut into as many streams as it takes to code in
-    small_block_steps steps (2 x for the logs model's methods); a larger one, and any with
-    small_block_steps=0 (`--best`), as min_stream_len says."""
+    small_block_steps steps (2 x for the logs model's methods, device_small_block_steps for the
+    device stages'); a larger one, and any with small_block_steps=0 (`--best`), as
+    min_stream_len says."""
     from lstmzip.container import Method
     from lstmzip.pipeline import BEST, CodingConfig, block_streams
 
@@ -93,6 +94,11 @@ def test_small_blocks_code_in_at_most_small_block_steps():
     assert block_streams(big, cfg, Method.LSTM_ADAPTIVE2) == 20
     assert block_streams(b"x" * (16 << 10), cfg, Method.LSTM_ADAPTIVE2) == 16  # 1,024 steps
     assert block_streams(b"x" * ((16 << 10) + 1), cfg, Method.LSTM_ADAPTIVE2) == 8  # 2 KiB streams
+    # the device stages' methods: in device_small_block_steps steps (0: small_block_steps)
+    assert block_streams(text, cfg, Method.LSTM_MIX6) == 9  # ceil(4227 / 512)
+    assert block_streams(text, CodingConfig(device_small_block_steps=0), Method.LSTM_MIX6) == 5
+    assert block_streams(text, BEST, Method.LSTM_MIX6) == 1
+    assert block_streams(b"x" * ((16 << 10) + 1), cfg, Method.LSTM_MIX6) == 8
     lines = (b"y" * 63 + b"\n") * 1024  # 64 KiB of short lines
     assert block_streams(lines[: 16 << 10], cfg, Method.LSTM_MIXER) == 8  # 2,048 steps
     assert block_streams(lines[: 27 << 10], cfg, Method.LSTM_MIXER) == 3  # streams of 8 KiB
