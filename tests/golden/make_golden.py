@@ -24,20 +24,11 @@ ARCHIVES = {
                                                lstm_method=Method.LSTM_MIXER),
     # (methods 10-16: made before their small blocks were cut into device_small_block_steps
     # steps, in small_block_steps as then)
-    "sample.rans.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_RANS,
-                                              device_small_block_steps=1024),
-    "sample.mix.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX,
-                                             device_small_block_steps=1024),
-    "sample.mix2.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX2,
-                                              device_small_block_steps=1024),
-    "sample.mix3.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX3,
-                                              device_small_block_steps=1024),
-    "sample.mix4.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX4,
-                                              device_small_block_steps=1024),
-    "sample.mix5.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX5,
-                                              device_small_block_steps=1024),
-    "sample.mix6.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX6,
-                                              device_small_block_steps=1024),
+    **{name: lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=method, device_small_block_steps=1024)
+       for name, method in (("sample.rans.lstmz", Method.LSTM_RANS), ("sample.mix.lstmz", Method.LSTM_MIX),
+                            ("sample.mix2.lstmz", Method.LSTM_MIX2), ("sample.mix3.lstmz", Method.LSTM_MIX3),
+                            ("sample.mix4.lstmz", Method.LSTM_MIX4), ("sample.mix5.lstmz", Method.LSTM_MIX5),
+                            ("sample.mix6.lstmz", Method.LSTM_MIX6))},
     # made on an H100 by benchmarks/device_check.py (and identical to the CPU's)
     # (by 0.8.0, before small blocks were cut into more streams: small_block_steps=0 as then)
     "sample.rans.cuda.lstmz": lstmzip.CodingConfig(lstm_method=Method.LSTM_RANS, small_block_steps=0),
