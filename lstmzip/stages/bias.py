@@ -120,8 +120,8 @@ class BiasStage:
         g64 = f.mul(recip).bitwise_right_shift_(31 - P_BITS).neg_().to(torch.float64)
         u, run_of, count = self._runs(ids.view(-1)) if self.sync_free else torch.unique(
             ids.view(-1), return_inverse=True, return_counts=True)
-        # integers below 2^53 in float64: exact in any summation order (and on the CPU a float
-        # index_add_ is ~5x an int32 one)
+        # integers below 2^53 in float64: exact in any summation order (and on the CPU a float64
+        # index_add_ takes ~1/5 of an int32 one's time)
         sums = torch.zeros((u.shape[0], 256), dtype=torch.float64, device=f.device)
         runs = run_of.view(n, k)
         for j in range(k):  # each order's rows (no k-fold copy of the gradients)
