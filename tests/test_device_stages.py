@@ -227,6 +227,55 @@ def test_a_child_process_that_dies_is_one_error_not_a_hang(engine, monkeypatch, 
         os.waitpid(-1, os.WNOHANG)  # no child left behind
 
 
+def test_a_coder_starting_in_another_thread_waits_for_the_fork(monkeypatch):
+    """A fork copies only the forking thread: a second coder (batch.py codes files in threads)
+    must not be inside torch ops while the first coder forks. The first forks under the lock
+    that a coder takes to start, so the second starts only after the fork."""
+    import threading
+
+    forking, forked, events = threading.Event(), threading.Event(), []
+
+    class SlowFork:  # stands in for ForkedLstmBias: the fork takes a while
+        def __init__(self, *args):
+            forking.set()
+            forked.wait(5)
+            events.append("forked")
+
+        def close(self):
+            pass
+
+    class InThread:
+        def __init__(self, *args):
+            events.append("second coder started")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(lstm_bias, "forking_allowed", lambda device: True)
+    monkeypatch.setattr(lstm_bias, "ForkedLstmBias", SlowFork)
+    monkeypatch.setattr(lstm_bias, "LstmBias", InThread)
+    rows = type("Rows", (), {"device": torch.device("cpu"), "steps": 2})()
+
+    def code(hold=None):
+        with lstm_bias.lstm_bias(None, rows, None, None):
+            if hold is not None:  # the first coder codes on while the second starts
+                hold.wait(5)
+
+    hold = threading.Event()
+    first = threading.Thread(target=code, args=(hold,))
+    first.start()
+    assert forking.wait(5)
+    second = threading.Thread(target=code)
+    second.start()
+    second.join(0.3)  # it would have started by now, were it not waiting
+    forked.set()
+    second.join(5)
+    hold.set()
+    first.join(5)
+    assert events == ["forked", "second coder started"]
+    assert lstm_bias._running == 0
+
+
 @pytest.mark.parametrize("method", [Method.LSTM_RANS, Method.LSTM_MIX6])
 def test_the_decoders_torch_ops_decode_what_its_numpy_ones_do(engine, method, monkeypatch):
     """A CPU decodes in numpy; the torch ops a GPU runs decode the same blocks (batched, with

@@ -190,11 +190,18 @@ def lstm_bias(engine: IntegerLSTM, rows: RowBatch, recipe: Recipe, known: torch.
     """ForkedLstmBias where forking is allowed and no other coder of this process is running
     (and there are steps to share), else LstmBias; closed on leaving."""
     global _running
+    side = None
     with _running_lock:
         fork = forking_allowed(rows.device) and _running == 0 and rows.steps > 1
         _running += 1
+        if fork:  # forked under the lock: a coder starting in another thread waits here, so
+            try:  # none of its torch ops is under way at the fork
+                side = ForkedLstmBias(engine, rows, recipe, known)
+            except BaseException:
+                _running -= 1
+                raise
     try:
-        side = ForkedLstmBias(engine, rows, recipe, known) if fork else LstmBias(engine, rows, recipe)
+        side = side or LstmBias(engine, rows, recipe)
         try:
             yield side
         finally:
