@@ -195,13 +195,14 @@ def lstm_bias(engine: IntegerLSTM, rows: RowBatch, recipe: Recipe, known: torch.
         fork = forking_allowed(rows.device) and _running == 0 and rows.steps > 1
         _running += 1
         if fork:  # forked under the lock: a coder starting in another thread waits here, so
-            try:  # none of its torch ops is under way at the fork
+            try:  # none of its torch ops is under way at the fork (the child never takes it)
                 side = ForkedLstmBias(engine, rows, recipe, known)
             except BaseException:
                 _running -= 1
                 raise
     try:
-        side = side or LstmBias(engine, rows, recipe)
+        if side is None:
+            side = LstmBias(engine, rows, recipe)
         try:
             yield side
         finally:
