@@ -89,21 +89,21 @@ class IntegerLSTM:
         d = logits.neg_().add_(top).clamp_(0, fp.EXP_TABLE_SIZE - 1)  # max - logit
         return self.lut_exp.index_select(0, d.view(-1)).view(d.shape)
 
-    def recurrent(self, state: EngineState) -> list[torch.Tensor]:
+    def recurrent(self, state: EngineState) -> torch.Tensor:
         """Layer 0's gate sums less its input's part (its product with its h): step_logits(x,
         state, these) gives what step_logits(x, state) gives, so this product can be worked out
         before x is known. (A higher layer's product with its own h is not split off: two
         half-width products cost ~1.6x one full one on the CPU.)"""
-        return [self.layers[0][0](state.h[0])]
+        return self.layers[0][0](state.h[0])
 
-    def step_logits(self, x: torch.Tensor, state: EngineState, recurrent: list[torch.Tensor] | None = None
+    def step_logits(self, x: torch.Tensor, state: EngineState, recurrent: torch.Tensor | None = None
                     ) -> tuple[torch.Tensor, EngineState]:
         """x: int64 [B] previous bytes -> int32 logits [B, 256] in 1/64 nat, next state
         (`recurrent`: self.recurrent(state), worked out before; consumed)."""
         hs, cs = [], []
         for layer, (mm, mult, shift, add) in enumerate(self.layers):
             if layer == 0:
-                acc = mm(state.h[0]) if recurrent is None else recurrent[0]
+                acc = mm(state.h[0]) if recurrent is None else recurrent
                 add = add.index_select(0, x)
             else:
                 acc = mm(torch.cat([hs[-1], state.h[layer]], dim=1))

@@ -56,12 +56,12 @@ class LstmBias:
         self.bias = BiasStage(recipe.bias, rows, engine.lut_exp)
         # streams that join a ramped layout start from a running stream's LSTM state
         self._joins = rows.joins() if recipe.warm_start else {}
-        self._ready: tuple[int, list[torch.Tensor]] | None = None  # prepare's (step, recurrent sums)
+        self._ready: tuple[int, torch.Tensor] | None = None  # prepare's (step, layer 0's recurrent sums)
 
     def prepare(self, t: int, act: torch.Tensor | None) -> None:
         """What can be worked out before step t - 1's bytes are known (a decoder's child process
         does it while the parent decodes them): the context bias's update without the bytes
-        (BiasStage.prepare_update), step t's recurrent products (IntegerLSTM.recurrent)."""
+        (BiasStage.prepare_update), step t's layer-0 recurrent product (IntegerLSTM.recurrent)."""
         self.bias.prepare_update()
         self._join(t)
         self._ready = (t, self.engine.recurrent(self.state if act is None else self.state.select(act)))
