@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--run-dir", type=Path, help="training run folder (ckpt.json, log.csv); default: beside weights")
     ap.add_argument("--val-bytes", type=int, default=65536)
     ap.add_argument("--description", default="")
+    ap.add_argument("--command", default="", help="the training command(s) to record (default: made from the run's config)")
     a = ap.parse_args()
     run = a.run_dir or a.weights.parent
     meta_run = json.loads((run / "ckpt.json").read_text()) if (run / "ckpt.json").exists() else {}
@@ -49,6 +50,10 @@ def main() -> None:
     figures = compare(model, IntegerLSTM(qm), bytes(val), streams=4)
     print(json.dumps(figures, indent=1))
 
+    run_cfg = meta_run.get("config", {})
+    # a run that continued an earlier one's weights (--init-from, --start-step) counts its steps too
+    steps = (meta_run.get("step") or 0) + run_cfg.get("start_step", 0)
+
     def sha(p: Path) -> str:
         return hashlib.sha256(lzma.open(p).read()).hexdigest()
 
@@ -56,11 +61,10 @@ def main() -> None:
         "corpus": "shared/corpora/train english.txt.xz (98% of books; 2% held out for validation) "
                   "+ python.txt.xz (~1/12 of the English bytes, half re-indented with tabs) "
                   "+ logs.txt.xz (~1/50); 4% of documents with CRLF line endings",
-        "steps": meta_run.get("step"),
-        "characters": (meta_run.get("step") or 0) * meta_run.get("config", {}).get("streams", 0)
-                      * meta_run.get("config", {}).get("seq_len", 0),
-        "command": "python -m lstmzip.training.loop " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in [("steps", meta_run.get("config", {}).get("steps"))]),
+        "steps": steps,
+        "characters": steps * run_cfg.get("streams", 0) * run_cfg.get("seq_len", 0),
+        "command": a.command or "python -m lstmzip.training.loop " + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in [("steps", run_cfg.get("steps"))]),
         "best_val_bpc_during_training": meta_run.get("best_val"),
         "pool_sha256_raw": {p: sha(pools / f"{p}.txt.xz") for p in ("english", "python", "logs")},
     }

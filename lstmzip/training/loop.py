@@ -45,6 +45,9 @@ class TrainConfig:
     # Each batch, a stream's state is zeroed with this probability, so the model learns to
     # start cold: every stream of a compressed file begins from the zero state.
     reset_prob: float = 1 / 64
+    # A run continuing an earlier one (warm restart from its weights) starts each stream's
+    # walk where that run's walk ended, so it reads the corpus on instead of re-reading it.
+    start_step: int = 0
 
 
 class BatchStream:
@@ -166,6 +169,7 @@ def fit(cfg: TrainConfig, train_data: np.ndarray, val_data: np.ndarray, out: Pat
     model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     stream = BatchStream(train_data, cfg.streams, cfg.seq_len)
+    stream.pos = (stream.pos + cfg.start_step * cfg.seq_len) % stream.n
     step, best_val, bad_evals, elapsed_before = 0, float("inf"), 0, 0.0
     resumed_state = None
     out.mkdir(parents=True, exist_ok=True)
@@ -261,13 +265,21 @@ def fit(cfg: TrainConfig, train_data: np.ndarray, val_data: np.ndarray, out: Pat
     return FitResult(best_path, step, best_val, last_train, elapsed(), stop["why"])
 
 
-def train(cfg: TrainConfig, pools: Path, out: Path, resume: bool = False) -> Path:
-    """The shipped default model's run: English pools plus a little code and logs."""
+def train(cfg: TrainConfig, pools: Path, out: Path, resume: bool = False, init_from: Path | None = None,
+          time_budget: float | None = None) -> Path:
+    """The shipped default model's run: English pools plus a little code and logs.
+
+    `init_from`: float weights (safetensors) to start from instead of random ones, e.g. the
+    shipped default's, with cfg.start_step set to the steps they were trained for."""
     torch.set_num_threads(cfg.threads)
     train_data, val_data = build_corpus(pools, cfg.seed, cfg.val_bytes)
     print(f"corpus: train {len(train_data):,} bytes, validation {len(val_data):,} bytes", flush=True)
-    res = fit(cfg, train_data, val_data, out, resume and (out / "ckpt.json").exists(),
-              on_eval=lambda st, tr, val, el: print(f"step {st} train {tr:.4f} val {val:.4f} ({el:.0f}s)", flush=True))
+    init = None
+    if init_from is not None:
+        init = FloatLSTM(cfg.model)
+        init.load_state_dict(load_file(init_from))
+    res = fit(cfg, train_data, val_data, out, resume and (out / "ckpt.json").exists(), init=init,
+              time_budget=time_budget, on_eval=lambda st, tr, val, el: print(f"step {st} train {tr:.4f} val {val:.4f} ({el:.0f}s)", flush=True))
     return res.float_path
 
 
@@ -282,11 +294,18 @@ def main() -> None:
     ap.add_argument("--streams", type=int, default=128)
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (not part of the schedule: resumable with another count)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init-from", type=Path, help="float weights to continue from (a warm restart)")
+    ap.add_argument("--start-step", type=int, default=0,
+                    help="steps the --init-from weights were trained for: the data walk goes on from there")
+    ap.add_argument("--time-budget", type=float, help="seconds; the cosine decay runs over time (--steps caps it)")
     a = ap.parse_args()
     cfg = TrainConfig(model=ModelConfig(a.layers, a.hidden, a.embed), streams=a.streams, seq_len=a.seq_len,
-                      steps=a.steps, lr=a.lr)
-    train(cfg, a.pools, a.out, a.resume)
+                      steps=a.steps, lr=a.lr, warmup=a.warmup, start_step=a.start_step,
+                      threads=a.threads)
+    train(cfg, a.pools, a.out, a.resume, a.init_from, a.time_budget)
 
 
 if __name__ == "__main__":
