@@ -7,8 +7,10 @@ checks it is identical, and prints one JSON object (sizes, seconds, peak RSS). M
 and warm-up are not timed; reading the file is not timed.
 
 Peak RSS is VmHWM from /proc/self/status where there is one: the high-water mark of this
-program since exec. (getrusage's ru_maxrss would also count the parent's memory the child
-carried between fork and exec.)
+program since exec (getrusage's ru_maxrss would also count the parent's memory the child
+carried between fork and exec), plus the largest peak of the processes it forked and waited
+for: block methods 10-16 run their LSTM in a forked child on a Linux CPU. Pages the two share
+(torch's libraries, the weights) are counted in each, so it is an upper bound.
 """
 from __future__ import annotations
 
@@ -31,16 +33,17 @@ def _lstmzip_codec(model: str, threads: int, device: str = "cpu"):
 
 
 def peak_rss_mib() -> float:
+    import resource
+
+    unit = (1 << 20) if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / unit
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+                return int(line.split()[1]) / 1024 + children
     except OSError:
         pass
-    import resource
-
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / unit + children
 
 
 def main(argv: list[str] | None = None) -> int:

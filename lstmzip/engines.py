@@ -69,11 +69,11 @@ def engine_for(model: LoadedModel, device: str = "cpu") -> IntegerLSTM:
 def lstm_method_for(model: LoadedModel) -> Method:
     """How this model's LSTM blocks are coded when the caller does not say: a shipped model's
     registry entry, else the `block_method` its file records (lstmzip train writes the method
-    of the model it fine-tuned from), else 4."""
+    of the model it fine-tuned from), else the default model's."""
     shipped = registry.block_method(model.sha256)
     if shipped is not None:
         return Method(shipped)
-    method = model.meta.get("block_method", int(Method.LSTM_ADAPTIVE2))
+    method = model.meta.get("block_method", registry.FALLBACK_METHOD)
     if method not in [int(m) for m in LSTM_METHODS]:
         raise LstmzipError(f"model {model.name} asks for block method {method!r}, which this lstmzip cannot write")
     return Method(method)

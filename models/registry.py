@@ -39,22 +39,29 @@ SHIPPED: dict[str, ShippedModel] = {
     m.name: m
     for m in [
         ShippedModel(
-            "default", "default.lstmzm", "9067a4fbb5d015e12597c21d559a827cd7ba662d7f101535816f46a18932d2ab",
-            "English text (2 x 256 LSTM + context bias + match model), the CPU default",
-            (("alice29", 1.806), ("book1", 2.050), ("bible", 1.616)),
+            "default", "default.lstmzm", "e80b90299c5d0b57ddfb296b4ab3859b3e29b943295217f18c22e56edbad6f6e",
+            "English and general text: 2 x 256 LSTM mixed with context models (block method 16)",
+            (("alice29", 1.695), ("book1", 1.939), ("bible", 1.378)),
+            block_method=16,
         ),
         ShippedModel(
             "python", "python.lstmzm", "cba6925be19a8647ddc786f1d0c87b862008632b5a55d983a3a2e61521100810",
-            "Python source: default fine-tuned for 30 min on the CPU with lstmzip train",
+            "Python source: default-0.16 fine-tuned for 30 min on the CPU with lstmzip train",
             (("12 held-out .py files", 0.946),),
             # method 7 on its held-out files: 0.951 (0.956 before MATCH_V5, domain_python_v05_method7.md)
             block_method=6,
         ),
         ShippedModel(
             "logs", "logs.lstmzm", "a3493587ee5128eaeaf50e7e47d69a21303ca7da542d2082fc8c190b888ea59d",
-            "Logs: default fine-tuned for 80 min on the CPU with lstmzip train; codes with block method 9",
+            "Logs: default-0.16 fine-tuned for 80 min on the CPU with lstmzip train; codes with block method 9",
             (("8 held-out log files", 0.2245),),
             block_method=9,
+        ),
+        ShippedModel(
+            "default-0.16", "default-0.16.lstmzm", "9067a4fbb5d015e12597c21d559a827cd7ba662d7f101535816f46a18932d2ab",
+            "The default model of lstmzip 0.1 to 0.16 (98 M characters of training), for its archives",
+            (("alice29, method 4", 1.777), ("book1", 2.032), ("bible", 1.446)),
+            retired=True,
         ),
         ShippedModel(
             "logs-0.3", "logs-0.3.lstmzm", "4497d8fb75703362c55f568c27e0a3da9f529dab80fd80de1540066af088af54",
@@ -64,6 +71,11 @@ SHIPPED: dict[str, ShippedModel] = {
         ),
     ]
 }
+
+
+# how a model that names no block method codes (one trained from scratch, or a file of an
+# older lstmzip): as the default model does
+FALLBACK_METHOD = SHIPPED[DEFAULT_MODEL].block_method
 
 
 def names() -> list[str]:

@@ -63,15 +63,21 @@ def test_several_blocks():
     assert lstmzip.decompress(packed) == data
 
 
-def test_archive_bytes_independent_of_batch_and_threads():
+@pytest.mark.parametrize("method, runs", [
+    (4, [(2, 0), (1, 0), (2, 7), (1, 1)]),  # (threads, engine batch); method 4 honours physical_batch
+    (16, [(2, 0), (1, 0)]),  # the default model's method: its LSTM in a child process, its own batching
+])
+def test_archive_bytes_independent_of_batch_and_threads(method, runs):
     """Same archive for engine batches 1, 7 and all streams, and torch threads 1 and 2."""
+    from lstmzip.container import Method
+
     data = data_file("anne.txt")[:3000]
     outs = []
     before = torch.get_num_threads()
     try:
-        for threads, batch in [(2, 0), (1, 0), (2, 7), (1, 1)]:
+        for threads, batch in runs:
             torch.set_num_threads(threads)
-            cfg = CodingConfig(min_stream_len=250, physical_batch=batch, try_lzma=False)
+            cfg = CodingConfig(min_stream_len=250, physical_batch=batch, try_lzma=False, lstm_method=Method(method))
             outs.append(lstmzip.compress(data, config=cfg))
     finally:
         torch.set_num_threads(before)
@@ -186,13 +192,13 @@ def test_auto_model_picks_the_logs_model_for_logs_and_the_python_model_for_pytho
 
 
 def test_domain_models_code_with_their_methods():
-    """The logs model's blocks use method 9, the python model's 6 (models.registry), the default model's 4."""
+    """The logs model's blocks use method 9, the python model's 6 (models.registry), the default model's 16."""
 
     from lstmzip import container as ct
 
     text = b"".join(b"2016-12-19 10:31:%02d INFO worker %d started\n" % (i % 60, i % 7) for i in range(200))
     for model, method in (("logs", ct.Method.LSTM_MIXER), ("python", ct.Method.LSTM_RAMP),
-                          ("default", ct.Method.LSTM_ADAPTIVE2)):
+                          ("default", ct.Method.LSTM_MIX6)):
         packed = lstmzip.compress(text, model, lstmzip.CodingConfig(try_lzma=False, min_stream_len=1024))
         f = io.BytesIO(packed)
         ct.read_header(f)

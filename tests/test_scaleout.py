@@ -3,6 +3,7 @@ archives byte-identical to in-process coding, a worker killed mid-job, the clust
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 pytest.importorskip("ray")
 
 from lstmzip import api  # noqa: E402
+from lstmzip.container import Method  # noqa: E402
 from lstmzip.errors import BlockDamaged, LstmzipError  # noqa: E402
 from lstmzip.pipeline import CodingConfig  # noqa: E402
 from lstmzip.scaleout import BlockPool, ScaleOut  # noqa: E402
@@ -23,6 +25,8 @@ from tests.ray_cluster import LocalRayCluster  # noqa: E402
 
 # Many short streams per block: a block costs about a second on one core.
 CFG = CodingConfig(block_size=24 << 10, min_stream_len=256)
+# The tests of a pool's faults (not of what the blocks hold) code with method 4: fewer ops a step.
+FAULTS = dataclasses.replace(CFG, lstm_method=Method.LSTM_ADAPTIVE2)
 
 
 def _text(n: int) -> bytes:
@@ -65,8 +69,8 @@ def test_cluster_archive_is_byte_identical_and_decodes_anywhere(cluster):
 
 
 def test_worker_killed_mid_job_is_retried(cluster):
-    data = _text(6 * CFG.block_size)
-    here = api.compress(data, config=CFG)
+    data = _text(6 * FAULTS.block_size)
+    here = api.compress(data, config=FAULTS)
     with BlockPool(ScaleOut(cluster=cluster.address)) as pool:
         victim = pool.info["pids"][0]
         done = []
@@ -77,7 +81,7 @@ def test_worker_killed_mid_job_is_retried(cluster):
             done.append(n)
 
         out = io.BytesIO()
-        api.compress_stream(io.BytesIO(data), out, config=CFG, pool=pool, progress=progress)
+        api.compress_stream(io.BytesIO(data), out, config=FAULTS, pool=pool, progress=progress)
     assert out.getvalue() == here
     assert sum(done) == len(data)
     with pytest.raises(ProcessLookupError):
@@ -85,8 +89,8 @@ def test_worker_killed_mid_job_is_retried(cluster):
 
 
 def test_damaged_block_reported_by_workers(cluster):
-    data = _text(3 * CFG.block_size)
-    archive = bytearray(api.compress(data, config=CFG))
+    data = _text(3 * FAULTS.block_size)
+    archive = bytearray(api.compress(data, config=FAULTS))
     archive[len(archive) // 2] ^= 0x40  # inside the second block's payload
     with BlockPool(ScaleOut(cluster=cluster.address)) as pool:
         with pytest.raises(BlockDamaged, match="block 1"):

@@ -115,7 +115,7 @@ def load_init(name: str):
 
 def inherited_method(init_from: str | None) -> int:
     """The block method a trained model codes with: that of the model it was fine-tuned from
-    (a shipped model's, or the `block_method` a model file records), else 4."""
+    (a shipped model's, or the `block_method` a model file records), else the default model's."""
     from lstmzip.engines import load_model, lstm_method_for
     from lstmzip.models import registry
 
@@ -123,8 +123,8 @@ def inherited_method(init_from: str | None) -> int:
         try:
             return int(lstm_method_for(load_model(init_from)))
         except LstmzipError:  # an unreadable file, or one that asks for an unknown method
-            return 4
-    return 4  # float weights, or from scratch
+            return registry.FALLBACK_METHOD
+    return registry.FALLBACK_METHOD  # float weights, or from scratch
 
 
 def split(corpus: sources.Corpus, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, str]:

@@ -10,7 +10,8 @@ from lstmzip.container import Method
 
 HERE = Path(__file__).resolve().parent
 ORIGINAL = HERE / "sample.txt"
-# archive name -> how it was made; several streams, LSTM forced
+# archive name -> how today's encoder makes it with today's default model; several streams,
+# LSTM forced
 ARCHIVES = {
     "sample.txt.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM),
     "sample.adaptive.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_ADAPTIVE),
@@ -22,21 +23,19 @@ ARCHIVES = {
                                                  lstm_method=Method.LSTM_COLUMNS),
     "sample.mixer.lstmz": lstmzip.CodingConfig(min_stream_len=700, columns_stream_len=0, try_lzma=False,
                                                lstm_method=Method.LSTM_MIXER),
-    # (methods 10-16: made before their small blocks were cut into device_small_block_steps
-    # steps, in small_block_steps as then)
-    **{name: lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=method, device_small_block_steps=1024)
+    **{name: lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=method)
        for name, method in (("sample.rans.lstmz", Method.LSTM_RANS), ("sample.mix.lstmz", Method.LSTM_MIX),
                             ("sample.mix2.lstmz", Method.LSTM_MIX2), ("sample.mix3.lstmz", Method.LSTM_MIX3),
                             ("sample.mix4.lstmz", Method.LSTM_MIX4), ("sample.mix5.lstmz", Method.LSTM_MIX5),
                             ("sample.mix6.lstmz", Method.LSTM_MIX6))},
-    # made on an H100 by benchmarks/device_check.py (and identical to the CPU's)
-    # (by 0.8.0, before small blocks were cut into more streams: small_block_steps=0 as then)
-    "sample.rans.cuda.lstmz": lstmzip.CodingConfig(lstm_method=Method.LSTM_RANS, small_block_steps=0),
 }
-# Decoded, no longer written: what lstmzip 0.3 wrote with its `logs` model (method 5,
-# min_stream_len=700), which 0.4 replaced and keeps as `logs-0.3`, found by its sha256.
-DECODE_ONLY = ["sample.logs03.lstmz"]
-
+# Decoded, no longer written: their models were replaced and ship under another name, found by
+# sha256. default-0.16/: one archive per method (the names above) written with the default model
+# of lstmzip 0.1 to 0.16 (`default-0.16`), sample.rans.cuda.lstmz made on an H100 by
+# benchmarks/device_check.py (identical to the CPU's); sample.logs03.lstmz: what lstmzip 0.3
+# wrote with its `logs` model (method 5, min_stream_len=700), kept as `logs-0.3`.
+DEFAULT_016 = HERE / "default-0.16"
+DECODE_ONLY = ["sample.logs03.lstmz"] + sorted(f"default-0.16/{p.name}" for p in DEFAULT_016.glob("*.lstmz"))
 
 if __name__ == "__main__":
     data = ORIGINAL.read_bytes()
