@@ -24,11 +24,12 @@ class ShippedModel:
     filename: str
     sha256: str
     description: str
-    bpc: tuple[tuple[str, float], ...] = ()  # measured by benchmarks/eval_files.py (actual archive bpc)
-    # the archive block method its LSTM blocks are coded with (lstmzip.container.Method): 4 for
-    # English, 6 for code, 9 for logs (line and field contexts, which cost English a few %;
-    # ramped streams; 7 adds the line above's fields and warm-started streams, 8 a column APM
-    # and longer streams, 9 the bias mixer)
+    # actual archive bpc: benchmarks/eval_bench.py (default), benchmarks/domain_heldout.py (python, logs)
+    bpc: tuple[tuple[str, float], ...] = ()
+    # the archive block method its LSTM blocks are coded with (lstmzip.container.Method): 16 for
+    # English (context mixing; 4 before 0.17), 6 for code, 9 for logs (line and field contexts,
+    # which cost English a few %; ramped streams; 7 adds the line above's fields and
+    # warm-started streams, 8 a column APM and longer streams, 9 the bias mixer)
     block_method: int = 4
     # kept so that archives made with it still decode (found by sha256), but no longer listed
     # or picked by --model auto
