@@ -132,13 +132,16 @@ def test_sample_is_reproducible():
     a = lstmzip.sample(prime=b"The ", length=40, seed=7, temperature=0.8)
     assert a == lstmzip.sample(prime=b"The ", length=40, seed=7, temperature=0.8)
     assert a != lstmzip.sample(prime=b"The ", length=40, seed=8, temperature=0.8)
-    # pinned: the integer engine and SplitMix64 give these bytes on every machine
-    assert a == b"day from the water was the queen brother"
-    assert lstmzip.sample(prime=b"The ", length=20, temperature=0) == b"street of the street"
+    # pinned: the integer engine and SplitMix64 give these bytes on every machine (with 0.16's
+    # default model, whose bytes were pinned on earlier machines, and with today's)
+    old = "default-0.16"
+    assert lstmzip.sample(old, prime=b"The ", length=40, seed=7, temperature=0.8) == b"day from the water was the queen brother"
+    assert lstmzip.sample(old, prime=b"The ", length=20, temperature=0) == b"street of the street"
+    assert a == b"plantic before another intradid to compl"
 
 
 def test_sample_cli(runner):
-    r = runner.invoke(app, ["sample", "--prime", "The ", "-n", "40", "--seed", "7"])
+    r = runner.invoke(app, ["sample", "--prime", "The ", "-n", "40", "--seed", "7", "--model", "default-0.16"])
     assert r.exit_code == 0 and r.stdout_bytes == b"day from the water was the queen brother\n"
     r = runner.invoke(app, ["sample", "--temperature", "11"])
     assert r.exit_code == 1 and "temperature" in r.stderr
