@@ -68,7 +68,7 @@ def test_several_blocks():
     (16, [(2, 0), (1, 0)]),  # the default model's method: its LSTM in a child process, its own batching
 ])
 def test_archive_bytes_independent_of_batch_and_threads(method, runs):
-    """Same archive for engine batches 1, 7 and all streams, and torch threads 1 and 2."""
+    """Same archive for torch threads 1 and 2, and (method 4) engine batches 1, 7 and all streams."""
     from lstmzip.container import Method
 
     data = data_file("anne.txt")[:3000]
