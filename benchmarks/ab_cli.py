@@ -11,6 +11,13 @@ PYTHONPATH ("-": none, the interpreter's installed lstmzip), and extra compress 
 older release is a clone at its tag with its own virtual environment (`pip install -e` there).
 The first build is the baseline: each other one's speed is given as a ratio to it, per round
 and over all rounds (total time against total time).
+
+--import-baseline PYTHON also times `PYTHON -c "import torch"` in every round, and gives each
+build's times as multiples of it (issue 23's small-input target: a 4 KB file through the CLI
+in at most twice the import):
+
+    python benchmarks/ab_cli.py xargs.1 --rounds 5 --import-baseline python \
+        --build this python . "" --out benchmarks/results/small_input
 """
 from __future__ import annotations
 
@@ -69,6 +76,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--build", nargs=4, action="append", metavar=("LABEL", "PYTHON", "TREE", "ARGS"), required=True)
     ap.add_argument("--out", type=Path, help="write OUT.json and OUT.md")
+    ap.add_argument("--import-baseline", metavar="PYTHON", help='time PYTHON -c "import torch" in every round')
     args = ap.parse_args()
     builds = [dict(label=b[0], python=b[1], tree=b[2], args=shlex.split(b[3])) for b in args.build]
     data = args.file.read_bytes()
@@ -79,7 +87,13 @@ def main() -> None:
         for b in builds:
             b["what"] = describe(b, work)
             print(f"{b['label']}: {b['what']}, compress {' '.join(b['args']) or '(defaults)'}")
+        imports = []
         for r in range(1, args.rounds + 1):
+            if args.import_baseline:
+                start = time.perf_counter()
+                subprocess.run([args.import_baseline, "-c", "import torch"], cwd=work, check=True)
+                imports.append(round(time.perf_counter() - start, 2))
+                print(f"round {r} import torch: {imports[-1]:6.2f} s", flush=True)
             for b in builds:
                 arc, back = Path(work) / f"{b['label']}.lstmz", Path(work) / f"{b['label']}.out"
                 c = run(b, ["compress", "-q", "-f", *b["args"], "-o", str(arc), str(src)], work)
@@ -106,11 +120,22 @@ def main() -> None:
             summary[b["label"]][key] = dict(pooled=round(pooled, 3), per_round=[round(x, 3) for x in per_round])
             print(f"{b['label']} {key[:-2]}: {pooled:.2f}x {base}'s speed over all rounds "
                   f"(per round {min(per_round):.2f}-{max(per_round):.2f}x)")
+    against_import = {}
+    for b in builds if imports else []:
+        against_import[b["label"]] = {}
+        for key in ("compress_s", "decompress_s"):
+            mine = [x[key] for x in rows if x["build"] == b["label"]]
+            pooled, per_round = sum(mine) / sum(imports), [m / i for m, i in zip(mine, imports)]
+            against_import[b["label"]][key] = dict(pooled=round(pooled, 3), per_round=[round(x, 3) for x in per_round])
+            print(f"{b['label']} {key[:-2]}: {pooled:.2f}x the import's time over all rounds "
+                  f"(per round {min(per_round):.2f}-{max(per_round):.2f}x)")
     if args.out:
         machine = f"{cpu_name()}, {os.cpu_count()} cores, {platform.system()}"
         report = dict(file=str(args.file), bytes=len(data), machine=machine, rounds=rows,
                       builds=[dict(label=b["label"], what=b["what"], args=b["args"]) for b in builds],
                       speed_against_first=summary, date=time.strftime("%Y-%m-%d"))
+        if imports:
+            report.update(import_torch_s=imports, time_against_import=against_import)
         args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
         lines = [f"# CLI A/B: {args.file.name} ({len(data):,} bytes)", "",
                  f"{report['date']}, {machine}; `python benchmarks/ab_cli.py`, {args.rounds} rounds, builds "
@@ -124,6 +149,13 @@ def main() -> None:
             for key, v in s.items():
                 lines.append(f"- {label}, {key[:-2]}: {v['pooled']:.2f}x `{base}`'s speed over all rounds "
                              f"(per round {min(v['per_round']):.2f}-{max(v['per_round']):.2f}x)")
+        if imports:
+            lines.append(f"- `{args.import_baseline} -c \"import torch\"` per round: "
+                         + ", ".join(f"{t:.2f}" for t in imports) + " s")
+            for label, s in against_import.items():
+                for key, v in s.items():
+                    lines.append(f"- {label}, {key[:-2]}: {v['pooled']:.2f}x the import's time over all rounds "
+                                 f"(per round {min(v['per_round']):.2f}-{max(v['per_round']):.2f}x)")
         args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 

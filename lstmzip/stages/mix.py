@@ -157,6 +157,13 @@ MIX_V5 = dataclasses.replace(MIX_V4, match_set_edges=(16, 48))
 # and 1.8572 (twice and four times the counters' memory for <= 0.16%: collisions cost little
 # here); class_shift 0 / 2 / 3 1.9611 / 1.9605 / 1.9607, Python 1.3915 / 1.3910 / 1.3905, logs
 # 0.7061 / 0.7062 / 0.7065 against 1.9602 / 1.3903 / 0.7056.
+# Tried after 0.17.0, not taken (method 16, 0.17's default model; 300 KB of Python and of logs, 256
+# KB of English from the training pool, bpc): a sixth counter table keyed by sparse contexts,
+# bytes 2-3 / 2 / 2-4 / 3-4 back (the last byte skipped): Python 1.3605 / 1.3605 / 1.3601 /
+# 1.3602, logs 0.7055 / 0.7066 / 0.7046 / 0.7043, English 2.0756 / 2.0758 / 2.0757 / 2.0754
+# against 1.3599 / 0.7067 / 2.0751 (logs -0.3% at best, for one more input on every file).
+# Counters allowed nearer 0 and 1 (P_LOW 128 / 32 instead of 512): Python 1.3597 / 1.3595, logs
+# 0.7065 / 0.7062, English 2.0756 / 2.0758 (within 0.05%).
 
 
 def table_bits(model_len: int, most: int) -> int:
