@@ -1,10 +1,12 @@
 """Per eval file: the default of this tree (an eval_bench.py run) beside lstmzip 0.7.0's default,
 method 16 with 0.16's model and lpaq1 9 (a mix_ablation.py --eval run). Sizes only: both runs
 round-tripped every archive, and a codec's bytes do not depend on the run (speeds do: they
-are in the eval_bench run's own table).
+are in the eval_bench run's own table). --before LABEL JSON adds an earlier eval_bench run's
+default (an earlier release's model) as a column.
 
     python benchmarks/compare_eval.py --bench benchmarks/results/bench_eval.json \
-        --mix benchmarks/results/mix_eval.json --out benchmarks/results/default_vs_peers
+        --mix benchmarks/results/mix_eval.json [--before "0.17.0 default" OLD.json] \
+        --out benchmarks/results/default_vs_peers
 """
 from __future__ import annotations
 
@@ -18,12 +20,17 @@ def main() -> None:
     ap.add_argument("--bench", type=Path, required=True, help="eval_bench.py's JSON (this tree's default)")
     ap.add_argument("--mix", type=Path, required=True, help="mix_ablation.py --eval's JSON (m4, m16, lpaq1)")
     ap.add_argument("--codec", default="lstmzip:default")
+    ap.add_argument("--before", nargs=2, metavar=("LABEL", "JSON"), help="an earlier eval_bench.py run's default")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     bench, mix = json.loads(a.bench.read_text()), json.loads(a.mix.read_text())
     ours = {r["file"]: r for r in bench["results"] if r["codec"] == a.codec}
     peers = {(r["file"], r["codec"]): r for r in bench["results"]}
-    cols = [("this default", None), ("0.7.0 default (method 4)", "m4"), ("0.16.0 method 16", "m16"), ("lpaq1 9", "lpaq1")]
+    earlier = {}
+    if a.before:
+        earlier = {r["file"]: r for r in json.loads(Path(a.before[1]).read_text())["results"] if r["codec"] == a.codec}
+    cols = ([("this default", None)] + ([(a.before[0], None)] if a.before else [])
+            + [("0.7.0 default (method 4)", "m4"), ("0.16.0 method 16", "m16"), ("lpaq1 9", "lpaq1")])
     rows, tot = [], {c: 0.0 for c, _ in cols} | {"gzip": 0.0, "bz2": 0.0, "xz": 0.0, "bytes": 0}
     below = {c: 0 for c, _ in cols[1:]}
     for m in mix["rows"]:
@@ -31,7 +38,9 @@ def main() -> None:
         if name not in ours:
             continue
         n = m["bytes"]
-        vals = {"this default": ours[name]["bpc"]} | {c: m[k]["bpc"] for c, k in cols[1:]}
+        vals = {"this default": ours[name]["bpc"]} | {c: m[k]["bpc"] for c, k in cols[1:] if k}
+        if a.before:
+            vals[a.before[0]] = earlier[name]["bpc"]
         vals |= {k: peers[(name, k)]["bpc"] for k in ("gzip", "bz2", "xz")}
         for c in vals:
             tot[c] += vals[c] * n
@@ -46,7 +55,8 @@ def main() -> None:
              f"{bench['meta']['date']}); gzip, bzip2 and xz from the same run. 0.7.0's default, method 16 with the 0.16 "
              f"model and lpaq1 9: {a.mix} ({mix['meta']['version']}, {mix['meta']['machine']}; method 4 with the "
              "0.16 model writes 0.7.0's bytes; its method 16 figures coded blocks of <= 16 KiB in 1,024 steps, "
-             "this tree in 512). Made by `python benchmarks/compare_eval.py`.", "",
+             "this tree in 512)" + (f"; {a.before[0]}: {a.before[1]}" if a.before else "")
+             + ". Made by `python benchmarks/compare_eval.py`.", "",
              "| file | bytes | " + " | ".join(heads) + " |", "|---|---:|" + "---:|" * len(heads)]
     for f, n, vals in rows:
         best = min(vals[k] for k in keys)

@@ -47,16 +47,18 @@ def test_archives_of_a_replaced_shipped_model_still_decode():
     assert "logs-0.3" not in registry.names() and "logs" in registry.names()
 
 
-def test_archives_of_the_default_model_of_0_16_still_decode():
-    """Archives of lstmzip 0.16 and earlier name `default`, whose model 0.17 replaced: the old
-    one is found by its sha256 (shipped as `default-0.16`, retired), and new archives name the new one."""
+@pytest.mark.parametrize("retired, replaced_by", [("default-0.16", "0.17"), ("default-0.17", "0.18")])
+def test_archives_of_an_earlier_default_model_still_decode(retired, replaced_by):
+    """Archives of earlier releases name `default`, whose model a later release replaced: the old
+    one is found by its sha256 (shipped under another name, retired), and new archives name the
+    new one."""
     from lstmzip.engines import model_for_archive
     from lstmzip.models import registry
 
-    old = io.BytesIO((GOLDEN / "default-0.16" / "sample.adaptive2.lstmz").read_bytes())
+    old = io.BytesIO((GOLDEN / retired / "sample.adaptive2.lstmz").read_bytes())
     header = container.read_header(old)
-    assert header.model_name == "default" and header.model_sha256 == registry.SHIPPED["default-0.16"].sha256
-    assert model_for_archive(header.model_name, header.model_sha256).sha256 == registry.SHIPPED["default-0.16"].sha256
+    assert header.model_name == "default" and header.model_sha256 == registry.SHIPPED[retired].sha256
+    assert model_for_archive(header.model_name, header.model_sha256).sha256 == registry.SHIPPED[retired].sha256
     new = container.read_header(io.BytesIO((GOLDEN / "sample.adaptive2.lstmz").read_bytes()))
     assert new.model_name == "default" and new.model_sha256 == registry.SHIPPED["default"].sha256
-    assert "default-0.16" not in registry.names()
+    assert retired not in registry.names() and registry.SHIPPED[retired].retired
