@@ -107,28 +107,28 @@ def main() -> None:
                       flush=True)
     base = builds[0]["label"]
 
-    def ratios(label: str, key: str) -> tuple[float, list[float]]:
-        mine = [x[key] for x in rows if x["build"] == label]
-        theirs = [x[key] for x in rows if x["build"] == base]
-        return sum(theirs) / sum(mine), [t / m for t, m in zip(theirs, mine)]
+    def times(label: str, key: str) -> list[float]:
+        return [x[key] for x in rows if x["build"] == label]
 
-    summary = {}
-    for b in builds[1:]:
-        summary[b["label"]] = {}
-        for key in ("compress_s", "decompress_s"):
-            pooled, per_round = ratios(b["label"], key)
-            summary[b["label"]][key] = dict(pooled=round(pooled, 3), per_round=[round(x, 3) for x in per_round])
-            print(f"{b['label']} {key[:-2]}: {pooled:.2f}x {base}'s speed over all rounds "
-                  f"(per round {min(per_round):.2f}-{max(per_round):.2f}x)")
-    against_import = {}
-    for b in builds if imports else []:
-        against_import[b["label"]] = {}
-        for key in ("compress_s", "decompress_s"):
-            mine = [x[key] for x in rows if x["build"] == b["label"]]
-            pooled, per_round = sum(mine) / sum(imports), [m / i for m, i in zip(mine, imports)]
-            against_import[b["label"]][key] = dict(pooled=round(pooled, 3), per_round=[round(x, 3) for x in per_round])
-            print(f"{b['label']} {key[:-2]}: {pooled:.2f}x the import's time over all rounds "
-                  f"(per round {min(per_round):.2f}-{max(per_round):.2f}x)")
+    def table(pairs: dict, what: str) -> dict:
+        """{label: {key: pooled and per-round num / den}} for pairs {label: (num(key), den(key))},
+        each printed with what the ratio is."""
+        out = {}
+        for label, (num, den) in pairs.items():
+            out[label] = {}
+            for key in ("compress_s", "decompress_s"):
+                n, d = num(key), den(key)
+                per_round = [a / b for a, b in zip(n, d)]
+                out[label][key] = dict(pooled=round(sum(n) / sum(d), 3), per_round=[round(x, 3) for x in per_round])
+                print(f"{label} {key[:-2]}: {sum(n) / sum(d):.2f}x {what} over all rounds "
+                      f"(per round {min(per_round):.2f}-{max(per_round):.2f}x)")
+        return out
+
+    # speed against the first build (its time over the build's); time against the import
+    summary = table({b["label"]: (lambda k: times(base, k), lambda k, b=b: times(b["label"], k))
+                     for b in builds[1:]}, f"`{base}`'s speed")
+    against_import = table({b["label"]: (lambda k, b=b: times(b["label"], k), lambda k: imports)
+                            for b in builds}, "the import's time") if imports else {}
     if args.out:
         machine = f"{cpu_name()}, {os.cpu_count()} cores, {platform.system()}"
         report = dict(file=str(args.file), bytes=len(data), machine=machine, rounds=rows,
@@ -145,16 +145,13 @@ def main() -> None:
         lines += [f"| {x['round']} | {x['build']} | {x['compress_s']:.2f} | {x['decompress_s']:.2f} | {x['bytes']:,} |"
                   for x in rows]
         lines.append("")
-        for label, s in summary.items():
-            for key, v in s.items():
-                lines.append(f"- {label}, {key[:-2]}: {v['pooled']:.2f}x `{base}`'s speed over all rounds "
-                             f"(per round {min(v['per_round']):.2f}-{max(v['per_round']):.2f}x)")
-        if imports:
-            lines.append(f"- `{args.import_baseline} -c \"import torch\"` per round: "
-                         + ", ".join(f"{t:.2f}" for t in imports) + " s")
-            for label, s in against_import.items():
+        for result, what in ((summary, f"`{base}`'s speed"), (against_import, "the import's time")):
+            if result is against_import and imports:
+                lines.append(f"- `{args.import_baseline} -c \"import torch\"` per round: "
+                             + ", ".join(f"{t:.2f}" for t in imports) + " s")
+            for label, s in result.items():
                 for key, v in s.items():
-                    lines.append(f"- {label}, {key[:-2]}: {v['pooled']:.2f}x the import's time over all rounds "
+                    lines.append(f"- {label}, {key[:-2]}: {v['pooled']:.2f}x {what} over all rounds "
                                  f"(per round {min(v['per_round']):.2f}-{max(v['per_round']):.2f}x)")
         args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 

@@ -7,7 +7,7 @@ import pytest
 
 import lstmzip
 from lstmzip import container
-from tests.golden.make_golden import ARCHIVES, DECODE_ONLY
+from tests.golden.make_golden import ARCHIVES, DECODE_ONLY, RETIRED_DEFAULTS
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -47,8 +47,8 @@ def test_archives_of_a_replaced_shipped_model_still_decode():
     assert "logs-0.3" not in registry.names() and "logs" in registry.names()
 
 
-@pytest.mark.parametrize("retired, replaced_by", [("default-0.16", "0.17"), ("default-0.17", "0.18")])
-def test_archives_of_an_earlier_default_model_still_decode(retired, replaced_by):
+@pytest.mark.parametrize("retired", RETIRED_DEFAULTS)
+def test_archives_of_an_earlier_default_model_still_decode(retired):
     """Archives of earlier releases name `default`, whose model a later release replaced: the old
     one is found by its sha256 (shipped under another name, retired), and new archives name the
     new one."""
