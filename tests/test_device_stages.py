@@ -111,15 +111,24 @@ def test_quantize_sums_to_the_total_and_keeps_every_symbol():
     assert int(q[1].argmax()) == 7 and int(q[1, 7]) > rans.TOTAL - 300
 
 
-@pytest.mark.parametrize("in_numpy", [False, True])
+def _coder_ops(kind: str, monkeypatch) -> None:
+    """Make rans code with torch ops (a GPU's), numpy ops (a CPU's, many rows) or Python
+    integers (a CPU's, a few rows)."""
+    monkeypatch.setattr(rans, "codes_in_numpy", lambda device: kind != "torch")
+    monkeypatch.setattr(rans, "PYTHON_ROWS", 1 << 30 if kind == "rows" else 0)
+
+
+CODER_OPS = ["torch", "numpy", "rows"]
+
+
+@pytest.mark.parametrize("ops", CODER_OPS)
 @pytest.mark.parametrize("group", [1, 3])
 @pytest.mark.parametrize("ramped", [False, True])
-def test_rans_round_trip_of_random_tables(group, ramped, in_numpy, monkeypatch):
+def test_rans_round_trip_of_random_tables(group, ramped, ops, monkeypatch):
     """The coder alone: random tables (some rows sharp, some flat), symbols drawn from them,
     rows of unequal lengths (and with `ramped`, some starting later), several rows to a coder;
-    a payload is a block's states and words. The coder's torch ops (a GPU's) and its numpy
-    ones (a CPU's) alike, and both encoders write the same payload."""
-    monkeypatch.setattr(rans, "codes_in_numpy", lambda device: in_numpy)
+    a payload is a block's states and words. Coding with torch ops, numpy ops and Python
+    integers alike, and every encoder writes the same payload."""
     g = torch.Generator().manual_seed(2)
     steps, rows = 300, 7
     ends = np.array([300, 299, 1, 150, 0, 300, 2])
@@ -132,12 +141,12 @@ def test_rans_round_trip_of_random_tables(group, ramped, in_numpy, monkeypatch):
     active = (t_col < torch.from_numpy(ends)) & (t_col >= torch.from_numpy(starts))
     coders = rans.Coders([rows], starts, ends, group, torch.device("cpu"))
     payloads = []
-    for numpy_encoder in (in_numpy, not in_numpy):
-        monkeypatch.setattr(rans, "codes_in_numpy", lambda device, v=numpy_encoder: v)
+    for encoder in [ops] + [k for k in CODER_OPS if k != ops]:
+        _coder_ops(encoder, monkeypatch)
         x, words, wrote = rans.encode(coders, (start * active).to(torch.int32), torch.where(active, f, 1).to(torch.int32))
         payloads.append(rans.pack(x.numpy(), words.numpy()[wrote.numpy()]))
-    assert payloads[0] == payloads[1]
-    monkeypatch.setattr(rans, "codes_in_numpy", lambda device: in_numpy)
+    assert payloads[0] == payloads[1] == payloads[2]
+    _coder_ops(ops, monkeypatch)
     states, w = rans.unpack(payloads[0], coders.count)
     dec = rans.Decoder(coders, torch.from_numpy(states), torch.from_numpy(w), torch.tensor([0]), torch.tensor([len(w)]))
     for t in range(steps):
@@ -147,9 +156,9 @@ def test_rans_round_trip_of_random_tables(group, ramped, in_numpy, monkeypatch):
     assert not dec.damaged().any()
 
 
-def test_the_numpy_encoder_writes_the_torch_encoders_words_for_several_blocks(monkeypatch):
+def test_the_cpu_encoders_write_the_torch_encoders_words_for_several_blocks(monkeypatch):
     """Two blocks whose coders do not all take part in every sub-step (the numpy encoder's
-    gathered, not sliced, coders): the same states, words and written flags either way."""
+    gathered, not sliced, coders): the same states, words and written flags every way."""
     g = torch.Generator().manual_seed(3)
     steps, streams, group = 50, [5, 4], 3
     rows = sum(streams)
@@ -161,11 +170,11 @@ def test_the_numpy_encoder_writes_the_torch_encoders_words_for_several_blocks(mo
     f = torch.randint(1, 1 << 23, (steps, rows), generator=g)
     start = torch.randint(0, 1 << 23, (steps, rows), generator=g)
     made = []
-    for in_numpy in (False, True):
-        monkeypatch.setattr(rans, "codes_in_numpy", lambda device, v=in_numpy: v)
+    for ops in CODER_OPS:
+        _coder_ops(ops, monkeypatch)
         x, words, wrote = rans.encode(coders, (start * active).to(torch.int32), torch.where(active, f, 1).to(torch.int32))
         made.append((x, words[wrote], wrote))
-    assert all(torch.equal(a, b) for a, b in zip(*made)) and made[0][2].any()
+    assert all(torch.equal(a, b) and torch.equal(a, c) for a, b, c in zip(*made)) and made[0][2].any()
 
 
 @pytest.mark.parametrize("method", EVERY_RECIPE)
@@ -278,15 +287,16 @@ def test_a_coder_starting_in_another_thread_waits_for_the_fork(monkeypatch):
 
 @pytest.mark.parametrize("method", [Method.LSTM_RANS, Method.LSTM_MIX6])
 def test_the_decoders_torch_ops_decode_what_its_numpy_ones_do(engine, method, monkeypatch):
-    """A CPU decodes in numpy; the torch ops a GPU runs decode the same blocks (batched, with
-    a ramped layout for method 16), and find a damaged one."""
+    """A CPU decodes in numpy or (a few rows) in Python integers; the torch ops a GPU runs
+    decode the same blocks (batched, with a ramped layout for method 16), and find a damaged
+    one."""
     recipe = RECIPES[method]
     blocks, streams = [SAMPLE[:1500], SAMPLE[1500:2700]], [2, 3]
     coded = [c for c, _ in encode_blocks(engine, blocks, streams, recipe)]
     bad = bytearray(coded[0])
     bad[len(bad) // 2] ^= 0x10
-    for in_numpy in (True, False):
-        monkeypatch.setattr(rans, "codes_in_numpy", lambda device, v=in_numpy: v)
+    for ops in CODER_OPS:
+        _coder_ops(ops, monkeypatch)
         assert decode_blocks(engine, coded, [len(b) for b in blocks], streams, recipe) == blocks
         assert decode_blocks(engine, [bytes(bad), coded[1]], [len(b) for b in blocks], streams, recipe)[0] is None
 
