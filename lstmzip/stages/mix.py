@@ -257,7 +257,7 @@ class MixStage:
         denominators = [16 * c for c in range(most + 1)] + [(math.isqrt(1024 * c) + 1) // 2 for c in range(most + 1)]
         self.share_scale = torch.tensor(denominators, dtype=torch.float64, device=dev) / 16
         self.sqrt_from = most + 1  # where the sqrt denominators start
-        self._ones = torch.ones(0, dtype=torch.int32, device=dev)
+        self._ones = {dt: torch.ones(0, dtype=dt, device=dev) for dt in (torch.int16, torch.int32)}
         self._columns: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         self._fixed: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}  # _add_shares' while all rows are active
         self.scratch_base = (block << SCRATCH_BITS).unsqueeze(1)
@@ -269,7 +269,24 @@ class MixStage:
         e = np.floor(np.log2(m)).astype(np.int64)
         self.first_nodes = torch.from_numpy(m.astype(np.int64)).to(dev).unsqueeze(0)
         self.second_nodes = torch.from_numpy(((16 + np.arange(16)[:, None]) << e) + (m - (1 << e))).to(dev)
+        # node m's column m - 1: the values under its 1-branch; column 15 + m - 1: all under it
+        # (a nibble's 16 frequencies times this are every node's two sums in one product; in
+        # float64 exactly: each is a sum of at most 256 integers below 2^24)
+        sums = np.zeros((16, 30))
+        for node in range(1, 16):
+            width = 16 >> (node.bit_length() - 1)
+            first = (node - (1 << (node.bit_length() - 1))) * width
+            sums[first + width // 2 : first + width, node - 1] = 1
+            sums[first : first + width, 14 + node] = 1
+        self.node_sums = torch.from_numpy(sums).to(dev)
         self.depths = torch.arange(4, dtype=torch.int64, device=dev)
+        # per nibble value (0 .. 15): the nodes on its path (1 .. 15, depth 0 to 3) and its bits
+        # there; per byte the same for both nibbles ([256, 8]): tables, not a step's shifts
+        v = np.arange(16)[:, None]
+        nib_nodes, nib_bits = (v | 16) >> (4 - np.arange(4)), (v >> (3 - np.arange(4))) & 1
+        self.nib_node = torch.from_numpy(nib_nodes - 1).to(dev)  # [16, 4]: node - 1
+        self.byte_nodes = torch.from_numpy(np.concatenate([nib_nodes[np.arange(256) >> 4], nib_nodes[np.arange(256) & 15]], 1)).to(dev)
+        self.byte_bits = torch.from_numpy(np.concatenate([nib_bits[np.arange(256) >> 4], nib_bits[np.arange(256) & 15]], 1).astype(np.int32)).to(dev)
         self.node_depth = torch.from_numpy(e).to(dev).unsqueeze(0)  # [1, 15]: each nibble node's depth
         self.path_shift, self.bit_shift = 4 - self.node_depth, 3 - self.node_depth
         # a node's class weights within its class: (nibble * 4 + depth) * inputs, per nibble
@@ -343,7 +360,7 @@ class MixStage:
         of its coded value nib (int64 [n]), for update: p16, x, w_at, p_mix, cell, frac (and
         the class weights' places, the match input's (on the path, predicted bit))."""
         n = nib.shape[0]
-        i = ((nib.unsqueeze(1) | 16) >> (4 - self.depths)) - 1  # [n, 4]: node - 1
+        i = self.nib_node.index_select(0, nib)  # [n, 4]: node - 1
         p16, x, w_at, p_mix, cell, frac = res[2:8]
         i_in = i.unsqueeze(1).expand(n, x.shape[1], 4)
         out = [p16.gather(2, i.unsqueeze(1).expand(n, p16.shape[1], 4)), x.gather(2, i_in), w_at.gather(2, i_in),
@@ -388,11 +405,8 @@ class MixStage:
         the 16 frequencies last."""
         buckets, visits, p16, xs, w_at, w, cells = inputs
         n = f.shape[0]
-        sums = [f]
-        for _ in range(4):
-            sums.append(sums[-1].view(n, -1, 2).sum(2))
-        sums.reverse()  # sums[e]: the 2^e subtrees at depth e
-        p = torch.cat([(sums[e + 1][:, 1::2] << 12) // sums[e] for e in range(4)], dim=1).clamp_(1, 4095)
+        sums = (f.to(torch.float64) @ self.node_sums).to(torch.int64)
+        p = ((sums[:, :15] << 12) // sums[:, 15:]).clamp_(1, 4095)  # each node's p(1) from the LSTM
         st_lstm = self.stretch.index_select(0, p.view(-1)).view(n, 1, 15)
         x = torch.cat([st_lstm] + xs + [self.const.expand(n, 1, 15)], dim=1)  # [n, inputs, 15]
         dot = (x.to(torch.int64) * w).sum(1).bitwise_right_shift_(16).clamp_(-ST_MAX, ST_MAX)
@@ -420,9 +434,8 @@ class MixStage:
         """After the step that coded y (int64 [n], the active rows): learn on y's 8 nodes, shift y in."""
         cfg = self.cfg
         n, C = y.shape[0], self.n_ctx
-        nib = torch.stack([y >> 4, y & 15], dim=1)  # [n, 2]
-        m = ((nib.unsqueeze(2) | 16) >> (4 - self.depths)).view(n, 8)  # each nibble's path: nodes 1 .. 15
-        bit = ((nib.unsqueeze(2) >> (3 - self.depths)) & 1).view(n, 8).to(torch.int32)
+        m = self.byte_nodes.index_select(0, y)  # [n, 8]: each nibble's path, nodes 1 .. 15
+        bit = self.byte_bits.index_select(0, y)  # [n, 8] int32: the bits there
         # the two nibbles' buckets and visits [n, C, 2]; their values on y's path [.., 8]
         buckets, visits = (torch.cat([a, b], dim=-1) for a, b in zip(self._first[:2], self._second[:2]))
         path = [torch.cat([a, b], dim=-1) for a, b in zip(self._first_path, self._on_path(self._second, 1, y & 15))]
@@ -437,7 +450,7 @@ class MixStage:
         flat = self.counters.view(-1)
         adds = [("counters", entry.view(n, -1), pick(self.entry_base, act), step.view(n, -1))]
         seen = (buckets * 16).view(-1)  # slot 0: the bucket's visits, capped
-        flat.scatter_add_(0, seen, torch.ones(seen.numel(), dtype=torch.int16, device=y.device))
+        flat.scatter_add_(0, seen, self._ones16(seen.numel()))
         flat.scatter_(0, seen, flat.gather(0, seen).clamp_(0, COUNT_CAP))
         # mixer: w += x * (bit - p_mix) >> mix_shift (times the warm-up factor)
         err = (bit << 12) - p_mix
@@ -446,7 +459,7 @@ class MixStage:
             had = self.w_seen.index_select(0, set_ids).view(n, 1, 8)
             mult = (16 * (cfg.warm_boost * cfg.weight_warm + had)) // (cfg.weight_warm + had)
             g = (xs * err.unsqueeze(1) * mult + (1 << (cfg.mix_shift + 3))) >> (cfg.mix_shift + 4)
-            self.w_seen.scatter_add_(0, set_ids, torch.ones(set_ids.numel(), dtype=torch.int32, device=y.device))
+            self.w_seen.scatter_add_(0, set_ids, self._ones32(set_ids.numel()))
         else:
             g = (xs * err.unsqueeze(1) + (1 << (cfg.mix_shift - 1))) >> cfg.mix_shift
         adds.append(("weights", wa.view(n, -1), pick(self.w_base, act), g.view(n, -1)))
@@ -474,6 +487,18 @@ class MixStage:
             low = y | 32
             letter = (low >= 97) & (low <= 122)
             put(self.word, act, torch.where(letter, ((pick(self.word, act) + low) * _WORD_MULT) & _WORD_MASK, 0))
+
+    def _ones16(self, n: int) -> torch.Tensor:
+        return self._ones_of(torch.int16, n)
+
+    def _ones32(self, n: int) -> torch.Tensor:
+        return self._ones_of(torch.int32, n)
+
+    def _ones_of(self, dtype: torch.dtype, n: int) -> torch.Tensor:
+        """n ones (a slice of a kept buffer: a step allocates none)."""
+        if self._ones[dtype].numel() < n:
+            self._ones[dtype] = torch.ones(n, dtype=dtype, device=self._ones[dtype].device)
+        return self._ones[dtype][:n]
 
     def _add_shares(self, adds: list[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]],
                     act: torch.Tensor | None) -> None:
@@ -512,10 +537,8 @@ class MixStage:
         # clears bit 63, which the mask drops)
         key = (at - first).mul_(_K2).bitwise_right_shift_(40).bitwise_and_((1 << SCRATCH_BITS) - 1)
         key = key.add_(slots).view(-1)
-        if self._ones.numel() < key.numel():
-            self._ones = torch.ones(key.numel(), dtype=torch.int32, device=key.device)
         # (1-D scatters: 1.8x index_add_'s speed on the CPU alone, no measurable change in a step)
-        self.scratch.scatter_add_(0, key, self._ones[: key.numel()])
+        self.scratch.scatter_add_(0, key, self._ones32(key.numel()))
         count = self.scratch.gather(0, key)
         q = self.share_scale.index_select(0, count.view(-1, n).add_(den_from).view(-1))
         self.scratch.scatter_(0, key, count.zero_())

@@ -290,7 +290,7 @@ class Decoder:
         X, P = self.x.numpy(), self.ptr.numpy()
         x_l, p_l, W = X.tolist(), P.tolist(), self.words.numpy()
         last = len(W) - 1
-        y = [0] * q.shape[0]
+        y = np.zeros(q.shape[0], dtype=np.int64)
         for rows in self._np_plan[key]:
             for a, c, b in rows:
                 x, row = x_l[c], cdf[a]
@@ -305,7 +305,7 @@ class Decoder:
                 y[a] = s
         X[:] = x_l
         P[:] = p_l
-        return torch.tensor(y, dtype=torch.int64)
+        return torch.from_numpy(y)
 
     def decode(self, q: torch.Tensor, act: torch.Tensor | None, active_key) -> torch.Tensor:
         """q: quantised frequencies [n, alphabet] of the active rows -> their symbols (int64 [n]).
