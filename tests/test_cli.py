@@ -188,7 +188,7 @@ def test_best_uses_longer_streams(runner, text):
 
     normal, best = first_block([]), first_block(["--best"])
     assert normal.method in container.LSTM_METHODS and best.method in container.LSTM_METHODS
-    assert (normal.streams, best.streams) == (9, 1)  # 4,227 bytes: <= 512 steps (method 16) vs 16 KiB streams
+    assert (normal.streams, best.streams) == (10, 1)  # 4,227 bytes: <= 512 steps (method 16) vs 16 KiB streams
     assert first_block(["--streams", "2"]).streams == 2  # --streams caps them
     r = runner.invoke(app, ["compress", "-c", "--fast", "--best", str(text)])
     assert r.exit_code == 2

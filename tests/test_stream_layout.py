@@ -77,7 +77,7 @@ def test_streams_hold_several_long_lines_with_line_contexts_only():
 def test_small_blocks_code_in_at_most_small_block_steps():
     """A block of at most small_block_len bytes is cut into as many streams as it takes to code in
     small_block_steps steps (2 x for the logs model's methods, device_small_block_steps for the
-    device stages'); a larger one, and any with small_block_steps=0 (`--best`), as
+    device stages', counting the steps their ramped layout adds); a larger one, and any with small_block_steps=0 (`--best`), as
     min_stream_len says."""
     from lstmzip.container import Method
     from lstmzip.pipeline import BEST, CodingConfig, block_streams
@@ -94,8 +94,12 @@ def test_small_blocks_code_in_at_most_small_block_steps():
     assert block_streams(big, cfg, Method.LSTM_ADAPTIVE2) == 20
     assert block_streams(b"x" * (16 << 10), cfg, Method.LSTM_ADAPTIVE2) == 16  # 1,024 steps
     assert block_streams(b"x" * ((16 << 10) + 1), cfg, Method.LSTM_ADAPTIVE2) == 8  # 2 KiB streams
-    # the device stages' methods: in device_small_block_steps steps (0: small_block_steps)
-    assert block_streams(text, cfg, Method.LSTM_MIX6) == 9  # ceil(4227 / 512)
+    # the device stages' methods: in device_small_block_steps steps (0: small_block_steps),
+    # their ramp's included: 9 streams (ceil(4227 / 512)) would take 550 steps, 10 take 506
+    from lstmzip.pipeline import block_layout
+    assert block_streams(text, cfg, Method.LSTM_MIX6) == 10
+    assert block_layout(len(text), 10, Method.LSTM_MIX6).steps == 506
+    assert block_layout(len(text), 9, Method.LSTM_MIX6).steps == 550
     assert block_streams(text, CodingConfig(device_small_block_steps=0), Method.LSTM_MIX6) == 5
     assert block_streams(text, BEST, Method.LSTM_MIX6) == 1
     assert block_streams(b"x" * ((16 << 10) + 1), cfg, Method.LSTM_MIX6) == 8

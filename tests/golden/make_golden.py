@@ -26,8 +26,11 @@ ARCHIVES = {
     **{name: lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=method)
        for name, method in (("sample.rans.lstmz", Method.LSTM_RANS), ("sample.mix.lstmz", Method.LSTM_MIX),
                             ("sample.mix2.lstmz", Method.LSTM_MIX2), ("sample.mix3.lstmz", Method.LSTM_MIX3),
-                            ("sample.mix4.lstmz", Method.LSTM_MIX4), ("sample.mix5.lstmz", Method.LSTM_MIX5),
-                            ("sample.mix6.lstmz", Method.LSTM_MIX6))},
+                            ("sample.mix4.lstmz", Method.LSTM_MIX4))},
+    # the ramped methods' 6 streams (530 steps), as written before 0.18.1 counted the ramp's
+    # steps in the small-block rule (pipeline.streams_within: 7 streams at 512 steps)
+    **{name: lstmzip.CodingConfig(min_stream_len=700, device_small_block_steps=540, try_lzma=False, lstm_method=method)
+       for name, method in (("sample.mix5.lstmz", Method.LSTM_MIX5), ("sample.mix6.lstmz", Method.LSTM_MIX6))},
 }
 # Decoded, no longer written: their models were replaced and ship under another name, found by
 # sha256. default-0.16/: one archive per method (the names above) written with the default model
