@@ -237,7 +237,6 @@ class MixStage:
             # (cell 16 of each block takes the updates of nodes off the predicted path)
             at["match_p"] = table("match_p", torch.full((B * 17,), 3 << 14, dtype=torch.int32, device=dev))
             self.match_p_base = (block * 17).unsqueeze(1) + at["match_p"]
-            self.node_index = torch.arange(1, 16, dtype=torch.int64, device=dev).unsqueeze(0)
         # the map: 33 cells over the stretch range per (block, previous byte, node), Q16
         knots = torch.tensor(SQUASH_KNOTS, dtype=torch.int32, device=dev) << 4
         at["apm"] = table("apm", knots.repeat(B * 256 * 256))
@@ -288,7 +287,12 @@ class MixStage:
         self.byte_nodes = torch.from_numpy(np.concatenate([nib_nodes[np.arange(256) >> 4], nib_nodes[np.arange(256) & 15]], 1)).to(dev)
         self.byte_bits = torch.from_numpy(np.concatenate([nib_bits[np.arange(256) >> 4], nib_bits[np.arange(256) & 15]], 1).astype(np.int32)).to(dev)
         self.node_depth = torch.from_numpy(e).to(dev).unsqueeze(0)  # [1, 15]: each nibble node's depth
-        self.path_shift, self.bit_shift = 4 - self.node_depth, 3 - self.node_depth
+        # per nibble value: whether each of the 15 nodes lies on its path, the bit it takes at each
+        # node, and +1 / -1 / 0 (on the path, towards a 1 / a 0; off it): the match input's tables
+        v = torch.arange(16, device=dev).unsqueeze(1)
+        self.on_path = torch.arange(1, 16, device=dev).unsqueeze(0) == ((v | 16) >> (4 - self.node_depth))
+        self.path_bit = (v >> (3 - self.node_depth)) & 1
+        self.path_sign = torch.where(self.on_path, 2 * self.path_bit - 1, 0).to(torch.int32)
         # a node's class weights within its class: (nibble * 4 + depth) * inputs, per nibble
         self.class_node = [(half + self.node_depth) * self.n_in for half in (0, 4)]
         self._hi_inputs: tuple | None = None  # prepare_hi's, for the coming step
@@ -424,11 +428,9 @@ class MixStage:
         """The predicted nibble and whether the prediction holds (int64, bool [n]) -> the input
         [n, 1, 15]: +-stretch(p) on the predicted nibble's path (+ where it predicts a 1), 0
         elsewhere. Keeps the nodes on the path and the bits predicted there for update."""
-        on = valid.unsqueeze(1) & (self.node_index == ((pred.unsqueeze(1) | 16) >> self.path_shift))
-        expect = (pred.unsqueeze(1) >> self.bit_shift) & 1
-        self._m_nodes.append((on, expect))
-        st = self._m_st
-        return torch.where(on, torch.where(expect == 1, st, -st), 0).to(torch.int32).unsqueeze(1)
+        valid = valid.unsqueeze(1)
+        self._m_nodes.append((self.on_path.index_select(0, pred) & valid, self.path_bit.index_select(0, pred)))
+        return (self.path_sign.index_select(0, pred) * (self._m_st * valid)).unsqueeze(1)
 
     def update(self, y: torch.Tensor, act: torch.Tensor | None) -> None:
         """After the step that coded y (int64 [n], the active rows): learn on y's 8 nodes, shift y in."""
