@@ -278,7 +278,6 @@ class MixStage:
             sums[first + width // 2 : first + width, node - 1] = 1
             sums[first : first + width, 14 + node] = 1
         self.node_sums = torch.from_numpy(sums).to(dev)
-        self.depths = torch.arange(4, dtype=torch.int64, device=dev)
         # per nibble value (0 .. 15): the nodes on its path (1 .. 15, depth 0 to 3) and its bits
         # there; per byte the same for both nibbles ([256, 8]): tables, not a step's shifts
         v = np.arange(16)[:, None]
@@ -289,9 +288,9 @@ class MixStage:
         self.node_depth = torch.from_numpy(e).to(dev).unsqueeze(0)  # [1, 15]: each nibble node's depth
         # per nibble value: whether each of the 15 nodes lies on its path, the bit it takes at each
         # node, and +1 / -1 / 0 (on the path, towards a 1 / a 0; off it): the match input's tables
-        v = torch.arange(16, device=dev).unsqueeze(1)
-        self.on_path = torch.arange(1, 16, device=dev).unsqueeze(0) == ((v | 16) >> (4 - self.node_depth))
-        self.path_bit = (v >> (3 - self.node_depth)) & 1
+        values = torch.arange(16, device=dev).unsqueeze(1)
+        self.on_path = torch.arange(1, 16, device=dev).unsqueeze(0) == ((values | 16) >> (4 - self.node_depth))
+        self.path_bit = (values >> (3 - self.node_depth)) & 1
         self.path_sign = torch.where(self.on_path, 2 * self.path_bit - 1, 0).to(torch.int32)
         # a node's class weights within its class: (nibble * 4 + depth) * inputs, per nibble
         self.class_node = [(half + self.node_depth) * self.n_in for half in (0, 4)]
