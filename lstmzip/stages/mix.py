@@ -164,6 +164,11 @@ MIX_V5 = dataclasses.replace(MIX_V4, match_set_edges=(16, 48))
 # against 1.3599 / 0.7067 / 2.0751 (logs -0.3% at best, for one more input on every file).
 # Counters allowed nearer 0 and 1 (P_LOW 128 / 32 instead of 512): Python 1.3597 / 1.3595, logs
 # 0.7065 / 0.7062, English 2.0756 / 2.0758 (within 0.05%).
+# Tried after 0.18.0, not taken (method 16, 0.18's default model; the 12 held-out Python files
+# (115 KB), 300 KB of the 8 held-out logs, 256 KB of the held-out books, bpc): weight sets also
+# chosen per node by |stretch(p)| of the LSTM's prediction there, edges 256, 768 / 128, 512,
+# 1024: Python 0.9893 / 0.9921, logs 0.4231 / 0.4241, English 1.8090 / 1.8101 against 0.9818 /
+# 0.4226 / 1.8019 (the sets split what each learns).
 
 
 def table_bits(model_len: int, most: int) -> int:
