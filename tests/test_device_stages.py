@@ -215,7 +215,7 @@ def test_a_child_process_that_dies_is_one_error_not_a_hang(engine, monkeypatch, 
     same way): the parent raises LstmzipError instead of waiting for it, and reaps it."""
     from lstmzip.errors import LstmzipError
 
-    real = lstm_bias.LstmBias.freqs
+    real = lstm_bias.LstmBias.lstm_freqs  # (the child's, coding and decoding)
 
     def failing(self, t, act):
         if t == 40:
@@ -225,7 +225,7 @@ def test_a_child_process_that_dies_is_one_error_not_a_hang(engine, monkeypatch, 
     monkeypatch.setattr(lstm_bias, "forking_allowed", lambda device: True)
     blocks, streams = [SAMPLE[:1500]], [2]
     coded = [c for c, _ in encode_blocks(engine, blocks, streams, RECIPE)]
-    monkeypatch.setattr(lstm_bias.LstmBias, "freqs", failing)
+    monkeypatch.setattr(lstm_bias.LstmBias, "lstm_freqs", failing)
     with pytest.raises(LstmzipError, match="process ended"):
         if coding:
             encode_blocks(engine, blocks, streams, RECIPE)

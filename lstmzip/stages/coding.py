@@ -18,7 +18,6 @@ import torch
 
 from lstmzip.stages import rans
 from lstmzip.stages.lstm_bias import ForkedLstmBias, LstmBias, lstm_bias
-from lstmzip.stages.match import MatchStage
 from lstmzip.stages.mix import MixStage
 from lstmzip.stages.recipes import Recipe
 from lstmzip.stages.rows import RowBatch, pick, put
@@ -35,12 +34,12 @@ def graphs_enabled(device: torch.device) -> bool:
 
 
 class Predictor:
-    """Each step's frequency rows over a RowBatch: the LSTM and context bias (`side`, maybe in
-    a child process: lstmzip.stages.lstm_bias), then the match model and the mixing."""
+    """Each step's frequency rows over a RowBatch: the LSTM, context bias and match model
+    (`side`, maybe in a child process: lstmzip.stages.lstm_bias), then the mixing."""
 
     def __init__(self, side: LstmBias | ForkedLstmBias, rows: RowBatch, recipe: Recipe):
         self.side, self.rows = side, rows
-        self.match = MatchStage(recipe.match, rows)
+        self.match = side.match  # (what the mixing reads of it)
         self.mix = MixStage(recipe.mix, rows, self.match) if recipe.mix is not None else None
         self.parts = recipe.parts
 
@@ -48,11 +47,11 @@ class Predictor:
         """int64 frequency rows (integers in 1 .. 2^24 - 1) of step t's active rows: [n, 256]
         for the byte, or [n, 16] for its first nibble where the recipe mixes. (In a captured
         CUDA graph t is the captured step's: no stream joins there.)"""
-        # what the stages read of their state first: with a child process, while it works
-        self.match.prepare(act)
+        # what the mixing reads of its state first: with a child process, while it works
+        self.side.prepare_match(t, act)
         if self.mix is not None:
             self.mix.prepare_hi(act)
-        f = self.match.adjust(self.side.freqs(t, act), act)
+        f = self.side.freqs(t, act)
         return f if self.mix is None else self.mix.hi(f, act)
 
     def next_freqs(self, first: torch.Tensor) -> torch.Tensor:
@@ -64,8 +63,7 @@ class Predictor:
         return [y] if self.parts == 1 else [y >> 4, y & 15]
 
     def update(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
-        self.side.update(t, y, act)  # first: a child process works on the next step meanwhile
-        self.match.update(t, t_dev, y, act)
+        self.side.update(t, t_dev, y, act)  # first: a child process works on the next step meanwhile
         if self.mix is not None:
             self.mix.update(y, act)
 
