@@ -6,10 +6,10 @@ a core to spare, `ForkedLstmBias` runs the same code in a forked child process, 
 mixing and the coder in the parent: Python threads would share one GIL,
 which a step's hundreds of small torch ops hand back and forth (two threads of small torch
 ops took ~2.5x as long as one thread doing both loops in turn on the 2-core machine), while a
-process has its own. Coding, the child runs up to `AHEAD` steps ahead on the known bytes;
-coding, the match model runs there too (xargs.1 coded in ~0.8x the time); decoding, the child
-gets each byte as soon as the parent has it and works out the next step's rows while the parent
-updates the match model and the mixing. The rows, and what the mixing reads of the match
+process has its own. Coding, the child runs up to `AHEAD` steps ahead on the known bytes and
+runs the match model too, so the parent only mixes and codes; decoding, the child gets each
+byte as soon as the parent has it and works out the next step's rows while the parent updates
+the match model and the mixing. The rows, and what the mixing reads of the match
 model, cross in shared memory, with a byte down a pipe for each hand-over; either side finds
 the other gone from the pipe (no hang).
 The integers are the same either way (tested): the child runs the same stages.
@@ -135,7 +135,8 @@ class ForkedLstmBias:
     """LstmBias in a forked child process. `known` (int64 [rows, steps], coding): every step's
     bytes, so the child runs ahead, the match model too; None (decoding): update hands each
     step's bytes over, and the match model runs here (in the child its update would come
-    between a byte and the next rows, which the parent waits for: xargs.1 decoded ~8% slower)."""
+    between a byte and the next rows, which the parent waits for: tried, xargs.1 decoded more
+    slowly)."""
 
     def __init__(self, engine: IntegerLSTM, rows: RowBatch, recipe: Recipe, known: torch.Tensor | None):
         self.rows, self.known = rows, known
