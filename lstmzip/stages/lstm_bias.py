@@ -135,8 +135,8 @@ class ForkedLstmBias:
     """LstmBias in a forked child process. `known` (int64 [rows, steps], coding): every step's
     bytes, so the child runs ahead, the match model too; None (decoding): update hands each
     step's bytes over, and the match model runs here (in the child its update would come
-    between a byte and the next rows, which the parent waits for: tried, xargs.1 decoded more
-    slowly)."""
+    between a byte and the next rows, which the parent waits for: tried, xargs.1 decoded no
+    faster)."""
 
     def __init__(self, engine: IntegerLSTM, rows: RowBatch, recipe: Recipe, known: torch.Tensor | None):
         self.rows, self.known = rows, known
