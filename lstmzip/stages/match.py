@@ -46,10 +46,13 @@ class MatchStage:
         self.T = T
         self.hist = torch.zeros(R * T, dtype=torch.uint8, device=dev)  # row r's byte t at r * T + t
         self.ctx = torch.zeros(R, dtype=torch.int64, device=dev)
-        self.src = torch.full((R,), -1, dtype=torch.int64, device=dev)  # global row of the match's source
-        self.col = torch.zeros(R, dtype=torch.int64, device=dev)
-        self.length = torch.zeros(R, dtype=torch.int64, device=dev)
-        self.misses = torch.zeros(R, dtype=torch.int64, device=dev)
+        # each row's match: the global row of its source (-1: none), the column there, its length
+        # and misses; one tensor, so that a step moves all four in one select and one write
+        # (fields first: each a contiguous row of it)
+        self.track = torch.zeros((4, R), dtype=torch.int64, device=dev)
+        self.track[0] = -1
+        self.src, self.col, self.length, self.misses = self.track.unbind(0)
+        self._none = torch.tensor([[-1], [0], [0], [0]], dtype=torch.int64, device=dev)  # a row without a match
         size, B = 1 << TABLE_BITS, rows.blocks
         table_off = rows.block * size
 
@@ -153,7 +156,7 @@ class MatchStage:
             self.tables.scatter_reduce_(0, pick(self._ctx_idx, act).view(-1), entry.view(-1), reduce="amax")
         ctx = ((ctx << 8) | y) & ((1 << (8 * CONTEXT_BYTES)) - 1)
         put(self.ctx, act, ctx)
-        src, length, misses = pick(self.src, act), pick(self.length, act), pick(self.misses, act)
+        src, _, length, misses = self._tracks(act).unbind(0)
         look = src < 0
         if self.cfg.max_misses:
             look |= (misses > 0) & (length < CONTEXT_BYTES)
@@ -161,10 +164,16 @@ class MatchStage:
         put(self._ctx_idx, act, idx)
         put(self._ctx_check, act, check)
         found, entry = _first_hit(self.tables, idx, check)
-        self._jump(act, found & look, entry, S, 1)
-        if self.cfg.long_context:
-            self._long_lookup(t_dev, y, act, gid, pos, local, S)
-
+        found &= look
+        new_length = torch.ones_like(entry)
+        if self.cfg.long_context:  # a hit there replaces every match shorter than long_context
+            n = self.cfg.long_context
+            long_found, long_entry = self._long_lookup(t_dev, y, act, gid, pos, local)
+            long_found &= (pos + 1 >= n) & (torch.where(found, 1, length) < n)
+            found |= long_found
+            entry = torch.where(long_found, long_entry, entry)
+            new_length.masked_fill_(long_found, n)
+        self._jump(act, found, entry, S, new_length)
     def _ctx_probe(self, ctx: torch.Tensor, act: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The slots [n, k] of 4-byte contexts ctx [n] in the k context tables, and their checks."""
         idx, check = _hash(ctx.unsqueeze(1) | pick(self.ctx_salt, act))
@@ -186,9 +195,9 @@ class MatchStage:
         self.long.scatter_reduce_(0, pick(self._long_idx, act).view(-1), entry.view(-1), reduce="amax")
 
     def _long_lookup(self, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None, gid: torch.Tensor,
-                     pos: torch.Tensor, local: torch.Tensor, S: torch.Tensor) -> None:
-        """Roll y into the long-context hash; where it spans long_context bytes, a hit in the
-        long tables replaces every match shorter than that (MatchModel._long_lookup)."""
+                     pos: torch.Tensor, local: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Roll y into the long-context hash and look it up in the long tables (MatchModel._long_lookup):
+        whether each row found an entry there, and which."""
         n = self.cfg.long_context
         leaving = self.hist.index_select(0, gid * self.T + (t_dev - n).clamp(min=0)).to(torch.int64) + 1
         leaving = torch.where(pos >= n, leaving, 0)  # the byte leaving the window, if the row coded it
@@ -197,31 +206,36 @@ class MatchStage:
         idx, check = self._long_probe(h, local, act)
         put(self._long_idx, act, idx)
         put(self._long_check, act, check)
-        found, entry = _first_hit(self.long, idx, check)
-        self._jump(act, found & (pos + 1 >= n) & (pick(self.length, act) < n), entry, S, n)
+        return _first_hit(self.long, idx, check)
 
     def _jump(self, act: torch.Tensor | None, found: torch.Tensor, entry: torch.Tensor, S: torch.Tensor,
-              length: int) -> None:
+              length: torch.Tensor) -> None:
         """Where found, the match moves to where the table entry points (an entry is
-        (step * S + stream) << 32 | check: that stream's row, at that step), with this length and
-        no misses."""
+        (step * S + stream) << 32 | check: that stream's row, at that step), with that length
+        and no misses."""
         key = entry >> 32
-        put(self.src, act, torch.where(found, key % S + pick(self.rows.base_of_row, act), pick(self.src, act)))
-        put(self.col, act, torch.where(found, key // S, pick(self.col, act)))
-        put(self.length, act, torch.where(found, length, pick(self.length, act)))
-        put(self.misses, act, torch.where(found, 0, pick(self.misses, act)))
+        moved = torch.stack([key % S + pick(self.rows.base_of_row, act), key // S, length, torch.zeros_like(key)])
+        self._set_tracks(act, torch.where(found, moved, self._tracks(act)))
+
+    def _tracks(self, act: torch.Tensor | None) -> torch.Tensor:
+        """The active rows' matches, [4, n]."""
+        return self.track if act is None else self.track.index_select(1, act)
+
+    def _set_tracks(self, act: torch.Tensor | None, value: torch.Tensor) -> None:
+        if act is None:
+            self.track.copy_(value)
+        else:
+            self.track.index_copy_(1, act, value)
 
     def _follow(self, y: torch.Tensor, act: torch.Tensor | None) -> None:
         """Move every match past y: on after a hit (and after a miss while misses last)."""
-        s, c = pick(self.src, act), pick(self.col, act)
+        s, c, length, misses = self._tracks(act).unbind(0)
         has = s >= 0
         sh = torch.where(has, s, 0)
         hit = has & (self.hist.index_select(0, sh * self.T + c).to(torch.int64) == y)
-        in_row = has & (c + 1 < self.rows.ends.index_select(0, sh))
-        misses, length = pick(self.misses, act), pick(self.length, act)
+        c1 = c + 1
+        in_row = has & (c1 < self.rows.ends.index_select(0, sh))
         miss = has & ~hit
         keep = in_row & (hit | (miss & (misses < self.cfg.max_misses)))
-        put(self.col, act, torch.where(keep, c + 1, 0))
-        put(self.src, act, torch.where(keep, s, -1))
-        put(self.length, act, torch.where(keep & hit, length + 1, 0))
-        put(self.misses, act, torch.where(keep, misses + miss.to(torch.int64), 0))
+        moved = torch.stack([s, c1, (length + 1) * hit, misses + miss])
+        self._set_tracks(act, torch.where(keep, moved, self._none))
