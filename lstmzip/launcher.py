@@ -7,6 +7,7 @@ import atexit
 import ctypes
 import os
 import sys
+import threading
 
 from lstmzip.signals import install_signal_handlers, interrupted_exit_code
 
@@ -25,17 +26,20 @@ def tune_malloc() -> None:
 
 
 def exit_now(code: object) -> None:
-    """End the process as a normal exit would, less the interpreter's teardown: atexit handlers
-    (multiprocessing, Ray, logging) run and stdout/stderr are flushed, then os._exit. The
-    teardown would free every object and module torch's import made, one at a time: ~0.3 s
-    on the 2-core machine (about 20% of `python -c "import torch"`), for nothing the OS does
-    not reclaim. Every file the command wrote is closed by now (atomic_output renames only
-    closed files)."""
+    """End the process as a normal exit would, less the interpreter's teardown: threads that are
+    not daemons are waited for, atexit handlers (multiprocessing, Ray, logging) run and
+    stdout/stderr are flushed, then os._exit. The teardown would free every object and module
+    torch's import made, one at a time: ~0.3 s on the 2-core machine (about 20% of `python -c
+    "import torch"`), for memory the OS takes back anyway. Every file the command wrote is
+    closed by now (atomic_output renames only closed files)."""
     if code is None:
         code = 0
     elif not isinstance(code, int):  # sys.exit("message"), as the interpreter treats it
         print(code, file=sys.stderr)
         code = 1
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -21,3 +21,11 @@ def test_exit_now_is_a_normal_exit(code, rc, message):
     assert r.stdout == "unflushed output"
     assert r.stderr == message + "atexit ran\n"
 
+
+
+def test_exit_now_waits_for_threads():
+    # a thread that is not a daemon finishes before the process ends, as on a normal exit
+    script = ("import sys, threading, time\nfrom lstmzip.launcher import exit_now\n"
+              "threading.Thread(target=lambda: (time.sleep(0.5), print('thread done'))).start()\nexit_now(0)")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (0, "thread done\n")
