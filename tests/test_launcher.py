@@ -22,7 +22,6 @@ def test_exit_now_is_a_normal_exit(code, rc, message):
     assert r.stderr == message + "atexit ran\n"
 
 
-
 def test_exit_now_waits_for_threads():
     # a thread that is not a daemon finishes before the process ends, as on a normal exit
     script = ("import sys, threading, time\nfrom lstmzip.launcher import exit_now\n"

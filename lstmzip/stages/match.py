@@ -174,6 +174,7 @@ class MatchStage:
             entry = torch.where(long_found, long_entry, entry)
             new_length.masked_fill_(long_found, n)
         self._jump(act, found, entry, S, new_length)
+
     def _ctx_probe(self, ctx: torch.Tensor, act: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The slots [n, k] of 4-byte contexts ctx [n] in the k context tables, and their checks."""
         idx, check = _hash(ctx.unsqueeze(1) | pick(self.ctx_salt, act))
@@ -222,6 +223,7 @@ class MatchStage:
         return self.track if act is None else self.track.index_select(1, act)
 
     def _set_tracks(self, act: torch.Tensor | None, value: torch.Tensor) -> None:
+        """The active rows' matches = value [4, n]."""
         if act is None:
             self.track.copy_(value)
         else:
