@@ -50,6 +50,7 @@ from lstmzip import api  # noqa: E402
 from lstmzip.container import Method  # noqa: E402
 from lstmzip.engines import engine_for, load_model  # noqa: E402
 from lstmzip.pipeline import CodingConfig  # noqa: E402
+from lstmzip.stages import coding  # noqa: E402
 from lstmzip.stages.coding import decode_blocks, encode_blocks  # noqa: E402
 from lstmzip.stages.recipes import RECIPES  # noqa: E402
 from lstmzip.models.registry import names  # noqa: E402
@@ -167,6 +168,7 @@ def throughput(report: dict, text: bytes, counts: list[int], steps: int = 256, s
     runs = [(k, True) for k in counts] + [(k, False) for k in counts if k == 32]
     for k, graphs in runs:
         os.environ["LSTMZIP_CUDA_GRAPHS"] = "1" if graphs else "0"
+        counted = dict(coding.graph_counts)
         blocks = [text[i * size:(i + 1) * size] for i in range(k)]
         sync()
         reset_peak()
@@ -184,7 +186,10 @@ def throughput(report: dict, text: bytes, counts: list[int], steps: int = 256, s
         rows.append({"rows": k * streams, "blocks": k, "cuda_graphs": graphs and DEVICE == "cuda", "compress_MB_s": round(k * size / enc / 1e6, 3),
                      "decompress_MB_s": round(k * size / dec / 1e6, 3), "ms_per_step_enc": round(1e3 * enc / steps, 3),
                      "ms_per_step_dec": round(1e3 * dec / steps, 3), "round_trip": ok,
-                     "gpu_peak_GiB": peak_gib()})
+                     "gpu_peak_GiB": peak_gib(),
+                     # captures in the encode and the decode (0.15.0-0.18.1 made none: a bug)
+                     "graphs_captured": coding.graph_counts["captured"] - counted["captured"],
+                     "graph_captures_failed": coding.graph_counts["failed"] - counted["failed"]})
         print(rows[-1], flush=True)
     os.environ["LSTMZIP_CUDA_GRAPHS"] = "1"
     log(report, "throughput_vs_rows" if method == Method.LSTM_RANS else f"throughput_vs_rows_method_{int(method)}", rows)

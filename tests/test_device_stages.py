@@ -18,7 +18,7 @@ from lstmzip import api
 from lstmzip.container import Method
 from lstmzip.engines import engine_for, load_model
 from lstmzip.pipeline import STAGES, CodingConfig, Stages, _Predictor
-from lstmzip.stages import lstm_bias, rans
+from lstmzip.stages import coding, lstm_bias, rans
 from lstmzip.stages.lstm_bias import LstmBias
 from lstmzip.stages.coding import Predictor, decode_blocks, encode_blocks
 from lstmzip.stages.host.context_bias import BIAS_V2
@@ -207,6 +207,48 @@ def test_the_child_process_codes_the_same_bytes(engine, method, monkeypatch):
     for fork in (False, True):  # the child decodes what was coded without one, and back
         monkeypatch.setattr(lstm_bias, "forking_allowed", lambda device, fork=fork: fork)
         assert decode_blocks(engine, [c for c, _ in made[int(not fork)]], [len(b) for b in blocks], streams, recipe) == blocks
+
+
+class _Replayed:
+    """A stand-in for a captured CUDA graph on the CPU: replay() runs the captured step again."""
+
+    def __init__(self, step):
+        self.replay = step
+
+
+@pytest.mark.parametrize("method", EVERY_RECIPE)
+def test_steps_replayed_as_a_captured_graph_code_the_same_bytes(engine, method, monkeypatch):
+    """What a CUDA graph does, on the CPU: the captured step is replayed for every later step at
+    which all rows are active, with the Python values of the step it captured (a graph replays
+    kernels, not Python) and the device state of its own. The same payloads as stepping
+    eagerly, both ways, and a step is captured (a layout whose rows are all active for 8 steps
+    or more uses a graph: none did from 0.15 to 0.18.1)."""
+    recipe = RECIPES[method]
+    blocks, streams = [SAMPLE[:1500], SAMPLE[1500:2700]], [2, 3]
+    monkeypatch.setattr(lstm_bias, "forking_allowed", lambda device: False)  # (as on CUDA)
+    eager = encode_blocks(engine, blocks, streams, recipe)
+    captured = []
+
+    def capture(step):
+        step()  # the warm-up: the captured step itself
+        captured.append(step)
+        return _Replayed(step)
+
+    monkeypatch.setattr(coding, "graphs_enabled", lambda device: True)
+    monkeypatch.setattr(coding, "_capture", capture)
+    assert encode_blocks(engine, blocks, streams, recipe) == eager
+    assert decode_blocks(engine, [c for c, _ in eager], [len(b) for b in blocks], streams, recipe) == blocks
+    assert len(captured) == 2
+
+
+def test_full_steps_are_those_at_which_every_row_is_active():
+    plain = RowBatch.of([1500, 1200], [2, 3], torch.device("cpu"))
+    assert plain.full_steps() == (0, 400)
+    ramped = RowBatch.of([1500, 1200], [2, 3], torch.device("cpu"), Ramp(64, 16))
+    first, full = ramped.full_steps()
+    assert first == int(ramped.starts_np.max()) and full == int(ramped.ends_np.min()) and full - first >= 8
+    assert all(ramped.active(t) is None for t in range(first, full))
+    assert ramped.active(first - 1) is not None and ramped.active(full) is not None
 
 
 @pytest.mark.parametrize("coding", [True, False])

@@ -9,6 +9,7 @@ after step (an eager step costs ~5 ms of kernel launches, whatever its width).
 """
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from typing import Callable
@@ -27,6 +28,8 @@ Progress = Callable[[int], None]
 Observer = Callable[[int, np.ndarray, np.ndarray], None]  # (step, frequency rows, symbols)
 # steps with every row active from which a CUDA graph is captured (fewer: all eager)
 _MIN_GRAPH_STEPS = 8
+# CUDA graphs captured, and captures that failed, in this process (the device check shows them)
+graph_counts = {"captured": 0, "failed": 0}
 
 
 def graphs_enabled(device: torch.device) -> bool:
@@ -80,7 +83,9 @@ def _run_steps(rows: RowBatch, step: Callable[[int, torch.Tensor | None], None],
         act = rows.active(t)
         if not tried and act is None and t > first and full - t >= _MIN_GRAPH_STEPS:
             tried = True
-            graph = _capture(lambda: step(t, None))  # runs step t (the warm-up), captures the next
+            # runs step t (the warm-up) and captures it: each replay is a step with the Python
+            # values of step t and the device state of its own (what a step may depend on)
+            graph = _capture(functools.partial(step, t, None))
             t += 1
             if progress:
                 progress(rows.rows)
@@ -129,7 +134,9 @@ def _capture(fn: Callable[[], None]) -> "torch.cuda.CUDAGraph | None":
     except RuntimeError as e:  # nothing ran: the state is the warm-up step's
         warnings.warn(f"lstmzip: CUDA graph capture failed, coding eagerly ({e})", RuntimeWarning)
         torch.cuda.synchronize()
+        graph_counts["failed"] += 1
         return None
+    graph_counts["captured"] += 1
     return graph
 
 

@@ -68,7 +68,9 @@ class RowBatch:
 
     def full_steps(self) -> tuple[int, int]:
         """The steps [a, b) at which every row is active (a >= b: none)."""
-        return self.last_start, int(self.ends_np.min(initial=0))
+        # (not min(initial=0): the initial value takes part in the minimum, which was then always
+        # 0, so that no step counted as full and CUDA captured no graph, 0.15.0 to 0.18.1)
+        return self.last_start, int(self.ends_np.min()) if self.rows else 0
 
     def joins(self) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
         """For each step at which streams join a ramped layout: their rows and the rows of the
