@@ -24,7 +24,7 @@ from lstmzip.stages.coding import Predictor, decode_blocks, encode_blocks
 from lstmzip.stages.host.context_bias import BIAS_V2
 from lstmzip.stages.host.match_model import MATCH_V2, MATCH_V7
 from lstmzip.stages.recipes import RECIPES
-from lstmzip.stages.rows import RowBatch
+from lstmzip.stages.rows import RowBatch, full_range
 from lstmzip.stream_layout import Ramp, layout
 from tests.golden.make_golden import ORIGINAL
 
@@ -242,6 +242,7 @@ def test_steps_replayed_as_a_captured_graph_code_the_same_bytes(engine, method, 
 
 
 def test_full_steps_are_those_at_which_every_row_is_active():
+    assert full_range(np.array([0, 3]), np.array([9, 7])) == (3, 7) and full_range(np.zeros(0), np.zeros(0)) == (0, 0)
     plain = RowBatch.of([1500, 1200], [2, 3], torch.device("cpu"))
     assert plain.full_steps() == (0, 400)
     ramped = RowBatch.of([1500, 1200], [2, 3], torch.device("cpu"), Ramp(64, 16))

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from lstmzip.codec.errors import CodecError
+from lstmzip.stages.rows import full_range
 
 SCALE_BITS = 24
 TOTAL = 1 << SCALE_BITS
@@ -118,7 +119,7 @@ def _encode_numpy(coders: Coders, start: np.ndarray, freq: np.ndarray) -> tuple[
         rows, ends = coders.rows[j].numpy(), coders.ends[j].numpy()
         starts = coders.starts[j].numpy() if coders.starts is not None else np.zeros_like(ends)
         # steps from..to - 1 code every row of the sub-step: no mask there
-        full = (int(starts.max(initial=0)), int(ends.min(initial=0)))
+        full = full_range(starts, ends)
         c = coders.coder[j].numpy()
         if len(c) and np.array_equal(c, np.arange(c[0], c[0] + len(c))):
             c = slice(int(c[0]), int(c[0]) + len(c))  # (a view: cheaper than a gather)

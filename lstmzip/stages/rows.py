@@ -68,9 +68,7 @@ class RowBatch:
 
     def full_steps(self) -> tuple[int, int]:
         """The steps [a, b) at which every row is active (a >= b: none)."""
-        # (not min(initial=0): the initial value takes part in the minimum, which was then always
-        # 0, so that no step counted as full and CUDA captured no graph, 0.15.0 to 0.18.1)
-        return self.last_start, int(self.ends_np.min()) if self.rows else 0
+        return full_range(self.starts_np, self.ends_np)
 
     def joins(self) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
         """For each step at which streams join a ramped layout: their rows and the rows of the
@@ -104,6 +102,16 @@ class RowBatch:
             lo = self.first_row[b]
             out.append(lay.unstream(mat[lo : lo + lay.streams, : lay.steps]))
         return out
+
+
+def full_range(starts: np.ndarray, ends: np.ndarray) -> tuple[int, int]:
+    """The steps [a, b) at which every row with these first steps and end steps codes (a >= b:
+    none). (Not ends.min(initial=0): the initial value takes part in the minimum, which was
+    then always 0: from 0.15.0 to 0.18.1 no step counted as full, so CUDA captured no graph and
+    the numpy rANS encoder masked every step.)"""
+    if not len(ends):
+        return 0, 0
+    return int(starts.max()), int(ends.min())
 
 
 def pick(x: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
