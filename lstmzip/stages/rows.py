@@ -107,8 +107,8 @@ class RowBatch:
 def full_range(starts: np.ndarray, ends: np.ndarray) -> tuple[int, int]:
     """The steps [a, b) at which every row with these first steps and end steps codes (a >= b:
     none). (Not ends.min(initial=0): the initial value takes part in the minimum, which was
-    then always 0: from 0.15.0 to 0.18.1 no step counted as full, so CUDA captured no graph and
-    the numpy rANS encoder masked every step.)"""
+    then always 0: from 0.15.0 to 0.18.1 no step counted as full, so CUDA captured no graph,
+    and from 0.17.0 the numpy rANS encoder masked every step.)"""
     if not len(ends):
         return 0, 0
     return int(starts.max()), int(ends.min())
