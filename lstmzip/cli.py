@@ -15,13 +15,15 @@ from typing import List, Optional
 
 import typer
 
-from lstmzip import api, batch
-from lstmzip.engines import load_model, resolve_device
+from lstmzip import batch
 from lstmzip.errors import LstmzipError
 from lstmzip.fileio import atomic_output, open_input, walk_files
 from lstmzip.signals import install_signal_handlers, interrupted_exit_code
 from lstmzip.progress import progress_bar
-from lstmzip.models import registry
+
+# torch (through lstmzip.api, lstmzip.engines and the model registry) loads in the commands
+# that code: `lstmzip --help` and `--version` answer without it, ~1 s sooner
+DEFAULT_MODEL = "default"  # lstmzip.models.registry.DEFAULT_MODEL (tested equal)
 
 SUFFIX = ".lstmz"
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -44,7 +46,7 @@ def _main(version: bool = typer.Option(False, "--version", "-V", callback=_versi
 
 
 FilesArg = typer.Argument(None, help="Files; '-' or none for stdin.")
-ModelOpt = typer.Option(registry.DEFAULT_MODEL, "--model", "-m",
+ModelOpt = typer.Option(DEFAULT_MODEL, "--model", "-m",
                         help="Shipped model name, model file, or 'auto' (the shipped model that, with its own block method, codes windows spread over the input's first 4 MiB in the fewest bits, the logs model's allowed for what windows do not show).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 DeviceOpt = typer.Option("auto", "--device", help="Where the model runs: auto (CUDA when there is a GPU), "
@@ -110,6 +112,8 @@ def _devices(device: str, workers: int, cluster: str | None) -> tuple[str, str]:
     """(this process's device, the Ray workers' device). The workers get what was asked: the
     driver resolves auto against the cluster's GPUs, and --device cuda needs GPUs there, not
     here. With workers, only --model auto's scoring runs here."""
+    from lstmzip.engines import resolve_device
+
     if (workers or cluster) and device == "cuda":
         return resolve_device("auto"), device
     return resolve_device(device), device
@@ -193,6 +197,8 @@ def compress(
                                 "512 streams 1.881)."),
 ) -> None:
     """Compress FILES to FILE.lstmz (input kept)."""
+    from lstmzip import api
+
     _set_threads(threads)
     device, worker_device = _devices(device, workers, cluster)
     from lstmzip.pipeline import BEST, CodingConfig
@@ -205,7 +211,7 @@ def compress(
 
         config = dataclasses.replace(config, max_streams=streams)
     if fast and model == api.AUTO_MODEL:
-        model = registry.DEFAULT_MODEL  # nothing to choose: no model codes the blocks
+        model = DEFAULT_MODEL  # nothing to choose: no model codes the blocks
     files = batch.expand(_inputs(files), recursive, archives=False, suffix=SUFFIX)
     if output and len(files) > 1:
         raise typer.BadParameter("-o takes one input file", param_hint="--output")
@@ -260,6 +266,8 @@ def decompress(
     device: str = DeviceOpt,
 ) -> None:
     """Decompress FILE.lstmz to FILE (archive kept)."""
+    from lstmzip import api
+
     _set_threads(threads)
     device, worker_device = _devices(device, workers, cluster)
     files = batch.expand(_inputs(files), recursive, archives=True, suffix=SUFFIX)
@@ -291,6 +299,8 @@ def test_cmd(
     device: str = DeviceOpt,
 ) -> None:
     """Verify archives (every block checksum and the trailer) without writing anything."""
+    from lstmzip import api
+
     _set_threads(threads)
     device, worker_device = _devices(device, workers, cluster)
     def one(name: str, bar) -> None:
@@ -349,6 +359,8 @@ def list_cmd(
 
 def _bpc_row(name: str, data: bytes, model: str, verify: bool, progress, device: str = "cpu",
              config=None) -> dict:
+    from lstmzip import api
+
     out = io.BytesIO()
     stats = api.compress_stream(io.BytesIO(data), out, model, config, progress=progress, device=device)
     if verify and api.decompress(out.getvalue(), device=device) != data:
@@ -374,6 +386,8 @@ def bpc(
     method: Optional[str] = MethodOpt,
 ) -> None:
     """Bits per character: the model's estimate, the real archive, gzip -9 and bzip2 -9."""
+    from lstmzip.engines import resolve_device
+
     _set_threads(threads)
     device = resolve_device(device)
     from lstmzip.pipeline import CodingConfig
@@ -405,6 +419,9 @@ def models(info: Optional[str] = typer.Option(None, "--info", help="Show one mod
     """List the shipped models (or describe one with --info)."""
     from rich.console import Console
     from rich.table import Table
+
+    from lstmzip.engines import load_model
+    from lstmzip.models import registry
 
     if info:
         m = load_model(info)
@@ -492,6 +509,8 @@ def explain(
     """Colour every character of FILE by its cost in bits under the model, with its top predictions."""
     from rich.console import Console
 
+    from lstmzip import api
+    from lstmzip.engines import resolve_device
     from lstmzip.explain_bits import explain_file
     from lstmzip.explain_render import explain_html, explain_terminal
 
@@ -515,7 +534,7 @@ def explain(
 @app.command()
 @handle_errors
 def sample(
-    model: str = typer.Option(registry.DEFAULT_MODEL, "--model", "-m", help="Shipped model name or model file."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Shipped model name or model file."),
     prime: str = typer.Option("", "--prime", help="Text the model reads before it writes (not repeated)."),
     length: int = typer.Option(500, "--length", "-n", help="Bytes to generate."),
     temperature: float = typer.Option(0.8, "--temperature", "-t", help="0: always the likeliest byte; 1: the "
@@ -557,6 +576,7 @@ def bench(
 
     from lstmzip import bench as bench_mod
     from lstmzip import bench_report
+    from lstmzip.engines import resolve_device
 
     paths = list(files or []) + (_corpus_files(corpus) if corpus else [])
     if not paths:

@@ -217,3 +217,16 @@ def test_ray_workers_get_the_device_asked_for(runner, tmp_path, monkeypatch):
         r = runner.invoke(app, ["test", "--workers", "2", "--device", device, str(src) + ".lstmz"])
         assert r.exit_code == 0, r.output
     assert [(s.workers, s.device) for s in asked] == [(2, d) for d in ("cpu", "cpu", "auto", "auto", "cuda", "cuda")]
+
+
+def test_help_and_version_do_not_load_torch():
+    """The CLI module loads torch only in the commands that code: --help and --version answer
+    without it (~1 s sooner). Its default model name is the registry's."""
+    import subprocess
+    import sys
+
+    probe = "import sys, lstmzip.cli as c; print('torch' in sys.modules, c.DEFAULT_MODEL)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True).stdout
+    from lstmzip.models import registry
+
+    assert out.split() == ["False", registry.DEFAULT_MODEL]
