@@ -156,7 +156,7 @@ class MatchStage:
             self.tables.scatter_reduce_(0, pick(self._ctx_idx, act).view(-1), entry.view(-1), reduce="amax")
         ctx = ((ctx << 8) | y) & ((1 << (8 * CONTEXT_BYTES)) - 1)
         put(self.ctx, act, ctx)
-        src, _, length, misses = self._tracks(act).unbind(0)
+        src, _, length, misses = pick(self.track, act, dim=1).unbind(0)
         look = src < 0
         if self.cfg.max_misses:
             look |= (misses > 0) & (length < CONTEXT_BYTES)
@@ -216,22 +216,11 @@ class MatchStage:
         and no misses."""
         key = entry >> 32
         moved = torch.stack([key % S + pick(self.rows.base_of_row, act), key // S, length, torch.zeros_like(key)])
-        self._set_tracks(act, torch.where(found, moved, self._tracks(act)))
-
-    def _tracks(self, act: torch.Tensor | None) -> torch.Tensor:
-        """The active rows' matches, [4, n]."""
-        return self.track if act is None else self.track.index_select(1, act)
-
-    def _set_tracks(self, act: torch.Tensor | None, value: torch.Tensor) -> None:
-        """The active rows' matches = value [4, n]."""
-        if act is None:
-            self.track.copy_(value)
-        else:
-            self.track.index_copy_(1, act, value)
+        put(self.track, act, torch.where(found, moved, pick(self.track, act, dim=1)), dim=1)
 
     def _follow(self, y: torch.Tensor, act: torch.Tensor | None) -> None:
         """Move every match past y: on after a hit (and after a miss while misses last)."""
-        s, c, length, misses = self._tracks(act).unbind(0)
+        s, c, length, misses = pick(self.track, act, dim=1).unbind(0)
         has = s >= 0
         sh = torch.where(has, s, 0)
         hit = has & (self.hist.index_select(0, sh * self.T + c).to(torch.int64) == y)
@@ -240,4 +229,4 @@ class MatchStage:
         miss = has & ~hit
         keep = in_row & (hit | (miss & (misses < self.cfg.max_misses)))
         moved = torch.stack([s, c1, (length + 1) * hit, misses + miss])
-        self._set_tracks(act, torch.where(keep, moved, self._none))
+        put(self.track, act, torch.where(keep, moved, self._none), dim=1)

@@ -114,14 +114,14 @@ def full_range(starts: np.ndarray, ends: np.ndarray) -> tuple[int, int]:
     return int(starts.max()), int(ends.min())
 
 
-def pick(x: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
-    """x's entries (first dimension) of the active rows."""
-    return x if act is None else x.index_select(0, act)
+def pick(x: torch.Tensor, act: torch.Tensor | None, dim: int = 0) -> torch.Tensor:
+    """x's entries (along dim, the rows) of the active rows."""
+    return x if act is None else x.index_select(dim, act)
 
 
-def put(x: torch.Tensor, act: torch.Tensor | None, value: torch.Tensor) -> None:
-    """x[act] = value (x itself when all rows are active)."""
+def put(x: torch.Tensor, act: torch.Tensor | None, value: torch.Tensor, dim: int = 0) -> None:
+    """x[act] = value along dim, the rows (x itself when all rows are active)."""
     if act is None:
         x.copy_(value)
     else:
-        x.index_copy_(0, act, value)
+        x.index_copy_(dim, act, value)
