@@ -74,6 +74,32 @@ def test_streams_hold_several_long_lines_with_line_contexts_only():
     assert block_streams(short_lines, CodingConfig(columns_stream_len=0), Method.LSTM_COLUMNS) == 300000 // 2048
 
 
+def test_repetitive_blocks_take_fewer_streams_in_the_device_stages_methods():
+    """A block that zlib level 1 codes in under repetitive_bpc bits a byte takes at most
+    repetitive_streams streams in methods 10-16 (its streams see more of what they repeat);
+    prose keeps min_stream_len's count, the host stages' methods keep theirs, and a lower
+    max_streams (`--streams`) still caps."""
+    import random
+
+    from lstmzip.container import Method
+    from lstmzip.pipeline import CodingConfig, block_streams, repetitive
+
+    cfg = CodingConfig()
+    rng = random.Random(0)
+    words = [bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(20000)]
+    prose = b" ".join(rng.choice(words) for _ in range(200000))[: 1 << 20]  # zlib-1: ~5 bits a byte
+    log = b"".join(b"2016-12-19 20:49:%02d INFO request %d served in %d ms\n" % (i % 60, i, i % 97)
+                   for i in range(40000))[: 1 << 20]
+    assert not repetitive(prose, cfg.repetitive_bpc) and repetitive(log, cfg.repetitive_bpc)
+    assert block_streams(prose, cfg, Method.LSTM_MIX6) == 512
+    assert block_streams(log, cfg, Method.LSTM_MIX6) == cfg.repetitive_streams == 256
+    assert block_streams(log, cfg, Method.LSTM_RANS) == 256
+    assert block_streams(log, cfg, Method.LSTM_ADAPTIVE2) == 512  # host stages: as before
+    assert block_streams(log[: 400 << 10], cfg, Method.LSTM_MIX6) == 200  # fewer than 256 already
+    assert block_streams(log, CodingConfig(max_streams=64), Method.LSTM_MIX6) == 64
+    assert block_streams(log, CodingConfig(repetitive_streams=128), Method.LSTM_MIX6) == 128
+
+
 def test_small_blocks_code_in_at_most_small_block_steps():
     """A block of at most small_block_len bytes is cut into as many streams as it takes to code in
     small_block_steps steps (2 x for the logs model's methods, device_small_block_steps for the
