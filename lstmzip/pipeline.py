@@ -100,7 +100,8 @@ class CodingConfig:
     # lpaq1 9: 0.2043); 2 MB of Python (1.86) 1.0046 / 0.9937 / 0.9867 (lpaq1 0.9699); books
     # (the default model's own training text): Insectivorous Plants (3.12) 1.3954 in 456, 1.3881
     # in 228; On the Origin of Species (3.26) 1.4881 in 456, 1.4821 in 256; 4 MB of novels
-    # (3.59) 1.7702 / 1.7690; 768 KB of held-out novels (3.61) 1.7857 in 375, 1.7811 in 187.
+    # (3.59) 1.7702 / 1.7690; 768 KB of other novels of the pool (3.61) 1.7857 in 375, 1.7811
+    # in 187.
     # Decoding 256 streams instead of 512 takes ~1.15x the time (twice the steps, each with its
     # fixed costs), coding about the same: taken where it buys ~0.4% or more, up to 3.4 bits.
     repetitive_bpc: float = 3.4
