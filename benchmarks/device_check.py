@@ -202,7 +202,7 @@ def big_run_key(streams: int) -> str:
 
 
 def big_run(report: dict, text: bytes, out: Path, streams: int = RANS.max_streams) -> None:
-    cfg = dataclasses.replace(RANS, max_streams=streams)
+    cfg = RANS.with_streams(streams)
     reset_peak()
     t = time.perf_counter()
     archive = compress(text, "default", DEVICE, cfg)

@@ -207,10 +207,7 @@ def compress(
         raise typer.BadParameter("--fast and --best exclude each other", param_hint="--best")
     config = _with_method(BEST if best else CodingConfig(lstm=not fast), method)
     if streams:
-        import dataclasses
-
-        # an explicit count replaces the default's own choices (fewer for repetitive blocks too)
-        config = dataclasses.replace(config, max_streams=streams, repetitive_streams=streams)
+        config = config.with_streams(streams)
     if fast and model == api.AUTO_MODEL:
         model = DEFAULT_MODEL  # nothing to choose: no model codes the blocks
     files = batch.expand(_inputs(files), recursive, archives=False, suffix=SUFFIX)

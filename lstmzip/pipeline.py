@@ -19,7 +19,7 @@ import lzma
 import os
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 import numpy as np
@@ -147,6 +147,11 @@ class CodingConfig:
     # blocks of a device-stage method (lstmzip.stages) coded together in one engine batch;
     # 0: batch_blocks_for(device). The archive is the same bytes whatever it is.
     batch_blocks: int = 0
+
+    def with_streams(self, n: int) -> "CodingConfig":
+        """At most n streams a block whatever its text (`--streams`, the GPU's wider steps): the
+        cap replaces repetitive blocks' own too."""
+        return replace(self, max_streams=n, repetitive_streams=n)
 
 
 # `--best`: every stream starts cold and at step t sees only the first t bytes of the others,

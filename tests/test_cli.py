@@ -194,7 +194,6 @@ def test_best_uses_longer_streams(runner, text):
     assert r.exit_code == 2
 
 
-
 def test_streams_replaces_the_default_choice_for_repetitive_blocks_too(runner, text, monkeypatch):
     """--streams N caps a block at N streams whatever its text: above the repetitive blocks'
     own cap (256) too, for wider GPU steps."""
@@ -210,6 +209,7 @@ def test_streams_replaces_the_default_choice_for_repetitive_blocks_too(runner, t
     for args in ([], ["--streams", "2048"], ["--streams", "64"]):
         assert runner.invoke(app, ["compress", "-c", *args, str(text)]).exit_code == 0
     assert [(c.max_streams, c.repetitive_streams) for c in seen] == [(512, 256), (2048, 2048), (64, 64)]
+
 
 def test_ray_workers_get_the_device_asked_for(runner, tmp_path, monkeypatch):
     """--device goes to the workers as given: the driver resolves auto against the cluster's
