@@ -192,7 +192,7 @@ def compress(
     device: str = DeviceOpt,
     method: Optional[str] = MethodOpt,
     streams: int = typer.Option(0, "--streams", min=0, max=1 << 14, help="At most this many streams a block "
-                                "(default 512, 256 for repetitive text; never shorter than 2 KiB): more "
+                                "(default 512, fewer for repetitive text; never shorter than 2 KiB): more "
                                 "rows per step for a GPU, at a small cost in ratio (100 MB of English, "
                                 "lstm_rans: 2048 streams 1.892 bpc, 512 streams 1.881)."),
 ) -> None:

@@ -106,6 +106,21 @@ class CodingConfig:
     # fixed costs), coding about the same: taken where it buys ~0.4% or more, up to 3.4 bits.
     repetitive_bpc: float = 3.4
     repetitive_streams: int = 256
+    # ... and where zlib level 1 does better still (logs, tables), streams at least this long
+    # (the first row whose bpc the block is under), but never fewer than
+    # repetitive_least_streams of them: a block's time grows with its size from the small
+    # blocks' steps (a 20 KB log: 8 streams, not 2) and is the longer streams' from 64 KiB on.
+    # Method 16, default model, 2-core AMD EPYC, training-pool logs and Python (and C and JavaScript
+    # of a Linux install) of 30-120 KB; bpc against 2 KiB streams in 4 KiB / 8 KiB streams, at
+    # 1.6x / 3.1x the time to compress (a step of a few streams costs the same whatever their
+    # number): zlib-1 0.33-1.16 (8 logs, a Python test) -1.6 to -7.4% / -3.6 to -10.0% (16 KiB,
+    # 6.4x the time: -4.1 to -12.5% on 6 of them); 1.5-2.1 (code and a log, 11) -0.6 to -1.4%
+    # / -1.5 to -2.3%; 2.3-2.65 (Python, 3) -0.5 to -0.7% / -0.6 to -1.5%; 60 KB of a novel
+    # (3.57) -0.2% / -0.2%. With this rule the 9 files under 1.2 bits took -2.6 to -10.0% for
+    # 1.4-3.0x the time to compress and 1.3-2.9x to decompress; 4 KiB streams for code (under
+    # 2.0 bits) bought 0.6 to 1.4% for ~1.8x: not taken.
+    repetitive_stream_lens: tuple[tuple[float, int], ...] = ((1.2, 8 << 10),)
+    repetitive_least_streams: int = 8
     # Small inputs: a block of at most small_block_len bytes is cut into as many streams as it
     # takes to code in small_block_steps steps (so shorter streams than min_stream_len). On a
     # CPU a step of a few streams costs the same whatever their number (per-op overhead, ~0.8
@@ -150,8 +165,8 @@ class CodingConfig:
 
     def with_streams(self, n: int) -> "CodingConfig":
         """At most n streams a block whatever its text (`--streams`, the GPU's wider steps): the
-        cap replaces repetitive blocks' own too."""
-        return replace(self, max_streams=n, repetitive_streams=n)
+        cap replaces repetitive blocks' own cap and longer streams too."""
+        return replace(self, max_streams=n, repetitive_streams=n, repetitive_stream_lens=())
 
 
 # `--best`: every stream starts cold and at step t sees only the first t bytes of the others,
@@ -225,15 +240,16 @@ def weighted_line_length(data: bytes) -> float:
     return float(np.square(lengths, dtype=np.float64).sum() / len(data))
 
 
-def repetitive(data: bytes, bpc: float) -> bool:
-    """Whether zlib at level 1 codes data in under `bpc` bits a byte (~15 ms a MB)."""
-    return 8 * len(zlib.compress(data, 1)) < bpc * len(data)
+def zlib_bpc(data: bytes) -> float:
+    """Bits a byte zlib at level 1 codes data in (~15 ms a MB): how repetitive it is."""
+    return 8 * len(zlib.compress(data, 1)) / max(len(data), 1)
 
 
 def block_streams(model_data: bytes, cfg: CodingConfig, method: Method) -> int:
     """How many streams compress codes a block's model bytes in: streams of at least
-    min_stream_len (longer for the methods that learn from lines or columns above; fewer for a
-    repetitive block in the device stages' methods: CodingConfig.repetitive_bpc), but a block
+    min_stream_len (longer for the methods that learn from lines or columns above; fewer and
+    longer for a repetitive block in the device stages' methods: CodingConfig.repetitive_bpc and
+    repetitive_stream_lens), but a block
     of at most small_block_len bytes in as many as it takes to code in small_block_steps steps
     (device_small_block_steps for the device stages' methods)."""
     min_len = cfg.min_stream_len
@@ -249,8 +265,13 @@ def block_streams(model_data: bytes, cfg: CodingConfig, method: Method) -> int:
     if small_steps and method in RECIPES:
         small_steps = cfg.device_small_block_steps or small_steps
     streams = plan_streams(len(model_data), cfg, min_len)
-    if method in RECIPES and streams > cfg.repetitive_streams and repetitive(model_data, cfg.repetitive_bpc):
-        streams = cfg.repetitive_streams
+    if method in RECIPES and streams > 1:  # repetitive blocks: fewer, longer streams
+        bpc = zlib_bpc(model_data)
+        longer = next((n for below, n in cfg.repetitive_stream_lens if bpc < below), 0)
+        if longer > min_len:
+            streams = min(streams, max(plan_streams(len(model_data), cfg, longer), cfg.repetitive_least_streams))
+        if bpc < cfg.repetitive_bpc:
+            streams = min(streams, cfg.repetitive_streams)
     if streams and small_steps and len(model_data) <= cfg.small_block_len:
         streams = max(streams, streams_within(len(model_data), small_steps, method, cfg.max_streams))
     return streams

@@ -196,7 +196,7 @@ def test_best_uses_longer_streams(runner, text):
 
 def test_streams_replaces_the_default_choice_for_repetitive_blocks_too(runner, text, monkeypatch):
     """--streams N caps a block at N streams whatever its text: above the repetitive blocks'
-    own cap (256) too, for wider GPU steps."""
+    own cap (256) too, for wider GPU steps, and without their longer streams."""
     from lstmzip import api
 
     seen = []
@@ -208,7 +208,8 @@ def test_streams_replaces_the_default_choice_for_repetitive_blocks_too(runner, t
     monkeypatch.setattr(api, "compress_stream", fake)
     for args in ([], ["--streams", "2048"], ["--streams", "64"]):
         assert runner.invoke(app, ["compress", "-c", *args, str(text)]).exit_code == 0
-    assert [(c.max_streams, c.repetitive_streams) for c in seen] == [(512, 256), (2048, 2048), (64, 64)]
+    assert [(c.max_streams, c.repetitive_streams, c.repetitive_stream_lens) for c in seen] == [
+        (512, 256, ((1.2, 8 << 10),)), (2048, 2048, ()), (64, 64, ())]
 
 
 def test_ray_workers_get_the_device_asked_for(runner, tmp_path, monkeypatch):

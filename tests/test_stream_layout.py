@@ -74,15 +74,16 @@ def test_streams_hold_several_long_lines_with_line_contexts_only():
     assert block_streams(short_lines, CodingConfig(columns_stream_len=0), Method.LSTM_COLUMNS) == 300000 // 2048
 
 
-def test_repetitive_blocks_take_fewer_streams_in_the_device_stages_methods():
-    """A block that zlib level 1 codes in under repetitive_bpc bits a byte takes at most
-    repetitive_streams streams in methods 10-16 (its streams see more of what they repeat);
-    prose keeps min_stream_len's count, the host stages' methods keep theirs, and a lower
-    max_streams (`--streams`) still caps."""
+def test_repetitive_blocks_take_fewer_longer_streams_in_the_device_stages_methods():
+    """In methods 10-16 a block that zlib level 1 codes in under repetitive_bpc bits a byte takes
+    at most repetitive_streams streams, and where it codes in fewer bits still, streams of
+    repetitive_stream_lens' length but never fewer than repetitive_least_streams (their streams
+    see more of what they repeat); prose keeps min_stream_len's count, the host stages' methods
+    keep theirs, and a lower max_streams (`--streams`) still caps."""
     import random
 
     from lstmzip.container import Method
-    from lstmzip.pipeline import CodingConfig, block_streams, repetitive
+    from lstmzip.pipeline import CodingConfig, block_streams, zlib_bpc
 
     cfg = CodingConfig()
     rng = random.Random(0)
@@ -90,14 +91,27 @@ def test_repetitive_blocks_take_fewer_streams_in_the_device_stages_methods():
     prose = b" ".join(rng.choice(words) for _ in range(200000))[: 1 << 20]  # zlib-1: ~5 bits a byte
     log = b"".join(b"2016-12-19 20:49:%02d INFO request %d served in %d ms\n" % (i % 60, i, i % 97)
                    for i in range(40000))[: 1 << 20]
-    assert not repetitive(prose, cfg.repetitive_bpc) and repetitive(log, cfg.repetitive_bpc)
+    assert zlib_bpc(prose) > cfg.repetitive_bpc and zlib_bpc(log) < 1.2
+    assert cfg.repetitive_stream_lens[0] == (1.2, 8 << 10)
     assert block_streams(prose, cfg, Method.LSTM_MIX6) == 512
-    assert block_streams(log, cfg, Method.LSTM_MIX6) == cfg.repetitive_streams == 256
-    assert block_streams(log, cfg, Method.LSTM_RANS) == 256
+    assert block_streams(log, cfg, Method.LSTM_MIX6) == (1 << 20) // (8 << 10) == 128
+    assert block_streams(log, cfg, Method.LSTM_RANS) == 128
     assert block_streams(log, cfg, Method.LSTM_ADAPTIVE2) == 512  # host stages: as before
-    assert block_streams(log[: 400 << 10], cfg, Method.LSTM_MIX6) == 200  # fewer than 256 already
+    assert block_streams(log[: 400 << 10], cfg, Method.LSTM_MIX6) == 50
+    assert block_streams(log[: 40 << 10], cfg, Method.LSTM_MIX6) == 8  # not 5: at least 8 streams
+    assert block_streams(log[: 20 << 10], cfg, Method.LSTM_MIX6) == 8  # 10 of 2 KiB, 2 of 8 KiB
+    plain = CodingConfig(repetitive_stream_lens=())  # the cap alone, no longer streams
+    # small blocks keep the small blocks' rule
+    assert block_streams(log[: 12 << 10], cfg, Method.LSTM_MIX6) == block_streams(log[: 12 << 10], plain, Method.LSTM_MIX6) > 8
+    # the table's rows: the first that the block is under
+    four = CodingConfig(repetitive_stream_lens=((0.5, 16 << 10), (2.0, 4 << 10)))
+    assert block_streams(log, four, Method.LSTM_MIX6) == 256
+    assert block_streams(log, plain, Method.LSTM_MIX6) == plain.repetitive_streams == 256
+    assert block_streams(log, CodingConfig(repetitive_stream_lens=(), repetitive_streams=128), Method.LSTM_MIX6) == 128
     assert block_streams(log, CodingConfig(max_streams=64), Method.LSTM_MIX6) == 64
-    assert block_streams(log, CodingConfig(repetitive_streams=128), Method.LSTM_MIX6) == 128
+    # --streams N: N streams whatever the text, at least 2 KiB each
+    assert block_streams(log, cfg.with_streams(2048), Method.LSTM_MIX6) == 512
+    assert block_streams(log, cfg.with_streams(100), Method.LSTM_MIX6) == 100
 
 
 def test_small_blocks_code_in_at_most_small_block_steps():
