@@ -108,8 +108,9 @@ class CodingConfig:
     repetitive_streams: int = 256
     # ... and where zlib level 1 does better still (logs, tables), streams at least this long
     # (the first row whose bpc the block is under), but never fewer than
-    # repetitive_least_streams of them: a block's time grows with its size from the small
-    # blocks' steps (a 20 KB log: 8 streams, not 2) and is the longer streams' from 64 KiB on.
+    # repetitive_least_streams of them: a block's time grows with its size (a 20 KB log: 8
+    # streams, not 2) and is the longer streams' from 64 KiB on; a small block of such text
+    # too (a 10 KB log in 8 streams, not the 25 of small_block_steps' rule).
     # Method 16, default model, 2-core AMD EPYC, training-pool logs and Python (and C and JavaScript
     # of a Linux install) of 30-120 KB; bpc against 2 KiB streams in 4 KiB / 8 KiB streams, at
     # 1.6x / 3.1x the time to compress (a step of a few streams costs the same whatever their
@@ -118,7 +119,10 @@ class CodingConfig:
     # / -1.5 to -2.3%; 2.3-2.65 (Python, 3) -0.5 to -0.7% / -0.6 to -1.5%; 60 KB of a novel
     # (3.57) -0.2% / -0.2%. With this rule the 9 files under 1.2 bits took -2.6 to -10.0% for
     # 1.4-3.0x the time to compress and 1.3-2.9x to decompress; 4 KiB streams for code (under
-    # 2.0 bits) bought 0.6 to 1.4% for ~1.8x: not taken.
+    # 2.0 bits) bought 0.6 to 1.4% for ~1.8x: not taken. 8 slices of 6-14 KB of 8 other
+    # training-pool logs (0.44-1.18 bits) in 8 streams instead of 14-35: -2.4 to -19.5%, all
+    # 4,876 -> 4,356 bytes (-10.7%), 0.5-0.6 -> 0.7-1.6 s to compress, 0.6-0.8 -> 1.0-2.2 s to
+    # decompress, in-process.
     repetitive_stream_lens: tuple[tuple[float, int], ...] = ((1.2, 8 << 10),)
     repetitive_least_streams: int = 8
     # Small inputs: a block of at most small_block_len bytes is cut into as many streams as it
@@ -249,9 +253,9 @@ def block_streams(model_data: bytes, cfg: CodingConfig, method: Method) -> int:
     """How many streams compress codes a block's model bytes in: streams of at least
     min_stream_len (longer for the methods that learn from lines or columns above; fewer and
     longer for a repetitive block in the device stages' methods: CodingConfig.repetitive_bpc and
-    repetitive_stream_lens), but a block
-    of at most small_block_len bytes in as many as it takes to code in small_block_steps steps
-    (device_small_block_steps for the device stages' methods)."""
+    repetitive_stream_lens, small blocks too), but a block of at most small_block_len bytes in
+    as many as it takes to code in small_block_steps steps (device_small_block_steps for the
+    device stages' methods)."""
     min_len = cfg.min_stream_len
     stages = STAGES.get(method)
     small_steps = cfg.small_block_steps
@@ -265,6 +269,8 @@ def block_streams(model_data: bytes, cfg: CodingConfig, method: Method) -> int:
     if small_steps and method in RECIPES:
         small_steps = cfg.device_small_block_steps or small_steps
     streams = plan_streams(len(model_data), cfg, min_len)
+    if streams and small_steps and len(model_data) <= cfg.small_block_len:
+        streams = max(streams, streams_within(len(model_data), small_steps, method, cfg.max_streams))
     if method in RECIPES and streams > 1:  # repetitive blocks: fewer, longer streams
         bpc = zlib_bpc(model_data)
         longer = next((n for below, n in cfg.repetitive_stream_lens if bpc < below), 0)
@@ -272,8 +278,6 @@ def block_streams(model_data: bytes, cfg: CodingConfig, method: Method) -> int:
             streams = min(streams, max(plan_streams(len(model_data), cfg, longer), cfg.repetitive_least_streams))
         if bpc < cfg.repetitive_bpc:
             streams = min(streams, cfg.repetitive_streams)
-    if streams and small_steps and len(model_data) <= cfg.small_block_len:
-        streams = max(streams, streams_within(len(model_data), small_steps, method, cfg.max_streams))
     return streams
 
 

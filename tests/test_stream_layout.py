@@ -101,8 +101,10 @@ def test_repetitive_blocks_take_fewer_longer_streams_in_the_device_stages_method
     assert block_streams(log[: 40 << 10], cfg, Method.LSTM_MIX6) == 8  # not 5: at least 8 streams
     assert block_streams(log[: 20 << 10], cfg, Method.LSTM_MIX6) == 8  # 10 of 2 KiB, 2 of 8 KiB
     plain = CodingConfig(repetitive_stream_lens=())  # the cap alone, no longer streams
-    # small blocks keep the small blocks' rule
-    assert block_streams(log[: 12 << 10], cfg, Method.LSTM_MIX6) == block_streams(log[: 12 << 10], plain, Method.LSTM_MIX6) > 8
+    # small blocks too: 8 streams, not the small blocks' rule's (as many as code in 512 steps),
+    # unless that rule's are fewer already
+    assert block_streams(log[: 12 << 10], plain, Method.LSTM_MIX6) > 8 == block_streams(log[: 12 << 10], cfg, Method.LSTM_MIX6)
+    assert block_streams(log[:3000], cfg, Method.LSTM_MIX6) == block_streams(log[:3000], plain, Method.LSTM_MIX6) < 8
     # the table's rows: the first that the block is under
     four = CodingConfig(repetitive_stream_lens=((0.5, 16 << 10), (2.0, 4 << 10)))
     assert block_streams(log, four, Method.LSTM_MIX6) == 256
@@ -137,11 +139,18 @@ def test_small_blocks_code_in_at_most_small_block_steps():
     # the device stages' methods: in device_small_block_steps steps (0: small_block_steps),
     # their ramp's included: 9 streams (ceil(4227 / 512)) would take 550 steps, 10 take 506
     from lstmzip.pipeline import block_layout
-    assert block_streams(text, cfg, Method.LSTM_MIX6) == 10
-    assert block_layout(len(text), 10, Method.LSTM_MIX6).steps == 506
-    assert block_layout(len(text), 9, Method.LSTM_MIX6).steps == 550
-    assert block_streams(text, CodingConfig(device_small_block_steps=0), Method.LSTM_MIX6) == 5
-    assert block_streams(text, BEST, Method.LSTM_MIX6) == 1
+    # (text that zlib does not code in under 1.2 bits a byte: no repetitive blocks' rule)
+    import random
+
+    rng = random.Random(1)
+    prose = b" ".join(bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9)))
+                      for _ in range(1000))[:4227]
+    assert block_streams(prose, cfg, Method.LSTM_MIX6) == 10
+    assert block_layout(len(prose), 10, Method.LSTM_MIX6).steps == 506
+    assert block_layout(len(prose), 9, Method.LSTM_MIX6).steps == 550
+    assert block_streams(prose, CodingConfig(device_small_block_steps=0), Method.LSTM_MIX6) == 5
+    assert block_streams(prose, BEST, Method.LSTM_MIX6) == 1
+    assert block_streams(text, cfg, Method.LSTM_MIX6) == 8  # a repetitive block: 8 streams
     assert block_streams(b"x" * ((16 << 10) + 1), cfg, Method.LSTM_MIX6) == 8
     lines = (b"y" * 63 + b"\n") * 1024  # 64 KiB of short lines
     assert block_streams(lines[: 16 << 10], cfg, Method.LSTM_MIXER) == 8  # 2,048 steps
