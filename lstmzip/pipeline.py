@@ -108,21 +108,17 @@ class CodingConfig:
     repetitive_streams: int = 256
     # ... and where zlib level 1 does better still (logs, tables), streams at least this long
     # (the first row whose bpc the block is under), but never fewer than
-    # repetitive_least_streams of them: a block's time grows with its size (a 20 KB log: 8
-    # streams, not 2) and is the longer streams' from 64 KiB on; a small block of such text
-    # too (a 10 KB log in 8 streams, not the 25 of small_block_steps' rule).
-    # Method 16, default model, 2-core AMD EPYC, training-pool logs and Python (and C and JavaScript
-    # of a Linux install) of 30-120 KB; bpc against 2 KiB streams in 4 KiB / 8 KiB streams, at
-    # 1.6x / 3.1x the time to compress (a step of a few streams costs the same whatever their
-    # number): zlib-1 0.33-1.16 (8 logs, a Python test) -1.6 to -7.4% / -3.6 to -10.0% (16 KiB,
-    # 6.4x the time: -4.1 to -12.5% on 6 of them); 1.5-2.1 (code and a log, 11) -0.6 to -1.4%
-    # / -1.5 to -2.3%; 2.3-2.65 (Python, 3) -0.5 to -0.7% / -0.6 to -1.5%; 60 KB of a novel
-    # (3.57) -0.2% / -0.2%. With this rule the 9 files under 1.2 bits took -2.6 to -10.0% for
-    # 1.4-3.0x the time to compress and 1.3-2.9x to decompress; 4 KiB streams for code (under
-    # 2.0 bits) bought 0.6 to 1.4% for ~1.8x: not taken. 8 slices of 6-14 KB of 8 other
-    # training-pool logs (0.44-1.18 bits) in 8 streams instead of 14-35: -2.4 to -19.5%, all
-    # 4,876 -> 4,356 bytes (-10.7%), 0.5-0.6 -> 0.7-1.6 s to compress, 0.6-0.8 -> 1.0-2.2 s to
-    # decompress, in-process.
+    # repetitive_least_streams: a block's time grows with its size up to 64 KiB (a 10 KB log in
+    # 8 streams, not the 25 of the small blocks' rule; a 20 KB one in 8, not 10), then is the
+    # longer streams'. On a CPU a step of a few streams costs the same whatever their number, so
+    # fewer streams cost time. Method 16, default model, 2-core AMD EPYC, 30-120 KB of
+    # training-pool logs and Python (and C and JavaScript of a Linux install), bpc against 2 KiB
+    # streams in 4 / 8 / 16 KiB streams, at 1.6x / 3.1x / 6.4x the time: zlib-1 0.33-1.16 (8
+    # logs, a Python test) -1.6 to -7.4% / -3.6 to -10.0% / -4.1 to -12.5% (6 of them); 1.5-2.1
+    # (code and a log, 11) -0.6 to -1.4% / -1.5 to -2.3% (4 KiB streams for code, ~1% for ~1.8x
+    # the time: not taken); 2.3-2.65 (Python, 3) -0.5 to -0.7% / -0.6 to -1.5%; a novel (3.57)
+    # -0.2% / -0.2%. With this rule: benchmarks/results/repetitive_streams.md; 6-14 KB slices of
+    # 8 other logs -2.4 to -19.5% (-10.7% in all), 0.5-0.6 -> 0.7-1.6 s to compress.
     repetitive_stream_lens: tuple[tuple[float, int], ...] = ((1.2, 8 << 10),)
     repetitive_least_streams: int = 8
     # Small inputs: a block of at most small_block_len bytes is cut into as many streams as it
