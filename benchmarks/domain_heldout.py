@@ -12,21 +12,14 @@ import argparse
 import bz2
 import json
 import lzma
-import os
-import platform
 import time
 from pathlib import Path
 
 import torch
 
 import lstmzip
+from lstmzip.bench import machine
 from lstmzip.pipeline import BEST, default_threads
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.machine()) if Path("/proc/cpuinfo").exists() else platform.machine()
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} thread(s)"
 
 
 def main() -> None:
@@ -67,7 +60,8 @@ def main() -> None:
         cols = [("model", "model"), ("default", "default")] + ([("best", "model --best")] if a.best else []) + \
             [("xz", "xz -9e"), ("bz2", "bzip2 -9")]
         md = [f"Model `{a.model}` on {len(rows)} held-out files ({tot['bytes']:,} bytes), each compressed on its own; "
-              f"round trips verified. lstmzip {lstmzip.__version__}, {machine()}, {time.strftime('%Y-%m-%d')}.", "",
+              f"round trips verified. lstmzip {lstmzip.__version__}, {machine()}, torch {torch.__version__} with "
+              f"{torch.get_num_threads()} thread(s), {time.strftime('%Y-%m-%d')}.", "",
               "| file | bytes | " + " | ".join(title for _, title in cols) + " |", "|---|---:|" + "---:|" * len(cols)]
         md += [f"| {r['file']} | {r['bytes']:,} | " + " | ".join(f"{r[k + '_bpc']:.3f}" for k, _ in cols) + " |"
                for r in rows]

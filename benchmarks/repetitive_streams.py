@@ -16,8 +16,6 @@ import csv
 import io
 import json
 import lzma
-import os
-import platform
 import random
 import time
 from dataclasses import replace
@@ -28,6 +26,7 @@ import torch
 import lstmzip
 from lstmzip import CodingConfig
 from lstmzip.api import compress_stream, decompress_stream
+from lstmzip.bench import machine as describe_machine
 from lstmzip.container import Method
 from lstmzip.pipeline import block_streams, zlib_bpc
 
@@ -55,16 +54,6 @@ def pick(per_pool: int, seed: int) -> list[tuple[str, bytes]]:
         if pool == "logs":
             files.append(("logs: pool bytes 8,000,000-9,000,000", raw[8_000_000:9_000_000]))
     return files
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run(name: str, data: bytes, configs: dict[str, CodingConfig]) -> dict:
@@ -99,7 +88,7 @@ def main() -> None:
     for name, data in pick(a.per_pool, a.seed):
         rows.append(run(name, data, configs))
         print(json.dumps(rows[-1]), flush=True)
-    machine = f"{cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread, torch {torch.__version__}"
+    machine = f"{describe_machine()}, {torch.get_num_threads()} torch thread, torch {torch.__version__}"
     result = {"lstmzip": lstmzip.__version__, "rule": [list(r) for r in rule.repetitive_stream_lens],
               "least_streams": rule.repetitive_least_streams, "machine": machine,
               "date": time.strftime("%Y-%m-%d"), "rows": rows}
