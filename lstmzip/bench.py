@@ -43,6 +43,8 @@ class Result:
     verified: bool
     model_bytes: int = 0  # lstmzip: size of the model file
     bpc_with_model: float | None = None  # lstmzip: (archive + model file) bits per input byte
+    # the process and its children's summed PSS, sampled (lstmzip.bench_worker); None: no /proc
+    peak_pss_mib: float | None = None
 
 
 @dataclass
@@ -136,6 +138,7 @@ def run(cfg: BenchConfig, on_result: Callable[[Result], None] | None = None) -> 
                 decompress_kbps=round(n / 1e3 / max(info["decompress_s"], 1e-9), 1),
                 peak_rss_mib=round(info["peak_rss_mib"], 1), verified=True, model_bytes=model_bytes,
                 bpc_with_model=round(8 * (c + model_bytes) / n, 4) if model_bytes and n else None,
+                peak_pss_mib=None if info.get("peak_pss_mib") is None else round(info["peak_pss_mib"], 1),
             )
             results.append(r)
             if on_result:

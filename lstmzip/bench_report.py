@@ -31,7 +31,8 @@ def totals(report: Report) -> dict[str, dict[str, float]]:
         d_s = sum(r.bytes / 1e3 / r.decompress_kbps for r in rs if r.decompress_kbps)
         out[codec] = {"bytes": n, "bpc": 8 * sum(r.compressed_bytes for r in rs) / n,
                       "compress_kbps": n / 1e3 / c_s if c_s else 0.0, "decompress_kbps": n / 1e3 / d_s if d_s else 0.0,
-                      "peak_rss_mib": max(r.peak_rss_mib for r in rs)}
+                      "peak_rss_mib": max(r.peak_rss_mib for r in rs),
+                      "peak_pss_mib": max((r.peak_pss_mib for r in rs if r.peak_pss_mib is not None), default=None)}
     return out
 
 
@@ -39,14 +40,18 @@ def rich_table(report: Report):
     from rich.table import Table
 
     t = Table(title=f"lstmzip bench — {report.meta['machine']}")
-    for col in ["file", "codec", "bytes", "compressed", "bpc", "comp KB/s", "decomp KB/s", "peak MiB"]:
+    for col in ["file", "codec", "bytes", "compressed", "bpc", "comp KB/s", "decomp KB/s", "RSS MiB", "PSS MiB"]:
         t.add_column(col, justify="left" if col in ("file", "codec") else "right")
     best = {f: min(rs.values(), key=lambda r: r.bpc).codec for f, rs in _by_file(report).items()}
     for r in report.results:
         bpc = f"[bold]{r.bpc:.3f}[/bold]" if best[r.file] == r.codec else f"{r.bpc:.3f}"
         t.add_row(r.file, r.codec, f"{r.bytes:,}", f"{r.compressed_bytes:,}", bpc, f"{r.compress_kbps:,.1f}",
-                  f"{r.decompress_kbps:,.1f}", f"{r.peak_rss_mib:,.0f}")
+                  f"{r.decompress_kbps:,.1f}", f"{r.peak_rss_mib:,.0f}", _mib(r.peak_pss_mib))
     return t
+
+
+def _mib(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.0f}"
 
 
 def markdown(report: Report) -> str:
@@ -58,7 +63,10 @@ def markdown(report: Report) -> str:
     lines = [f"Measured {m['date']} on {m['machine']}; lstmzip with {m['threads']} torch thread(s); "
              f"versions: {', '.join(f'{k} {v}' for k, v in m['versions'].items())}.",
              "Every result was round-trip verified in the same run. bpc = 8 × compressed bytes / input bytes "
-             "(whole archive with every header byte; the model file is not counted, see the last column).", ""]
+             "(whole archive with every header byte; the model file is not counted, see the last column). "
+             "Peak RSS: the worker's high-water mark plus its largest child's (pages they share counted in "
+             "each: an upper bound); peak PSS: their summed proportional set size, sampled every 0.2 s "
+             "(shared pages counted once: what the machine spends).", ""]
     lines += [f"- {n}" for n in report.notes]
     head = ["file", "bytes"] + [labels[c] for c in codecs]
     if ref and lstm:
@@ -80,19 +88,21 @@ def markdown(report: Report) -> str:
         cells.append(f"{100 * (tot[lstm[0]]['bpc'] / tot[ref]['bpc'] - 1):+.1f}%")
     lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## Speed and memory (all files)", "",
-              "| codec | setting | bpc | compress KB/s | decompress KB/s | peak RSS MiB |", "|---|---|---:|---:|---:|---:|"]
+              "| codec | setting | bpc | compress KB/s | decompress KB/s | peak RSS MiB | peak PSS MiB |",
+              "|---|---|---:|---:|---:|---:|---:|"]
     for c in codecs:
         if c in tot:
             t = tot[c]
             lines.append(f"| {c} | `{labels[c]}` | {t['bpc']:.3f} | {t['compress_kbps']:,.1f} | "
-                         f"{t['decompress_kbps']:,.1f} | {t['peak_rss_mib']:,.0f} |")
+                         f"{t['decompress_kbps']:,.1f} | {t['peak_rss_mib']:,.0f} | {_mib(t['peak_pss_mib'])} |")
     lines += ["", "## Every run", "",
-              "| file | codec | bytes | compressed | bpc | comp KB/s | decomp KB/s | peak MiB | bpc with model |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| file | codec | bytes | compressed | bpc | comp KB/s | decomp KB/s | RSS MiB | PSS MiB | bpc with model |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report.results:
         wm = f"{r.bpc_with_model:.3f}" if r.bpc_with_model is not None else ""
         lines.append(f"| {r.file} | {r.codec} | {r.bytes:,} | {r.compressed_bytes:,} | {r.bpc:.3f} | "
-                     f"{r.compress_kbps:,.1f} | {r.decompress_kbps:,.1f} | {r.peak_rss_mib:,.0f} | {wm} |")
+                     f"{r.compress_kbps:,.1f} | {r.decompress_kbps:,.1f} | {r.peak_rss_mib:,.0f} | "
+                     f"{_mib(r.peak_pss_mib)} | {wm} |")
     return "\n".join(lines) + "\n"
 
 

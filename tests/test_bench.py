@@ -1,10 +1,12 @@
 """`lstmzip bench`: real runs in worker processes, verified results, every output format."""
 import json
+import os
+import time
 
 import pytest
 from typer.testing import CliRunner
 
-from lstmzip import bench, bench_report, peers
+from lstmzip import bench, bench_report, bench_worker, peers
 from lstmzip.cli import app
 
 
@@ -31,9 +33,30 @@ def test_bench_cli_writes_json_markdown_and_plot(sample, tmp_path):
     lz = rows["lstmzip:default"]
     assert lz["bpc_with_model"] > lz["bpc"] and lz["model_bytes"] > 1_000_000
     assert rows["gzip"]["peak_rss_mib"] < lz["peak_rss_mib"]  # peers' workers do not load torch
+    if lz["peak_pss_mib"] is not None:  # (Linux) shared pages once: at most the summed RSS
+        assert 1 < lz["peak_pss_mib"] <= lz["peak_rss_mib"]
     md = (tmp_path / "r.md").read_text()
     assert "| sample.txt |" in md and "bzip2 -9" in md and "round-trip verified" in md
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps_rollup") or not hasattr(os, "fork"), reason="Linux /proc only")
+def test_pss_sampler_counts_a_forked_childs_memory():
+    with bench_worker.PssSampler(interval=0.02) as alone:
+        time.sleep(0.1)
+    with bench_worker.PssSampler(interval=0.02) as pss:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: 64 MiB of its own, held until the parent has sampled it
+            block = bytearray(64 << 20)
+            block[::4096] = b"x" * len(block[::4096])
+            os.write(w, b"1")
+            time.sleep(0.3)
+            os._exit(0)
+        os.read(r, 1)
+        time.sleep(0.15)
+        os.waitpid(pid, 0)
+    assert pss.peak_mib - alone.peak_mib > 56
 
 
 def test_missing_peer_is_skipped_with_a_note(sample, monkeypatch):
