@@ -77,3 +77,10 @@ def lstm_method_for(model: LoadedModel) -> Method:
     if method not in [int(m) for m in LSTM_METHODS]:
         raise LstmzipError(f"model {model.name} asks for block method {method!r}, which this lstmzip cannot write")
     return Method(method)
+
+
+def small_block_method_for(model: LoadedModel) -> Method | None:
+    """A shipped model's method for blocks of at most CodingConfig.small_block_len bytes, where
+    its registry entry names one (None: lstm_method_for's for every block)."""
+    method = registry.small_block_method(model.sha256)
+    return None if method is None else Method(method)

@@ -6,12 +6,13 @@ model bpc figure. Rendering: `explain_html` (a self-contained page) and `explain
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from lstmzip import transforms
-from lstmzip.engines import engine_for, lstm_method_for, load_model
+from lstmzip.engines import engine_for, load_model, lstm_method_for, small_block_method_for
 from lstmzip.pipeline import CodingConfig, block_layout, block_streams, lstm_encode, row_bits
 from lstmzip.models.registry import DEFAULT_MODEL
 
@@ -52,7 +53,8 @@ def explain_bytes(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig 
     cfg = config or CodingConfig()
     loaded = load_model(model)
     engine = engine_for(loaded, device)
-    method = cfg.lstm_method if cfg.lstm_method is not None else lstm_method_for(loaded)
+    if cfg.lstm_method is None:  # the model's own methods, as compress takes them
+        cfg = dataclasses.replace(cfg, lstm_method=lstm_method_for(loaded), small_block_method=small_block_method_for(loaded))
     n = len(data)
     bits = np.zeros(n)
     top_symbols = np.zeros((n, TOP), dtype=np.uint8)
@@ -60,6 +62,7 @@ def explain_bytes(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig 
     predicted = np.zeros(n, dtype=bool)
     for offset in range(0, n, cfg.block_size):
         block = data[offset : offset + cfg.block_size]
+        method = cfg.method_for(len(block))
         transform = transforms.choose(block)
         model_data = transforms.forward(block, transform)
         streams = block_streams(model_data, cfg, method)

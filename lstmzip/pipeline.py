@@ -140,6 +140,9 @@ class CodingConfig:
     # how LSTM blocks are coded: None = the model's own method (models.registry: LSTM_MIXER
     # for the logs model, LSTM_RAMP for python, LSTM_ADAPTIVE2 otherwise), or one of container.LSTM_METHODS
     lstm_method: Method | None = None
+    # ... and a block of at most small_block_len bytes with this one instead (None: lstm_method):
+    # the model's own choice (models.registry), set with lstm_method where the caller gives neither
+    small_block_method: Method | None = None
     lstm: bool = True  # False: LZMA or stored blocks only (`--fast`: xz speed, no model work)
     # Methods with line contexts (5-7) learn from the lines above in the same stream: where
     # lines are long (JSON events, state dumps), streams are made at least this many lines
@@ -162,6 +165,12 @@ class CodingConfig:
     # blocks of a device-stage method (lstmzip.stages) coded together in one engine batch;
     # 0: batch_blocks_for(device). The archive is the same bytes whatever it is.
     batch_blocks: int = 0
+
+    def method_for(self, n: int) -> Method:
+        """The block method of an LSTM block of n bytes."""
+        if self.small_block_method is not None and n <= self.small_block_len:
+            return self.small_block_method
+        return self.lstm_method if self.lstm_method is not None else Method.LSTM_ADAPTIVE2
 
     def with_streams(self, n: int) -> "CodingConfig":
         """At most n streams a block whatever its text (`--streams`, the GPU's wider steps): the
@@ -537,8 +546,11 @@ def compress_blocks(engine: IntegerLSTM | None, blocks: list[bytes], cfg: Coding
                     progress: Progress | None = None) -> list[BlockResult]:
     """compress_block for each block; a method of the device stages (lstmzip.stages) codes
     them all in one engine batch (the same bytes as one at a time)."""
-    method = cfg.lstm_method if cfg.lstm_method is not None else Method.LSTM_ADAPTIVE2
-    if not (cfg.lstm and method in RECIPES):
+    methods = {cfg.method_for(len(b)) for b in blocks}
+    method = methods.pop()
+    # (one batch codes one recipe: a small last block of another method is coded alone, the
+    # same bytes as in a batch)
+    if not (cfg.lstm and method in RECIPES) or methods:
         return [compress_block(engine, b, cfg, progress) for b in blocks]
     # xz -9e of every block on the CPU cores while the engine's device codes them (lzma
     # releases the GIL): on a GPU it would otherwise take longer than the LSTM
@@ -557,7 +569,7 @@ def compress_block(engine: IntegerLSTM | None, data: bytes, cfg: CodingConfig,
     """The smallest of: the LSTM coding (if cfg.lstm), LZMA (if cfg.try_lzma or not cfg.lstm), stored."""
     lstm = None
     if cfg.lstm:
-        method = cfg.lstm_method if cfg.lstm_method is not None else Method.LSTM_ADAPTIVE2
+        method = cfg.method_for(len(data))
         transform = transforms.choose(data)
         model_data = transforms.forward(data, transform)
         streams = block_streams(model_data, cfg, method)

@@ -31,6 +31,8 @@ class ShippedModel:
     # which cost English a few %; ramped streams; 7 adds the line above's fields and
     # warm-started streams, 8 a column APM and longer streams, 9 the bias mixer)
     block_method: int = 4
+    # ... and for blocks of at most CodingConfig.small_block_len bytes (None: block_method)
+    small_block_method: int | None = None
     # kept so that archives made with it still decode (found by sha256), but no longer listed
     # or picked by --model auto
     retired: bool = False
@@ -49,8 +51,14 @@ SHIPPED: dict[str, ShippedModel] = {
             "python", "python.lstmzm", "cba6925be19a8647ddc786f1d0c87b862008632b5a55d983a3a2e61521100810",
             "Python source: default-0.16 fine-tuned for 30 min on the CPU with lstmzip train",
             (("12 held-out .py files", 0.946),),
-            # method 7 on its held-out files: 0.951 (0.956 before MATCH_V5, domain_python_v05_method7.md)
-            block_method=6,
+            # method 7 on its held-out files: 0.951 (0.956 before MATCH_V5, domain_python_v05_method7.md).
+            # Method 16 from 16 KiB, method 6 below: chosen on training-pool Python (the model's own
+            # training files, so the stages' share; lstmzip 0.21, 1 thread, bpc method 6 -> 16):
+            # 1 MB 0.9056 -> 0.8729 (1.2x / 1.3x the time); 6 files of 31-90 KB 1.2557 -> 1.2248
+            # (-0.4 to -4.2% each, 1.9x); 12 files of 14-28 KB: the 8 of 16.4 KB and more -0.3 to
+            # -2.5% each, the 4 of 14.6-16.0 KB +3.6 to +6.6% (method 16 codes a block of up to
+            # 16 KiB in 512 steps, method 6 in 1,024); 16 files of 1.6-14 KB 1.2667 -> 1.3216.
+            block_method=16, small_block_method=6,
         ),
         ShippedModel(
             "logs", "logs.lstmzm", "a3493587ee5128eaeaf50e7e47d69a21303ca7da542d2082fc8c190b888ea59d",
@@ -113,6 +121,14 @@ def block_method(sha256: str) -> int | None:
     for m in SHIPPED.values():
         if m.sha256 == sha256:
             return m.block_method
+    return None
+
+
+def small_block_method(sha256: str) -> int | None:
+    """A shipped model's block method for small blocks, where it has one."""
+    for m in SHIPPED.values():
+        if m.sha256 == sha256:
+            return m.small_block_method
     return None
 
 

@@ -1,3 +1,4 @@
+import dataclasses
 import io
 import os
 
@@ -192,18 +193,36 @@ def test_auto_model_picks_the_logs_model_for_logs_and_the_python_model_for_pytho
 
 
 def test_domain_models_code_with_their_methods():
-    """The logs model's blocks use method 9, the python model's 6 (models.registry), the default model's 16."""
+    """The logs model's blocks use method 9, the python model's 16 and 6 for blocks of up to 16
+    KiB (models.registry), the default model's 16; --method's one is taken for every block."""
 
     from lstmzip import container as ct
 
+    def methods(packed: bytes) -> list[int]:
+        f = io.BytesIO(packed)
+        ct.read_header(f)
+        out = []
+        while (r := ct.read_record(f)) is not None and hasattr(r, "method"):
+            out.append(r.method)
+            f.seek(r.coded_len, 1)
+        return out
+
     text = b"".join(b"2016-12-19 10:31:%02d INFO worker %d started\n" % (i % 60, i % 7) for i in range(200))
+    assert len(text) <= 16 << 10
     for model, method in (("logs", ct.Method.LSTM_MIXER), ("python", ct.Method.LSTM_RAMP),
                           ("default", ct.Method.LSTM_MIX6)):
         packed = lstmzip.compress(text, model, lstmzip.CodingConfig(try_lzma=False, min_stream_len=1024))
-        f = io.BytesIO(packed)
-        ct.read_header(f)
-        assert ct.read_record(f).method == method
+        assert methods(packed) == [method]
         assert lstmzip.decompress(packed) == text
+    # a 20 KiB block and a small last one: each with its method (coded apart, not in one batch)
+    code = data_file("future.py")
+    code = (code * (1 + (26 << 10) // len(code)))[: 26 << 10]
+    cfg = lstmzip.CodingConfig(try_lzma=False, block_size=20 << 10)
+    packed = lstmzip.compress(code, "python", cfg)
+    assert methods(packed) == [ct.Method.LSTM_MIX6, ct.Method.LSTM_RAMP]
+    assert lstmzip.decompress(packed) == code
+    forced = lstmzip.compress(code, "python", dataclasses.replace(cfg, lstm_method=ct.Method.LSTM_MIX6))
+    assert methods(forced) == [ct.Method.LSTM_MIX6] * 2
 
 
 @pytest.mark.parametrize("method", [6, 7, 8, 9])
