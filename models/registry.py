@@ -122,20 +122,20 @@ def load(name: str) -> model_file.LoadedModel:
     raise ModelError(f"unknown model '{name}' (shipped models: {', '.join(SHIPPED)})")
 
 
+def _shipped(sha256: str) -> ShippedModel | None:
+    return next((m for m in SHIPPED.values() if m.sha256 == sha256), None)
+
+
 def block_method(sha256: str) -> int | None:
     """The block method of a shipped model (None for other model files)."""
-    for m in SHIPPED.values():
-        if m.sha256 == sha256:
-            return m.block_method
-    return None
+    m = _shipped(sha256)
+    return None if m is None else m.block_method
 
 
 def small_block_method(sha256: str) -> int | None:
     """A shipped model's block method for small blocks, where it has one."""
-    for m in SHIPPED.values():
-        if m.sha256 == sha256:
-            return m.small_block_method
-    return None
+    m = _shipped(sha256)
+    return None if m is None else m.small_block_method
 
 
 def find_by_sha(sha256: str) -> model_file.LoadedModel | None:
