@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import io
 from collections import deque
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from lstmzip import auto_model
 from lstmzip import container as ct
-from lstmzip.engines import engine_for, load_model, lstm_method_for, model_for_archive, small_block_method_for
+from lstmzip.engines import engine_for, load_model, lstm_method_for, model_for_archive, with_model_methods
 from lstmzip.errors import ArchiveError, BlockDamaged, LstmzipError
 from lstmzip.pipeline import (BlockResult, CodingConfig, Progress, batch_blocks_for, check_threads, compress_blocks,
                               decompress_blocks, torch_threads)
@@ -47,9 +46,7 @@ class BlockWriter:
                  progress: Progress | None = None, device: str = "cpu", pool: "BlockPool | None" = None):
         self.dst, self.cfg, self.progress, self.pool = dst, config or CodingConfig(), progress, pool
         self.model = load_model(model)
-        if self.cfg.lstm_method is None:
-            self.cfg = dataclasses.replace(self.cfg, lstm_method=lstm_method_for(self.model),
-                                           small_block_method=small_block_method_for(self.model))
+        self.cfg = with_model_methods(self.cfg, self.model)
         self.engine = engine_for(self.model, device) if pool is None else None
         # blocks coded together in one engine batch (device-stage methods; the same archive)
         self.batch = self.cfg.batch_blocks or batch_blocks_for(device)

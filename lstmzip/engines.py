@@ -1,6 +1,8 @@
 """Model resolution and engine construction (cached per model and device)."""
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from lstmzip.container import LSTM_METHODS, Method
@@ -9,6 +11,7 @@ from lstmzip.models import registry
 from lstmzip.models.errors import ModelError
 from lstmzip.models.int_engine import IntegerLSTM
 from lstmzip.models.model_file import LoadedModel
+from lstmzip.pipeline import CodingConfig
 
 
 def load_model(name: str) -> LoadedModel:
@@ -79,8 +82,11 @@ def lstm_method_for(model: LoadedModel) -> Method:
     return Method(method)
 
 
-def small_block_method_for(model: LoadedModel) -> Method | None:
-    """A shipped model's method for blocks of at most CodingConfig.small_block_len bytes, where
-    its registry entry names one (None: lstm_method_for's for every block)."""
-    method = registry.small_block_method(model.sha256)
-    return None if method is None else Method(method)
+def with_model_methods(cfg: CodingConfig, model: LoadedModel) -> CodingConfig:
+    """cfg with the model's own block methods where the caller named none (`--method` names one
+    for every block): lstm_method_for's, and for blocks of at most CodingConfig.small_block_len
+    bytes the one its registry entry names, if any."""
+    if cfg.lstm_method is not None:
+        return cfg
+    small = registry.small_block_method(model.sha256)
+    return dataclasses.replace(cfg, lstm_method=lstm_method_for(model), small_block_method=None if small is None else Method(small))

@@ -6,13 +6,12 @@ model bpc figure. Rendering: `explain_html` (a self-contained page) and `explain
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from lstmzip import transforms
-from lstmzip.engines import engine_for, load_model, lstm_method_for, small_block_method_for
+from lstmzip.engines import engine_for, load_model, with_model_methods
 from lstmzip.pipeline import CodingConfig, block_layout, block_streams, lstm_encode, row_bits
 from lstmzip.models.registry import DEFAULT_MODEL
 
@@ -50,11 +49,9 @@ def _model_positions(block: bytes, transform: transforms.Transform) -> np.ndarra
 
 def explain_bytes(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig | None = None,
                   file_bytes: int | None = None, device: str = "cpu") -> Explanation:
-    cfg = config or CodingConfig()
     loaded = load_model(model)
     engine = engine_for(loaded, device)
-    if cfg.lstm_method is None:  # the model's own methods, as compress takes them
-        cfg = dataclasses.replace(cfg, lstm_method=lstm_method_for(loaded), small_block_method=small_block_method_for(loaded))
+    cfg = with_model_methods(config or CodingConfig(), loaded)  # as compress takes them
     n = len(data)
     bits = np.zeros(n)
     top_symbols = np.zeros((n, TOP), dtype=np.uint8)

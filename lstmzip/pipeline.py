@@ -546,12 +546,12 @@ def compress_blocks(engine: IntegerLSTM | None, blocks: list[bytes], cfg: Coding
                     progress: Progress | None = None) -> list[BlockResult]:
     """compress_block for each block; a method of the device stages (lstmzip.stages) codes
     them all in one engine batch (the same bytes as one at a time)."""
-    methods = {cfg.method_for(len(b)) for b in blocks}
-    method = methods.pop()
     # (one batch codes one recipe: a small last block of another method is coded alone, the
     # same bytes as in a batch)
-    if not (cfg.lstm and method in RECIPES) or methods:
+    methods = {cfg.method_for(len(b)) for b in blocks}
+    if not (cfg.lstm and len(methods) == 1 and next(iter(methods)) in RECIPES):
         return [compress_block(engine, b, cfg, progress) for b in blocks]
+    (method,) = methods
     # xz -9e of every block on the CPU cores while the engine's device codes them (lzma
     # releases the GIL): on a GPU it would otherwise take longer than the LSTM
     with ThreadPoolExecutor(max_workers=max(1, min(len(blocks), (os.cpu_count() or 2) - 1))) as pool:
