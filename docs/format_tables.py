@@ -41,6 +41,7 @@ BIAS_FIELDS = {
     "mixer": "learned Q12 weights per table and LSTM scale, one set per (byte class, match state)",
     "mixer_weight_shift": "mixer weight step: gradient >> this",
     "mixer_scale_shift": "mixer LSTM-scale step: gradient >> this",
+    "entry_bits": "bits of a table entry: 32 (clamped to +-2^22) or 16 (clamped to +-32767)",
 }
 MATCH_FIELDS = {
     "max_misses": "mispredicted bytes a match survives (0: the first miss drops it)",

@@ -34,7 +34,7 @@ from lstmzip.stages import coding as device_coding
 from lstmzip.stages.recipes import RECIPES
 from lstmzip.stream_layout import Ramp, StreamLayout, layout, warm_sources
 from lstmzip.models.int_engine import EngineState, IntegerLSTM
-from lstmzip.stages.host.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V4, BIAS_V5, BIAS_V6, BiasConfig, ContextBias
+from lstmzip.stages.host.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V4, BIAS_V5, BIAS_V6, BIAS_V7, BiasConfig, ContextBias
 from lstmzip.stages.host.match_model import MATCH_V1, MATCH_V2, MATCH_V3, MATCH_V4, MATCH_V5, MATCH_V6, MatchConfig, MatchModel
 
 Progress = Callable[[int], None]
@@ -76,6 +76,7 @@ STAGES = {
     Method.LSTM_FIELDS: Stages(BIAS_V5, MATCH_V5, RAMP_V1, warm_start=True),
     Method.LSTM_COLUMNS: Stages(BIAS_V5, MATCH_V6, RAMP_V1, warm_start=True, long_streams=True),
     Method.LSTM_MIXER: Stages(BIAS_V6, MATCH_V6, RAMP_V1, warm_start=True, long_streams=True),
+    Method.LSTM_MIXER16: Stages(BIAS_V7, MATCH_V6, RAMP_V1, warm_start=True, long_streams=True),
 }
 
 
@@ -137,7 +138,7 @@ class CodingConfig:
     device_small_block_steps: int = 512
     physical_batch: int = 0  # engine rows per call; 0 = all active streams (no effect on output)
     try_lzma: bool = True
-    # how LSTM blocks are coded: None = the model's own method (models.registry: LSTM_MIXER
+    # how LSTM blocks are coded: None = the model's own method (models.registry: LSTM_MIXER16
     # for the logs model, LSTM_MIX6 for the default and python), or one of container.LSTM_METHODS
     lstm_method: Method | None = None
     # ... and a block of at most small_block_len bytes with this one instead (None: lstm_method):

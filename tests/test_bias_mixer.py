@@ -1,4 +1,4 @@
-"""The bias mixer (method 9): learns which sources to trust, per selector, exactly."""
+"""The bias mixer (methods 9 and 17): learns which sources to trust, per selector, exactly."""
 import numpy as np
 
 from lstmzip.stages.host.bias_mixer import ONE, BiasMixer, match_state

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lstmzip.models import fixed_point as fp
-from lstmzip.stages.host.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V6, MAX_STREAMS, SCALE_ONE, BiasConfig, ContextBias
+from lstmzip.stages.host.context_bias import BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V6, BIAS_V7, MAX_STREAMS, SCALE_ONE, BiasConfig, ContextBias
 
 EXP = torch.tensor([max(1, round(65536 * np.exp(-d / 64))) for d in range(fp.EXP_TABLE_SIZE)], dtype=torch.int32)
 
@@ -43,7 +43,7 @@ def test_learns_the_block():
     assert bits[-150:].mean() < 1.0  # by the last repeats the contexts predict the next byte
 
 
-@pytest.mark.parametrize("cfg", [BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V6], ids=["v1", "v2", "v3", "v6"])
+@pytest.mark.parametrize("cfg", [BIAS_V1, BIAS_V2, BIAS_V3, BIAS_V6, BIAS_V7], ids=["v1", "v2", "v3", "v6", "v7"])
 def test_stream_order_does_not_matter(cfg):
     rng = np.random.default_rng(3)
     words = [b"alpha ", b"beta ", b"gamma ", b"delta ", b"\n"]
@@ -54,6 +54,35 @@ def test_stream_order_does_not_matter(cfg):
     a = _run(mat, lambda t, s: logits[t].clone(), cfg)
     b = _run(mat[perm], lambda t, s: logits[t][torch.from_numpy(perm)].clone(), cfg)
     assert np.array_equal(a[:, perm], b)  # shared rows are updated by sums, not in stream order
+
+
+def test_16_bit_entries_saturate_where_32_bit_ones_go_on():
+    """entry_bits 16 (method 17) stores int16 and clamps at +-32767; until an entry gets there
+    it predicts exactly as 32-bit entries do. An LSTM that puts 'a' 8.4 nats down while the
+    block is all 'a' drives the order-1 row of 'a' up past 32767 (511 logit units)."""
+    steps = 400
+    mat = np.full((1, steps), ord("a"), dtype=np.uint8)
+    logits = torch.zeros((1, 256), dtype=torch.int32)
+    logits[0, ord("a")] = -540  # 8.4 nats
+
+    def run(bits):
+        cb = ContextBias(1, EXP, BiasConfig(orders=(1,), entry_bits=bits), steps)
+        freqs, peak = [], []
+        for t in range(steps):
+            freqs.append(cb.freqs(logits.clone()).copy())
+            cb.update(mat[:, t].astype(np.int64))
+            peak.append(int(cb.table.max()))
+        return cb.table, np.stack(freqs), np.array(peak)
+
+    t16, f16, peak16 = run(16)
+    t32, f32, peak32 = run(32)
+    assert t16.dtype == torch.int16 and t32.dtype == torch.int32
+    assert peak32[-1] > 40000 and int(t16.max()) == 32767 and int(t16.min()) >= -32767
+    crossed = int(np.argmax(peak32 > 32767))  # the first step an entry went past 16 bits
+    assert 0 < crossed < steps - 1
+    assert np.array_equal(f16[: crossed + 1], f32[: crossed + 1])
+    assert not np.array_equal(f16[crossed + 1:], f32[crossed + 1:])
+    assert (np.diff(peak16) >= 0).all()  # saturates, never wraps around
 
 
 def test_too_many_streams_refused():

@@ -193,7 +193,7 @@ def test_auto_model_picks_the_logs_model_for_logs_and_the_python_model_for_pytho
 
 
 def test_domain_models_code_with_their_methods():
-    """The logs model's blocks use method 9, the python model's 16 and 6 for blocks of up to 16
+    """The logs model's blocks use method 17, the python model's 16 and 6 for blocks of up to 16
     KiB (models.registry), the default model's 16; --method's one is taken for every block."""
 
     from lstmzip import container as ct
@@ -209,7 +209,7 @@ def test_domain_models_code_with_their_methods():
 
     text = b"".join(b"2016-12-19 10:31:%02d INFO worker %d started\n" % (i % 60, i % 7) for i in range(200))
     assert len(text) <= 16 << 10
-    for model, method in (("logs", ct.Method.LSTM_MIXER), ("python", ct.Method.LSTM_RAMP),
+    for model, method in (("logs", ct.Method.LSTM_MIXER16), ("python", ct.Method.LSTM_RAMP),
                           ("default", ct.Method.LSTM_MIX6)):
         packed = lstmzip.compress(text, model, lstmzip.CodingConfig(try_lzma=False, min_stream_len=1024))
         assert methods(packed) == [method]

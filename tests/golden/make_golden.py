@@ -23,6 +23,8 @@ ARCHIVES = {
                                                  lstm_method=Method.LSTM_COLUMNS),
     "sample.mixer.lstmz": lstmzip.CodingConfig(min_stream_len=700, columns_stream_len=0, try_lzma=False,
                                                lstm_method=Method.LSTM_MIXER),
+    "sample.mixer16.lstmz": lstmzip.CodingConfig(min_stream_len=700, columns_stream_len=0, try_lzma=False,
+                                                 lstm_method=Method.LSTM_MIXER16),
     **{name: lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=method)
        for name, method in (("sample.rans.lstmz", Method.LSTM_RANS), ("sample.mix.lstmz", Method.LSTM_MIX),
                             ("sample.mix2.lstmz", Method.LSTM_MIX2), ("sample.mix3.lstmz", Method.LSTM_MIX3),

@@ -1,4 +1,4 @@
-"""Bias mixer (the context bias of block method 9): learned weights for its tables and the LSTM.
+"""Bias mixer (the context bias of block methods 9 and 17): learned weights for its tables and the LSTM.
 
 Up to method 8 the context bias adds every table's bias with weight 1 and scales the LSTM's
 logits by one learned factor. Which source deserves trust depends on where the byte is: inside

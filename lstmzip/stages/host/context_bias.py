@@ -37,6 +37,8 @@ from lstmzip.stages.lazy import lazy_zeros
 
 P_BITS = 16  # probabilities in the update are Q16
 BIAS_LIMIT = 1 << 22  # table entries are clamped: the sum of the orders stays far inside int32
+# Table entries by BiasConfig.entry_bits: their numpy type and the clamp that keeps them in it
+ENTRIES = {32: (np.int32, BIAS_LIMIT), 16: (np.int16, (1 << 15) - 1)}
 MAX_STREAMS = 1 << 14  # keeps every per-step sum of Q16 gradients inside int32
 _HASH_MULT = 0x2545F491  # < 2^30, times a context < 2^32: no int64 overflow
 _HASH_MULT_HI = 0x1B873593  # < 2^29, times the bytes above the last 4 (< 2^24) for orders 5-7
@@ -73,6 +75,9 @@ class BiasConfig:
     mixer: bool = False
     mixer_weight_shift: int = 5
     mixer_scale_shift: int = 2
+    # Bits per table entry (ENTRIES): 16 halves the tables' memory, clamping entries at +-32767
+    # instead of 2^22 (method 17)
+    entry_bits: int = 32
 
 
 BIAS_V1 = BiasConfig()
@@ -97,6 +102,11 @@ BIAS_V5 = dataclasses.replace(BIAS_V4, record=BIAS_V4.record + ("field_above", "
 # stages and 8 KiB streams 0.3427 -> 0.3345 bpc (weight shift 5, scale shift 2; 6 and 1:
 # 0.3360; tables weighted without the LSTM 0.3399; selected by the match state alone 0.3417).
 BIAS_V6 = dataclasses.replace(BIAS_V5, mixer=True)
+# Method 17: BIAS_V6 in 16-bit entries. Its 14 tables of 2^16 rows take 448 MiB instead of 896
+# once a long block has touched them: 4 MB of training-pool logs, logs model, peak PSS 1,000 MiB
+# with method 9, 685 with 17, and the same archive (1 MB of English too: the entries that grow
+# past 32767 are rare and in tables the mixer weighs little).
+BIAS_V7 = dataclasses.replace(BIAS_V6, entry_bits=16)
 SCALE_ONE = 1 << 12  # the logit scale's 1.0
 _KEY_MULT_LO, _KEY_MULT_HI, _KEY_SALT = 0x2545F491, 0x1B873593, 0x9E3779B
 
@@ -125,7 +135,8 @@ class ContextBias:
         self.records = RecordContext(streams, steps, starts, field_starts) if cfg.record else None
         self.scale = SCALE_ONE
         # memory grows with the contexts actually seen (lstmzip.stages.lazy)
-        self._table_np = lazy_zeros((sum(sizes), 256), np.int32)
+        dtype, self._limit = ENTRIES[cfg.entry_bits]
+        self._table_np = lazy_zeros((sum(sizes), 256), dtype)
         self.table = torch.from_numpy(self._table_np)  # shares the memory
         self.row_updates = torch.zeros(sum(sizes), dtype=torch.int64)
         if max(cfg.orders) > MAX_ORDER:
@@ -234,7 +245,7 @@ class ContextBias:
         # ((sums >> rate_shift) * factor) >> 16
         step = (sums.mul_(2.0 ** -self.cfg.rate_shift).floor_().mul_(factor.to(torch.float64).unsqueeze(1))
                 .mul_(2.0 ** -16).floor_().to(torch.int32))
-        new = self.table.index_select(0, u).add_(step).clamp_(-BIAS_LIMIT, BIAS_LIMIT)
+        new = self.table.index_select(0, u).to(torch.int32).add_(step).clamp_(-self._limit, self._limit)
         self._table_np[u.numpy()] = new.numpy()  # numpy's row writes are ~2x torch's index_copy_
         self.row_updates.index_copy_(0, u, n_u.add_(1).clamp_(max=self.cfg.cap))
         self.ctx[:rows] = ((self.ctx[:rows] << 8) | y) & self._ctx_mask
