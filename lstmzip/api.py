@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from lstmzip import auto_model
 from lstmzip import container as ct
-from lstmzip.engines import engine_for, load_model, lstm_method_for, model_for_archive, with_model_methods
+from lstmzip.engines import engine_for, load_model, model_for_archive, with_model_methods
 from lstmzip.errors import ArchiveError, BlockDamaged, LstmzipError
 from lstmzip.pipeline import (BlockResult, CodingConfig, Progress, batch_blocks_for, check_threads, compress_blocks,
                               decompress_blocks, torch_threads)
@@ -252,14 +252,17 @@ AUTO_SAMPLE = auto_model.SAMPLE  # bytes of the input that --model auto looks at
 def choose_model(sample: bytes, candidates: list[str] | None = None, device: str = "cpu") -> str:
     """The candidate (shipped model names by default) whose model and block method code
     windows spread over `sample` in the fewest bits, a long-stream method's (the logs model's)
-    discounted for what windows do not show (lstmzip.auto_model). Ties go to the first."""
+    discounted for what windows do not show (lstmzip.auto_model). Ties go to the first.
+    `sample` is the input's start: one of at most CodingConfig.small_block_len bytes is the
+    whole input, scored with the method each model codes such a block with."""
     from lstmzip.models import registry
 
     names = candidates or registry.names()
     if len(names) == 1 or not sample:
         return names[0]
     models = {n: load_model(n) for n in names}
-    return auto_model.choose(sample, {n: (engine_for(m, device), lstm_method_for(m)) for n, m in models.items()})
+    methods = {n: with_model_methods(CodingConfig(), m).method_for(len(sample)) for n, m in models.items()}
+    return auto_model.choose(sample, {n: (engine_for(m, device), methods[n]) for n, m in models.items()})
 
 
 def _on_pool(fn, pool: "BlockPool | None", scale: ScaleOut):

@@ -192,6 +192,23 @@ def test_auto_model_picks_the_logs_model_for_logs_and_the_python_model_for_pytho
     assert lstmzip.decompress(lstmzip.compress(sample, "logs")) == sample
 
 
+def test_auto_model_scores_each_model_with_the_method_it_would_code_the_input_with(monkeypatch):
+    """An input of up to 16 KiB is one small block: the python model codes it with method 6,
+    so its windows are scored with method 6, a longer input's with method 16."""
+    from lstmzip import api
+    from lstmzip import container as ct
+
+    seen = []
+    monkeypatch.setattr(api.auto_model, "choose", lambda sample, c: seen.append({n: m for n, (_, m) in c.items()}) or "default")
+    code = data_file("future.py")
+    small, large = code[: 16 << 10], (code * (1 + (17 << 10) // len(code)))[: 17 << 10]
+    api.choose_model(small)
+    api.choose_model(large)
+    assert [s["python"] for s in seen] == [ct.Method.LSTM_RAMP, ct.Method.LSTM_MIX6]
+    assert [s["logs"] for s in seen] == [ct.Method.LSTM_MIXER16] * 2
+    assert [s["default"] for s in seen] == [ct.Method.LSTM_MIX6] * 2
+
+
 def test_domain_models_code_with_their_methods():
     """The logs model's blocks use method 17, the python model's 16 and 6 for blocks of up to 16
     KiB (models.registry), the default model's 16; --method's one is taken for every block."""
