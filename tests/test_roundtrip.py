@@ -199,7 +199,11 @@ def test_auto_model_scores_each_model_with_the_method_it_would_code_the_input_wi
     from lstmzip import container as ct
 
     seen = []
-    monkeypatch.setattr(api.auto_model, "choose", lambda sample, c: seen.append({n: m for n, (_, m) in c.items()}) or "default")
+    def record(sample, candidates):
+        seen.append({name: method for name, (_, method) in candidates.items()})
+        return "default"
+
+    monkeypatch.setattr(api.auto_model, "choose", record)
     code = data_file("future.py")
     small, large = code[: 16 << 10], (code * (1 + (17 << 10) // len(code)))[: 17 << 10]
     api.choose_model(small)

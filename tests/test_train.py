@@ -56,7 +56,7 @@ def test_train_cli_end_to_end(corpus, tmp_path):
 
 
 def test_a_fine_tuned_model_codes_with_the_method_of_the_model_it_came_from(tmp_path, tiny_model_file):
-    """--init-from logs gives a model file that records block method 7, and compress uses it;
+    """--init-from logs gives a model file that records block method 17 (the logs model's), and compress uses it;
     from scratch (or from a file that says nothing) it is the default model's, 16; an unknown method is refused."""
     import io
 
@@ -65,7 +65,7 @@ def test_a_fine_tuned_model_codes_with_the_method_of_the_model_it_came_from(tmp_
     from lstmzip.training.run import inherited_method
     from lstmzip.models import model_file
 
-    assert inherited_method("logs") == 9 and inherited_method("default") == 16 and inherited_method(None) == 16
+    assert inherited_method("logs") == 17 and inherited_method("default") == 16 and inherited_method(None) == 16
     assert inherited_method(str(tiny_model_file)) == 16
     loaded = model_file.read(tiny_model_file)
     meta = {k: v for k, v in loaded.meta.items() if k not in ("format", "format_version", "engine_version", "config")}

@@ -38,8 +38,9 @@ ARCHIVES = {
 # sha256. default-0.16/: one archive per method (the names above) written with the default model
 # of lstmzip 0.1 to 0.16 (`default-0.16`), sample.rans.cuda.lstmz made on an H100 by
 # benchmarks/device_check.py (identical to the CPU's); default-0.17/: the same with 0.17's
-# (`default-0.17`), default-0.18/ with the model of 0.18 to 0.20 (`default-0.18`), default-0.21/ with 0.21's (`default-0.21`, and
-# sample.mixer16.lstmz, made with it in 0.22 before the model was replaced); sample.logs03.lstmz: what lstmzip 0.3 wrote with its `logs` model (method 5,
+# (`default-0.17`), default-0.18/ with the model of 0.18 to 0.20 (`default-0.18`), default-0.21/
+# with 0.21's (`default-0.21`; and sample.mixer16.lstmz, made with it in 0.22 before the model
+# was replaced); sample.logs03.lstmz: what lstmzip 0.3 wrote with its `logs` model (method 5,
 # min_stream_len=700), kept as `logs-0.3`.
 RETIRED_DEFAULTS = ("default-0.16", "default-0.17", "default-0.18", "default-0.21")
 DECODE_ONLY = ["sample.logs03.lstmz"] + sorted(f"{d}/{p.name}" for d in RETIRED_DEFAULTS for p in (HERE / d).glob("*.lstmz"))
