@@ -199,13 +199,14 @@ def test_auto_model_scores_each_model_with_the_method_it_would_code_the_input_wi
     from lstmzip import container as ct
 
     seen = []
+
     def record(sample, candidates):
         seen.append({name: method for name, (_, method) in candidates.items()})
         return "default"
 
     monkeypatch.setattr(api.auto_model, "choose", record)
     code = data_file("future.py")
-    small, large = code[: 16 << 10], (code * (1 + (17 << 10) // len(code)))[: 17 << 10]
+    small, large = code, (code * (1 + (17 << 10) // len(code)))[: 17 << 10]  # 5 KB, 17 KiB
     api.choose_model(small)
     api.choose_model(large)
     assert [s["python"] for s in seen] == [ct.Method.LSTM_RAMP, ct.Method.LSTM_MIX6]
