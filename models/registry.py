@@ -65,7 +65,7 @@ SHIPPED: dict[str, ShippedModel] = {
             "logs", "logs.lstmzm", "a3493587ee5128eaeaf50e7e47d69a21303ca7da542d2082fc8c190b888ea59d",
             "Logs: default-0.16 fine-tuned for 80 min on the CPU with lstmzip train; codes with block method 17",
             (("8 held-out log files", 0.2245),),
-            # 17 from 0.22 (9 before): the same archive bytes on training-pool logs (4 MB: 146,588
+            # 17 from 0.22 (9 before): archives of the same size on training-pool logs (4 MB: 146,588
             # bytes either way) and on 1 MB of English, at peak PSS 1,000 -> 685 MiB for the 4 MB
             block_method=17,
         ),

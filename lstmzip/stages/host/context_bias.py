@@ -104,7 +104,7 @@ BIAS_V5 = dataclasses.replace(BIAS_V4, record=BIAS_V4.record + ("field_above", "
 BIAS_V6 = dataclasses.replace(BIAS_V5, mixer=True)
 # Method 17: BIAS_V6 in 16-bit entries. Its 14 tables of 2^16 rows take 448 MiB instead of 896
 # once a long block has touched them: 4 MB of training-pool logs, logs model, peak PSS 1,000 MiB
-# with method 9, 685 with 17, and the same archive (1 MB of English too: the entries that grow
+# with method 9, 685 with 17, and an archive of the same size (1 MB of English too: the entries that grow
 # past 32767 are rare and in tables the mixer weighs little).
 BIAS_V7 = dataclasses.replace(BIAS_V6, entry_bits=16)
 SCALE_ONE = 1 << 12  # the logit scale's 1.0
