@@ -215,10 +215,10 @@ def big_run(report: dict, text: bytes, out: Path, streams: int = RANS.max_stream
     # each block's payload, so that a CPU can re-make any block and compare
     from lstmzip import container as ct
     f = io.BytesIO(archive)
-    ct.read_header(f)
+    version = ct.read_header(f).version
     digests = []
     while True:
-        rec = ct.read_record(f)
+        rec = ct.read_record(f, version)
         if isinstance(rec, ct.Trailer):
             break
         digests.append({"method": rec.method.name, "raw_len": rec.raw_len, "streams": rec.streams,

@@ -54,7 +54,7 @@ class BlockWriter:
         self.stats = CompressStats()
         self._crc, self._blocks = 0, 0
         self._in_flight: deque = deque()
-        self._emit(ct.pack_header(ct.Header(self.model.name, self.model.sha256)))
+        self._emit(ct.pack_header(self.model.sha256))
 
     def _emit(self, data: bytes) -> None:
         self.dst.write(data)
@@ -180,7 +180,7 @@ def iter_blocks(src: BinaryIO, model: str | None = None, progress: Progress | No
     def the_model():
         nonlocal loaded
         if loaded is None:
-            loaded = model_for_archive(header.model_name, header.model_sha256, model)
+            loaded = model_for_archive(header, model)
         return loaded
 
     if model:  # an explicit model is checked up front, even for archives of stored blocks
@@ -191,7 +191,7 @@ def iter_blocks(src: BinaryIO, model: str | None = None, progress: Progress | No
     def records():
         index = 0
         while True:
-            rec = ct.read_record(s)
+            rec = ct.read_record(s, header.version)
             if isinstance(rec, ct.Trailer):
                 trailer.append(rec)
                 return

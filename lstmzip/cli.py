@@ -332,13 +332,13 @@ def list_cmd(
         for i in infos:
             typer.echo(json.dumps({"file": i.name, "archive_bytes": i.archive_bytes, "original_bytes": i.original_bytes,
                                    "ratio": round(i.ratio, 4), "bpc": round(i.bpc, 4), "model": i.model,
-                                   "model_sha256": i.model_sha256, "check": "CRC32",
+                                   "model_id": i.model_id, "format": i.version, "check": "CRC32",
                                    "blocks": [vars(b) for b in i.blocks]}))
         return
     typer.echo(f"{'Blocks':>6} {'Compressed':>13} {'Uncompressed':>13} {'Ratio':>6} {'bpc':>6}  "
                f"{'Model':<24} {'Check':<6} Filename")
     for i in infos:
-        model = f"{i.model} ({i.model_sha256[:8]})"
+        model = f"{i.model or '?'} ({i.model_id[:8]})"
         typer.echo(f"{len(i.blocks):>6} {i.archive_bytes:>13,} {i.original_bytes:>13,} {i.ratio:>6.3f} {i.bpc:>6.3f}  "
                    f"{model:<24} {'CRC32':<6} {i.name}")
         if verbose:

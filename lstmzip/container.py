@@ -1,11 +1,16 @@
-"""The archive format, version 1 (see docs/FORMAT.md): a header, self-describing blocks, a trailer.
+"""The archive format (see docs/FORMAT.md): a header, self-describing blocks, a trailer.
 
 Sizes and checksums of the whole input live in the trailer, so compression streams (stdin
 of unknown length, bounded memory) and a cut-off archive is always detected. Every length
 is checked against fixed caps before anything is allocated or read.
+
+Version 2 (written since 0.23) holds the same records as version 1 (read still) in fewer bytes:
+lengths as varints, the model named by the first 8 bytes of its sha256 alone. A one-block
+archive carries 44-56 bytes besides its payload instead of 92 plus the model name's length.
 """
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from dataclasses import dataclass
@@ -15,7 +20,9 @@ from typing import BinaryIO
 from lstmzip.errors import ArchiveError
 
 MAGIC = b"LSTMZ"
-VERSION = 1
+VERSION = 2  # the version written
+READABLE = (1, 2)
+MODEL_ID_BYTES = 8  # version 2 names the model by this much of its sha256
 MAX_BLOCK = 64 << 20
 # Streams per LSTM block. The engine holds state, logits and a frequency table per stream
 # (~10 KB each for 2 x 256), so this cap is what keeps a small hostile header from asking for
@@ -28,10 +35,12 @@ MAX_NAME = 64
 # keeps a hostile header from making the decoder run for hours on a few coded bytes.
 MAX_LSTM_RATIO = 1500
 
-_HEADER = struct.Struct("<5sBBB")  # magic, version, flags, model-name length
-_BLOCK = struct.Struct("<IIBBIII")  # raw_len, coded_len, method, transform, model_len, streams, raw_crc
-_TRAILER = struct.Struct("<IQI")  # blocks, total size, crc32 of everything decoded
+_START = struct.Struct("<5sB")  # magic, version
+_HEADER_V1 = struct.Struct("<BB")  # flags, model-name length
+_BLOCK_V1 = struct.Struct("<IIBBIII")  # raw_len, coded_len, method, transform, model_len, streams, raw_crc
+_TRAILER_V1 = struct.Struct("<IQI")  # blocks, total size, crc32 of everything decoded
 _CRC = struct.Struct("<I")
+_MAX_VARINT = 10  # bytes of a varint (LEB128): enough for 64 bits
 TAG_BLOCK, TAG_END = b"B", b"E"
 
 
@@ -64,8 +73,13 @@ LSTM_METHODS = (Method.LSTM, Method.LSTM_ADAPTIVE, Method.LSTM_ADAPTIVE2, Method
 
 @dataclass(frozen=True)
 class Header:
-    model_name: str
-    model_sha256: str
+    model_id: str  # hex: the model file's sha256 (version 1) or its first 8 bytes (version 2)
+    model_name: str | None = None  # version 1 only: the model's name when the archive was made
+    version: int = VERSION
+
+    def made_with(self, sha256: str) -> bool:
+        """Whether the model file of this sha256 (hex) is the archive's model."""
+        return sha256.startswith(self.model_id)
 
 
 @dataclass(frozen=True)
@@ -94,20 +108,28 @@ def _with_crc(body: bytes) -> bytes:
     return body + _CRC.pack(crc32(body))
 
 
-def pack_header(h: Header) -> bytes:
-    name = h.model_name.encode("utf-8")
-    if len(name) > MAX_NAME:
-        raise ValueError("model name too long for the archive header")
-    return _with_crc(_HEADER.pack(MAGIC, VERSION, 0, len(name)) + name + bytes.fromhex(h.model_sha256))
+def varint(n: int) -> bytes:
+    """n >= 0 as LEB128: 7 bits a byte, low first, the high bit set on all but the last."""
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def pack_header(model_sha256: str) -> bytes:
+    """The header of a version-2 archive made with the model file of this sha256 (hex)."""
+    return _with_crc(_START.pack(MAGIC, VERSION) + bytes.fromhex(model_sha256)[:MODEL_ID_BYTES])
 
 
 def pack_block(b: BlockHeader) -> bytes:
-    return TAG_BLOCK + _with_crc(_BLOCK.pack(b.raw_len, b.coded_len, int(b.method), b.transform,
-                                             b.model_len, b.streams, b.raw_crc))
+    fields = varint(b.raw_len) + varint(b.coded_len) + bytes([int(b.method), b.transform])
+    return TAG_BLOCK + _with_crc(fields + varint(b.model_len) + varint(b.streams) + _CRC.pack(b.raw_crc))
 
 
 def pack_trailer(t: Trailer) -> bytes:
-    return TAG_END + _with_crc(_TRAILER.pack(t.blocks, t.total_size, t.total_crc))
+    return TAG_END + _with_crc(varint(t.blocks) + varint(t.total_size) + _CRC.pack(t.total_crc))
 
 
 def _read_exact(f: BinaryIO, n: int, what: str) -> bytes:
@@ -117,7 +139,9 @@ def _read_exact(f: BinaryIO, n: int, what: str) -> bytes:
     return data
 
 
-TRAILER_BYTES = 1 + _TRAILER.size + _CRC.size
+# the fewest bytes a trailer takes (version 2's with one-byte varints; version 1's take 21): what
+# must still follow a block's payload
+TRAILER_BYTES = 1 + 2 + 2 * _CRC.size
 _CHUNK = 1 << 20
 
 
@@ -142,38 +166,88 @@ def _check_crc(body: bytes, crc_bytes: bytes, what: str) -> None:
 
 
 def read_header(f: BinaryIO) -> Header:
-    first = f.read(_HEADER.size)
+    first = f.read(_START.size)
     if len(first) < len(MAGIC) or first[: len(MAGIC)] != MAGIC:
         raise ArchiveError("not an lstmzip archive")
-    if len(first) < _HEADER.size:
+    if len(first) < _START.size:
         raise ArchiveError("truncated archive (cut off in header)")
-    _, version, flags, name_len = _HEADER.unpack(first)
-    if version != VERSION:
-        raise ArchiveError(f"archive format version {version} is not supported (this lstmzip reads {VERSION})")
+    version = first[-1]
+    if version not in READABLE:
+        raise ArchiveError(f"archive format version {version} is not supported (this lstmzip reads "
+                           f"{', '.join(map(str, READABLE))})")
+    if version == 2:
+        model_id = _read_exact(f, MODEL_ID_BYTES, "header")
+        _check_crc(first + model_id, _read_exact(f, 4, "header"), "header")
+        return Header(model_id.hex(), None, 2)
+    fixed = _read_exact(f, _HEADER_V1.size, "header")
+    flags, name_len = _HEADER_V1.unpack(fixed)
     if flags != 0:
         raise ArchiveError("archive uses features this lstmzip does not know (flags)")
     if name_len > MAX_NAME:
         raise ArchiveError("damaged archive (model name length)")
     rest = _read_exact(f, name_len + 32, "header")
-    _check_crc(first + rest, _read_exact(f, 4, "header"), "header")
+    _check_crc(first + fixed + rest, _read_exact(f, 4, "header"), "header")
     try:
         name = rest[:name_len].decode("utf-8")
     except UnicodeDecodeError:
         raise ArchiveError("damaged archive (model name)") from None
-    return Header(name, rest[name_len:].hex())
+    return Header(rest[name_len:].hex(), name, 1)
 
 
-def read_record(f: BinaryIO) -> BlockHeader | Trailer:
+class _Fields:
+    """A version-2 record's fields read one by one, keeping their bytes for its checksum."""
+
+    def __init__(self, f: BinaryIO, what: str):
+        self.f, self.what, self.body = f, what, bytearray()
+
+    def bytes(self, n: int) -> bytes:
+        data = _read_exact(self.f, n, self.what)
+        self.body += data
+        return data
+
+    def varint(self) -> int:
+        n = 0
+        for i in range(_MAX_VARINT):
+            b = self.bytes(1)[0]
+            n |= (b & 0x7F) << (7 * i)
+            if b < 0x80:
+                if b == 0 and i > 0:  # one number, one encoding
+                    raise ArchiveError(f"damaged archive ({self.what}: overlong number)")
+                return n
+        raise ArchiveError(f"damaged archive ({self.what}: number too long)")
+
+    def check(self) -> None:
+        _check_crc(bytes(self.body), _read_exact(self.f, 4, self.what), self.what)
+
+
+def read_record(f: BinaryIO, version: int = VERSION) -> BlockHeader | Trailer:
+    """The next record after the header or a block's payload: a block's header or the trailer."""
     tag = _read_exact(f, 1, "block table")
     if tag == TAG_END:
-        body = _read_exact(f, _TRAILER.size, "trailer")
-        _check_crc(body, _read_exact(f, 4, "trailer"), "trailer")
-        return Trailer(*_TRAILER.unpack(body))
+        if version == 1:
+            body = _read_exact(f, _TRAILER_V1.size, "trailer")
+            _check_crc(body, _read_exact(f, 4, "trailer"), "trailer")
+            return Trailer(*_TRAILER_V1.unpack(body))
+        r = _Fields(f, "trailer")
+        blocks, total_size, (total_crc,) = r.varint(), r.varint(), _CRC.unpack(r.bytes(4))
+        r.check()
+        return Trailer(blocks, total_size, total_crc)
     if tag != TAG_BLOCK:
         raise ArchiveError("damaged archive (bad block marker)")
-    body = _read_exact(f, _BLOCK.size, "block header")
-    _check_crc(body, _read_exact(f, 4, "block header"), "block header")
-    raw_len, coded_len, method, transform, model_len, streams, raw_crc = _BLOCK.unpack(body)
+    if version == 1:
+        body = _read_exact(f, _BLOCK_V1.size, "block header")
+        _check_crc(body, _read_exact(f, 4, "block header"), "block header")
+        fields = _BLOCK_V1.unpack(body)
+    else:
+        r = _Fields(f, "block header")
+        raw_len, coded_len, (method, transform) = r.varint(), r.varint(), r.bytes(2)
+        fields = (raw_len, coded_len, method, transform, r.varint(), r.varint(), *_CRC.unpack(r.bytes(4)))
+        r.check()
+    return _checked_block(*fields)
+
+
+def _checked_block(raw_len: int, coded_len: int, method: int, transform: int, model_len: int, streams: int,
+                   raw_crc: int) -> BlockHeader:
     try:
         method = Method(method)
     except ValueError:
@@ -196,15 +270,33 @@ def read_record(f: BinaryIO) -> BlockHeader | Trailer:
 def peek_trailer(path: str) -> Trailer | None:
     """The trailer of an archive file, read from its end without decoding (None if the file
     is not seekable or its last bytes are not a valid trailer). Used for progress totals."""
+    longest = 1 + 2 * _MAX_VARINT + 2 * _CRC.size
     try:
         with open(path, "rb") as f:
-            if f.seek(0, 2) < TRAILER_BYTES:
-                return None
-            f.seek(-TRAILER_BYTES, 2)
-            tail = f.read(TRAILER_BYTES)
+            start = f.read(_START.size)
+            end = f.seek(0, 2)
+            f.seek(max(0, end - longest))
+            tail = f.read(longest)
     except OSError:
         return None
-    body = tail[1 : 1 + _TRAILER.size]
-    if tail[:1] != TAG_END or _CRC.unpack(tail[-4:])[0] != crc32(body):
+    if len(start) < _START.size or start[:5] != MAGIC or start[5] not in READABLE:
         return None
-    return Trailer(*_TRAILER.unpack(body))
+    if start[5] == 1:
+        tail = tail[-(1 + _TRAILER_V1.size + _CRC.size):]
+        body = tail[1 : 1 + _TRAILER_V1.size]
+        if len(body) < _TRAILER_V1.size or tail[:1] != TAG_END or _CRC.unpack(tail[-4:])[0] != crc32(body):
+            return None
+        return Trailer(*_TRAILER_V1.unpack(body))
+    # version 2's varints do not read backwards: try each place a trailer could start (a false
+    # match needs its checksum to agree by chance, and only a progress total rests on it)
+    for i in range(len(tail) - TRAILER_BYTES, -1, -1):
+        if tail[i : i + 1] != TAG_END:
+            continue
+        f = io.BytesIO(tail[i:])
+        try:
+            t = read_record(f, 2)
+        except ArchiveError:
+            continue
+        if f.tell() == len(tail) - i:
+            return t
+    return None

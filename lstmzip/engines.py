@@ -5,7 +5,7 @@ import dataclasses
 
 import torch
 
-from lstmzip.container import LSTM_METHODS, Method
+from lstmzip.container import LSTM_METHODS, Header, Method
 from lstmzip.errors import ArchiveError, LstmzipError
 from lstmzip.models import registry
 from lstmzip.models.errors import ModelError
@@ -21,25 +21,34 @@ def load_model(name: str) -> LoadedModel:
         raise LstmzipError(str(e)) from None
 
 
-def model_for_archive(name: str, sha256: str, override: str | None = None) -> LoadedModel:
-    """The model an archive was made with: by name, else any shipped model with its sha256."""
+def archive_model(header: Header) -> str:
+    """How messages name an archive's model: "model 'NAME' (sha256 ...)" where the name is
+    known (version-1 archives record it; else a shipped model's), else "a model of sha256 ..."."""
+    name = header.model_name or registry.name_for_id(header.model_id)
+    return f"model '{name}' (sha256 {header.model_id[:16]}...)" if name else f"a model of sha256 {header.model_id[:16]}..."
+
+
+def model_for_archive(header: Header, override: str | None = None) -> LoadedModel:
+    """The model an archive was made with: `override` (checked), else a shipped model of its
+    sha256 (version 1: by name first)."""
     if override:
         m = load_model(override)
-        if m.sha256 != sha256:
-            raise ArchiveError(f"archive was made with model '{name}' (sha256 {sha256[:16]}...), "
+        if not header.made_with(m.sha256):
+            raise ArchiveError(f"archive was made with {archive_model(header)}, "
                                f"not with '{m.name}' (sha256 {m.sha256[:16]}...)")
         return m
+    name = header.model_name
     try:
         m = registry.load(name) if name in registry.SHIPPED else None
     except ModelError:
         m = None
-    if m is not None and m.sha256 == sha256:
+    if m is not None and header.made_with(m.sha256):
         return m
-    found = registry.find_by_sha(sha256)
+    found = registry.find_by_id(header.model_id)
     if found is not None:
         return found
     here = f"; model '{name}' here has sha256 {m.sha256[:16]}..." if m is not None else ""
-    raise ArchiveError(f"archive was made with model '{name}' (sha256 {sha256[:16]}...), which is not "
+    raise ArchiveError(f"archive was made with {archive_model(header)}, which is not "
                        f"available{here} (give the model file with --model)")
 
 

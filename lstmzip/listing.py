@@ -9,6 +9,7 @@ from pathlib import Path
 from lstmzip import container as ct
 from lstmzip.errors import ArchiveError
 from lstmzip.fileio import open_input
+from lstmzip.models import registry
 
 
 @dataclass
@@ -23,8 +24,9 @@ class BlockInfo:
 class ArchiveInfo:
     name: str
     archive_bytes: int
-    model: str
-    model_sha256: str
+    model: str  # its name: the archive's (version 1) or a shipped model's of its id; "" if unknown
+    model_id: str  # hex: its sha256 (version-1 archives) or the first 8 bytes of it (version 2)
+    version: int
     original_bytes: int = 0
     blocks: list[BlockInfo] = field(default_factory=list)
 
@@ -51,9 +53,10 @@ def describe(path: str) -> ArchiveInfo:
         size = f.seek(0, 2)
         f.seek(0)
         header = ct.read_header(f)
-        info = ArchiveInfo(path, size, header.model_name, header.model_sha256)
+        info = ArchiveInfo(path, size, header.model_name or registry.name_for_id(header.model_id) or "",
+                           header.model_id, header.version)
         while True:
-            rec = ct.read_record(f)
+            rec = ct.read_record(f, header.version)
             if isinstance(rec, ct.Trailer):
                 break
             if f.tell() + rec.coded_len + ct.TRAILER_BYTES > size:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lstmzip.models import model_file
 from lstmzip.models.errors import ModelError
+
+if TYPE_CHECKING:  # (loading a model needs torch; the table, read by `lstmzip -l`, does not)
+    from lstmzip.models import model_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = "default"
@@ -51,7 +54,7 @@ SHIPPED: dict[str, ShippedModel] = {
         ShippedModel(
             "python", "python.lstmzm", "cba6925be19a8647ddc786f1d0c87b862008632b5a55d983a3a2e61521100810",
             "Python source: default-0.16 fine-tuned for 30 min on the CPU with lstmzip train",
-            (("12 held-out .py files", 0.937),),
+            (("12 held-out .py files", 0.895),),
             # method 7 on its held-out files: 0.951 (0.956 before MATCH_V5, domain_python_v05_method7.md).
             # Method 16 from 16 KiB, method 6 below: chosen on training-pool Python (the model's own
             # training files, so the stages' share; lstmzip 0.21, 1 thread, bpc method 6 -> 16):
@@ -64,7 +67,7 @@ SHIPPED: dict[str, ShippedModel] = {
         ShippedModel(
             "logs", "logs.lstmzm", "a3493587ee5128eaeaf50e7e47d69a21303ca7da542d2082fc8c190b888ea59d",
             "Logs: default-0.16 fine-tuned for 80 min on the CPU with lstmzip train; codes with block method 17",
-            (("8 held-out log files", 0.2245),),
+            (("8 held-out log files", 0.2228),),
             # 17 from 0.22 (9 before): archives of the same size on training-pool logs (4 MB: 146,588
             # bytes either way) and on 1 MB of English, at peak PSS 1,000 -> 685 MiB for the 4 MB
             block_method=17,
@@ -116,6 +119,8 @@ def names() -> list[str]:
 @functools.lru_cache(maxsize=None)
 def load(name: str) -> model_file.LoadedModel:
     """A shipped model by name, or a model file by path."""
+    from lstmzip.models import model_file
+
     if name in SHIPPED:
         entry = SHIPPED[name]
         loaded = model_file.read(WEIGHTS_DIR / entry.filename, name)
@@ -147,12 +152,20 @@ def small_block_method(sha256: str) -> int | None:
     return None if m is None else m.small_block_method
 
 
-def find_by_sha(sha256: str) -> model_file.LoadedModel | None:
-    for name in SHIPPED:
+def name_for_id(model_id: str) -> str | None:
+    """The shipped model whose sha256 (hex) starts with model_id (an archive's), if any."""
+    return next((m.name for m in SHIPPED.values() if m.sha256.startswith(model_id)), None)
+
+
+def find_by_id(model_id: str) -> model_file.LoadedModel | None:
+    """The shipped model whose sha256 starts with model_id, loaded (and so checked)."""
+    for name, entry in SHIPPED.items():
+        if not entry.sha256.startswith(model_id):
+            continue
         try:
             m = load(name)
         except ModelError:
             continue
-        if m.sha256 == sha256:
+        if m.sha256.startswith(model_id):
             return m
     return None

@@ -1,7 +1,6 @@
 """Hostile archives, damage reports, bounded memory and streaming (issue: reliability)."""
 import io
 import random
-import struct
 import tracemalloc
 
 import pytest
@@ -13,7 +12,7 @@ from lstmzip import container as ct
 from lstmzip.api import compress_stream, decompress_stream
 from lstmzip.errors import ArchiveError, BlockDamaged, LstmzipError
 from lstmzip.pipeline import CodingConfig
-from tests.fuzz.mutations import TEXT, mutate, rewrite_field, seeds
+from tests.fuzz.mutations import TEXT, mutate, records, rewrite_field, seeds
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +36,8 @@ class _Pipe(io.RawIOBase):
 
 
 def _hostile_block(raw_len: int, coded_len: int, method: int, model_len: int, streams: int) -> bytes:
-    head = ct.pack_header(ct.Header("default", "00" * 32))
-    return head + ct.TAG_BLOCK + ct._with_crc(ct._BLOCK.pack(raw_len, coded_len, method, 0, model_len, streams, 0)) + b"x" * 40
+    head = ct.pack_header("00" * 32)
+    return head + ct.pack_block(ct.BlockHeader(raw_len, coded_len, method, 0, model_len, streams, 0)) + b"x" * 40
 
 
 @pytest.mark.parametrize("source", ["file", "pipe"])
@@ -108,13 +107,9 @@ def test_arbitrary_bytes_round_trip(data, config):
 
 def _damage_payload(archive: bytes, block: int) -> bytes:
     """Flip a byte in the middle of block `block`'s payload (its header stays valid)."""
-    pos = ct._HEADER.size + archive[ct._HEADER.size - 1] + 32 + 4
-    for _ in range(block + 1):
-        coded_len = struct.unpack_from("<I", archive, pos + 5)[0]
-        start = pos + 1 + ct._BLOCK.size + 4
-        pos = start + coded_len
+    start, size, rec = records(archive)[1 + block]
     bad = bytearray(archive)
-    bad[start + coded_len // 2] ^= 0x55
+    bad[start + size + rec.coded_len // 2] ^= 0x55
     return bytes(bad)
 
 

@@ -5,12 +5,14 @@ a hostile header (lying lengths, stream counts, methods) reaches the caps and th
 """
 from __future__ import annotations
 
+import dataclasses
+import io
 import random
-import struct
 from dataclasses import dataclass
 
 import lstmzip
 from lstmzip import container as ct
+from lstmzip.errors import ArchiveError
 from lstmzip.pipeline import CodingConfig
 
 TEXT = (b"It was the best of times, it was the worst of times, it was the age of wisdom,\n"
@@ -43,38 +45,40 @@ def seeds() -> list[Seed]:
     return [Seed(name, data, lstmzip.compress(data, config=cfg)) for name, data, cfg in made]
 
 
-def records(archive: bytes) -> list[tuple[int, int]]:
-    """(offset, length) of every CRC-protected record body (header, block headers, trailer)."""
-    name_len = archive[ct._HEADER.size - 1]
-    head = ct._HEADER.size + name_len + 32
-    out, pos = [(0, head)], head + 4
-    while pos < len(archive):
-        tag = archive[pos : pos + 1]
-        if tag == ct.TAG_BLOCK:
-            out.append((pos + 1, ct._BLOCK.size))
-            coded_len = struct.unpack_from("<I", archive, pos + 5)[0]
-            pos += 1 + ct._BLOCK.size + 4 + coded_len
-        else:
-            out.append((pos + 1, ct._TRAILER.size))
-            break
-    return out
+def records(archive: bytes) -> list[tuple[int, int, object]]:
+    """(offset, bytes, record) of every CRC-protected record, its CRC included: the header,
+    each block's header (its payload follows) and the trailer. ArchiveError if damaged."""
+    f = io.BytesIO(archive)
+    header = ct.read_header(f)
+    out = [(0, f.tell(), header)]
+    while True:
+        start = f.tell()
+        rec = ct.read_record(f, header.version)
+        out.append((start, f.tell() - start, rec))
+        if isinstance(rec, ct.Trailer):
+            return out
+        f.seek(rec.coded_len, 1)
 
 
 INTERESTING = [0, 1, 2, 3, 4, 7, 8, 255, 256, 4096, 1 << 14, (1 << 14) + 1, 1 << 20, (1 << 20) + 1,
-               (64 << 20), (64 << 20) + 1, (1 << 31) - 1, 1 << 31, (1 << 32) - 1]
+               (64 << 20), (64 << 20) + 1, (1 << 31) - 1, 1 << 31, (1 << 32) - 1, 1 << 63]
+_BYTE_FIELDS, _CRC_FIELDS = ("method", "transform"), ("raw_crc", "total_crc")
 
 
 def rewrite_field(buf: bytearray, rng: random.Random) -> None:
-    """Set one 1/4/8-byte field of a record to a hostile value, then fix that record's CRC."""
-    recs = records(bytes(buf))
-    off, size = rng.choice(recs)
-    if off + size + 4 > len(buf):
-        return
-    width = rng.choice([1, 4, 4, 4, 8]) if size >= 8 else 1
-    at = off + rng.randrange(0, max(1, size - width + 1))
-    value = rng.choice(INTERESTING + [rng.randrange(1 << (8 * width))]) % (1 << (8 * width))
-    buf[at : at + width] = value.to_bytes(width, "little")
-    struct.pack_into("<I", buf, off + size, ct.crc32(bytes(buf[off : off + size])))
+    """Set one field of a record to a hostile value and write the record again with its CRC
+    (the header: another model's id)."""
+    start, size, rec = rng.choice(records(bytes(buf)))
+    if isinstance(rec, ct.Header):
+        new = ct.pack_header(rng.randbytes(32).hex())
+    else:
+        fields = dataclasses.asdict(rec)
+        name = rng.choice(list(fields))
+        bits = 8 if name in _BYTE_FIELDS else 32 if name in _CRC_FIELDS else 64
+        fields[name] = rng.choice(INTERESTING + [rng.randrange(1 << bits)]) % (1 << bits)
+        new = (ct.pack_block(ct.BlockHeader(**fields)) if isinstance(rec, ct.BlockHeader)
+               else ct.pack_trailer(ct.Trailer(**fields)))
+    buf[start : start + size] = new
 
 
 def mutate(archive: bytes, rng: random.Random, others: list[bytes]) -> bytes:
@@ -108,6 +112,6 @@ def mutate(archive: bytes, rng: random.Random, others: list[bytes]) -> bytes:
             if n >= 9 and buf[:5] == ct.MAGIC:
                 try:
                     rewrite_field(buf, rng)
-                except (IndexError, struct.error):
+                except ArchiveError:  # an earlier mutation damaged it: left as it is
                     pass
     return bytes(buf)

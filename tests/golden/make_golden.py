@@ -41,9 +41,12 @@ ARCHIVES = {
 # (`default-0.17`), default-0.18/ with the model of 0.18 to 0.20 (`default-0.18`), default-0.21/
 # with 0.21's (`default-0.21`; and sample.mixer16.lstmz, made with it in 0.22 before the model
 # was replaced); sample.logs03.lstmz: what lstmzip 0.3 wrote with its `logs` model (method 5,
-# min_stream_len=700), kept as `logs-0.3`.
+# min_stream_len=700), kept as `logs-0.3`. format-1/: the archives above as 0.22 wrote them, in
+# format version 1 (the same blocks, the container of docs/FORMAT.md 1.2).
 RETIRED_DEFAULTS = ("default-0.16", "default-0.17", "default-0.18", "default-0.21")
-DECODE_ONLY = ["sample.logs03.lstmz"] + sorted(f"{d}/{p.name}" for d in RETIRED_DEFAULTS for p in (HERE / d).glob("*.lstmz"))
+FORMAT_1 = "format-1"
+DECODE_ONLY = ["sample.logs03.lstmz"] + sorted(f"{d}/{p.name}" for d in RETIRED_DEFAULTS + (FORMAT_1,)
+                                               for p in (HERE / d).glob("*.lstmz"))
 
 if __name__ == "__main__":
     data = ORIGINAL.read_bytes()
