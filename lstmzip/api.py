@@ -261,7 +261,7 @@ def choose_model(sample: bytes, candidates: list[str] | None = None, device: str
     if len(names) == 1 or not sample:
         return names[0]
     models = {n: load_model(n) for n in names}
-    methods = {n: with_model_methods(CodingConfig(), m).method_for(len(sample)) for n, m in models.items()}
+    methods = {n: with_model_methods(CodingConfig(), m).method_for(sample) for n, m in models.items()}
     return auto_model.choose(sample, {n: (engine_for(m, device), methods[n]) for n, m in models.items()})
 
 

@@ -93,9 +93,10 @@ def lstm_method_for(model: LoadedModel) -> Method:
 
 def with_model_methods(cfg: CodingConfig, model: LoadedModel) -> CodingConfig:
     """cfg with the model's own block methods where the caller named none (`--method` names one
-    for every block): lstm_method_for's, and for blocks of at most CodingConfig.small_block_len
-    bytes the one its registry entry names, if any."""
+    for every block): lstm_method_for's, and for small and for repetitive blocks the ones its
+    registry entry names, if any (CodingConfig.method_for)."""
     if cfg.lstm_method is not None:
         return cfg
-    small = registry.small_block_method(model.sha256)
-    return dataclasses.replace(cfg, lstm_method=lstm_method_for(model), small_block_method=None if small is None else Method(small))
+    small, repetitive = registry.small_block_method(model.sha256), registry.repetitive_block_method(model.sha256)
+    return dataclasses.replace(cfg, lstm_method=lstm_method_for(model), small_block_method=None if small is None else Method(small),
+                               repetitive_block_method=None if repetitive is None else Method(repetitive))

@@ -59,7 +59,7 @@ def explain_bytes(data: bytes, model: str = DEFAULT_MODEL, config: CodingConfig 
     predicted = np.zeros(n, dtype=bool)
     for offset in range(0, n, cfg.block_size):
         block = data[offset : offset + cfg.block_size]
-        method = cfg.method_for(len(block))
+        method = cfg.method_for(block)
         transform = transforms.choose(block)
         model_data = transforms.forward(block, transform)
         streams = block_streams(model_data, cfg, method)

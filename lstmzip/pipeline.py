@@ -139,11 +139,14 @@ class CodingConfig:
     physical_batch: int = 0  # engine rows per call; 0 = all active streams (no effect on output)
     try_lzma: bool = True
     # how LSTM blocks are coded: None = the model's own method (models.registry: LSTM_MIXER16
-    # for the logs model, LSTM_MIX6 for the default and python), or one of container.LSTM_METHODS
+    # for the logs model, LSTM_MIX7 for the default, LSTM_MIX6 for python), or one of container.LSTM_METHODS
     lstm_method: Method | None = None
     # ... and a block of at most small_block_len bytes with this one instead (None: lstm_method):
     # the model's own choice (models.registry), set with lstm_method where the caller gives neither
     small_block_method: Method | None = None
+    # ... and a larger block that zlib level 1 codes in under repetitive_bpc bits a byte (code,
+    # logs, tables) with this one instead (None: lstm_method): the model's own choice, as above
+    repetitive_block_method: Method | None = None
     lstm: bool = True  # False: LZMA or stored blocks only (`--fast`: xz speed, no model work)
     # Methods with line contexts (5-7) learn from the lines above in the same stream: where
     # lines are long (JSON events, state dumps), streams are made at least this many lines
@@ -167,10 +170,12 @@ class CodingConfig:
     # 0: batch_blocks_for(device). The archive is the same bytes whatever it is.
     batch_blocks: int = 0
 
-    def method_for(self, n: int) -> Method:
-        """The block method of an LSTM block of n bytes."""
-        if self.small_block_method is not None and n <= self.small_block_len:
+    def method_for(self, block: bytes) -> Method:
+        """The block method of an LSTM block of these bytes."""
+        if self.small_block_method is not None and len(block) <= self.small_block_len:
             return self.small_block_method
+        if self.repetitive_block_method is not None and zlib_bpc(block) < self.repetitive_bpc:
+            return self.repetitive_block_method
         return self.lstm_method if self.lstm_method is not None else Method.LSTM_ADAPTIVE2
 
     def with_streams(self, n: int) -> "CodingConfig":
@@ -549,7 +554,7 @@ def compress_blocks(engine: IntegerLSTM | None, blocks: list[bytes], cfg: Coding
     them all in one engine batch (the same bytes as one at a time)."""
     # (one batch codes one recipe: a small last block of another method is coded alone, the
     # same bytes as in a batch)
-    methods = {cfg.method_for(len(b)) for b in blocks}
+    methods = {cfg.method_for(b) for b in blocks}
     if not (cfg.lstm and len(methods) == 1 and next(iter(methods)) in RECIPES):
         return [compress_block(engine, b, cfg, progress) for b in blocks]
     (method,) = methods
@@ -570,7 +575,7 @@ def compress_block(engine: IntegerLSTM | None, data: bytes, cfg: CodingConfig,
     """The smallest of: the LSTM coding (if cfg.lstm), LZMA (if cfg.try_lzma or not cfg.lstm), stored."""
     lstm = None
     if cfg.lstm:
-        method = cfg.method_for(len(data))
+        method = cfg.method_for(data)
         transform = transforms.choose(data)
         model_data = transforms.forward(data, transform)
         streams = block_streams(model_data, cfg, method)

@@ -75,7 +75,7 @@ def _parts(archive: bytes) -> tuple:
     return header.version, header.model_id[:16], parts, rec, f.read()
 
 
-@pytest.mark.parametrize("name", list(ARCHIVES))
+@pytest.mark.parametrize("name", sorted(p.name for p in (GOLDEN / FORMAT_1).glob("*.lstmz")))
 def test_format_1_and_2_archives_hold_the_same_blocks(name):
     """0.22's archive of each golden (format 1, still decoded) and today's (format 2): the same
     model, block fields, payloads and trailer; only the container's bytes differ."""

@@ -196,7 +196,8 @@ def test_auto_model_picks_the_logs_model_for_logs_and_the_python_model_for_pytho
 
 def test_auto_model_scores_each_model_with_the_method_it_would_code_the_input_with(monkeypatch):
     """An input of up to 16 KiB is one small block: the python model codes it with method 6,
-    so its windows are scored with method 6, a longer input's with method 16."""
+    so its windows are scored with method 6, a longer input's with method 16 (the default
+    model's with its method for repetitive blocks, 16, either way: this is code)."""
     from lstmzip import api
     from lstmzip import container as ct
 
@@ -218,7 +219,8 @@ def test_auto_model_scores_each_model_with_the_method_it_would_code_the_input_wi
 
 def test_domain_models_code_with_their_methods():
     """The logs model's blocks use method 17, the python model's 16 and 6 for blocks of up to 16
-    KiB (models.registry), the default model's 16; --method's one is taken for every block."""
+    KiB (models.registry), the default model's 18 and 16 for repetitive blocks; --method's one is
+    taken for every block."""
 
     from lstmzip import container as ct
 
@@ -238,6 +240,12 @@ def test_domain_models_code_with_their_methods():
         packed = lstmzip.compress(text, model, lstmzip.CodingConfig(try_lzma=False, min_stream_len=1024))
         assert methods(packed) == [method]
         assert lstmzip.decompress(packed) == text
+    # prose (zlib level 1 above 3.4 bits a byte) and a log, one block each: 18 and 16
+    prose = data_file("anne.txt")[:12000]
+    cfg = lstmzip.CodingConfig(try_lzma=False, block_size=12000)
+    packed = lstmzip.compress(prose + text[:12000], "default", cfg)
+    assert methods(packed) == [ct.Method.LSTM_MIX7, ct.Method.LSTM_MIX6]
+    assert lstmzip.decompress(packed) == prose + text[:12000]
     # a 20 KiB block and a small last one: each with its method (coded apart, not in one batch)
     code = data_file("future.py")
     code = (code * (1 + (26 << 10) // len(code)))[: 26 << 10]

@@ -45,7 +45,7 @@ def test_train_cli_end_to_end(corpus, tmp_path):
         assert (tmp_path / f"tiny{suffix}").exists(), suffix
     info = json.loads(CliRunner().invoke(app, ["models", "--info", str(out)]).stdout)
     assert info["training"]["steps"] == 12 and info["training"]["corpus"]["files"]
-    assert info["validation"]["int_bpc"] > 0 and "library_version" in info and info["block_method"] == 16
+    assert info["validation"]["int_bpc"] > 0 and "library_version" in info and info["block_method"] == 18
     data = (corpus / "doc0.txt").read_bytes()
     assert lstmzip.decompress(lstmzip.compress(data, str(out)), str(out)) == data
     # fine-tune from the float weights written beside it
@@ -57,7 +57,7 @@ def test_train_cli_end_to_end(corpus, tmp_path):
 
 def test_a_fine_tuned_model_codes_with_the_method_of_the_model_it_came_from(tmp_path, tiny_model_file):
     """--init-from logs gives a model file that records block method 17 (the logs model's), and compress uses it;
-    from scratch (or from a file that says nothing) it is the default model's, 16; an unknown method is refused."""
+    from scratch (or from a file that says nothing) it is the default model's, 18; an unknown method is refused."""
     import io
 
     from lstmzip import container
@@ -65,8 +65,8 @@ def test_a_fine_tuned_model_codes_with_the_method_of_the_model_it_came_from(tmp_
     from lstmzip.training.run import inherited_method
     from lstmzip.models import model_file
 
-    assert inherited_method("logs") == 17 and inherited_method("default") == 16 and inherited_method(None) == 16
-    assert inherited_method(str(tiny_model_file)) == 16
+    assert inherited_method("logs") == 17 and inherited_method("default") == 18 and inherited_method(None) == 18
+    assert inherited_method(str(tiny_model_file)) == 18 and inherited_method("python") == 16
     loaded = model_file.read(tiny_model_file)
     meta = {k: v for k, v in loaded.meta.items() if k not in ("format", "format_version", "engine_version", "config")}
     six = tmp_path / "six.lstmzm"
