@@ -13,8 +13,6 @@ import argparse
 import bz2
 import json
 import lzma
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +21,8 @@ import torch
 import lstmzip
 from lstmzip.bench import machine
 from lstmzip.pipeline import BEST, default_threads
+
+from lpaq1_peer import lpaq1_bytes
 
 
 def main() -> None:
@@ -78,17 +78,6 @@ def main() -> None:
         if a.lpaq1:
             md += ["", f"The model is below lpaq1 9 on {summary['files_below_lpaq1']} of {len(rows)} files."]
         a.out.with_suffix(".md").write_text("\n".join(md) + "\n")
-
-
-def lpaq1_bytes(binary: Path, src: Path) -> int:
-    """The size of `lpaq1 9`'s archive of src (its header included), round trip verified."""
-    with tempfile.TemporaryDirectory() as tmp:
-        packed, back = Path(tmp) / "x.lpq", Path(tmp) / "x"
-        subprocess.run([str(binary), "9", str(src), str(packed)], check=True, capture_output=True)
-        subprocess.run([str(binary), "d", str(packed), str(back)], check=True, capture_output=True)
-        if back.read_bytes() != src.read_bytes():
-            raise SystemExit(f"lpaq1 round trip FAILED on {src}")
-        return packed.stat().st_size
 
 
 if __name__ == "__main__":

@@ -21,10 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +38,7 @@ from lstmzip.stages.recipes import RECIPES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_files import EVAL, TEXT  # noqa: E402
+from lpaq1_peer import lpaq1_bytes  # noqa: E402
 
 MIX, MIX2, MIX3, MIX4, MIX5, MIX6 = (RECIPES[m] for m in (Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3,
                                                           Method.LSTM_MIX4, Method.LSTM_MIX5, Method.LSTM_MIX6))
@@ -85,13 +83,7 @@ def _method(key: str) -> int | None:
 
 def lpaq1(binary: Path, src: Path) -> dict:
     """bpc of `lpaq1 9` on src, its round trip verified."""
-    with tempfile.TemporaryDirectory() as tmp:
-        packed, back = Path(tmp) / "x.lpq", Path(tmp) / "x"
-        subprocess.run([str(binary), "9", str(src), str(packed)], check=True, capture_output=True)
-        subprocess.run([str(binary), "d", str(packed), str(back)], check=True, capture_output=True)
-        if back.read_bytes() != src.read_bytes():
-            raise SystemExit(f"lpaq1 round trip FAILED on {src}")
-        return {"bpc": round(8 * os.path.getsize(packed) / src.stat().st_size, 4)}
+    return {"bpc": round(8 * lpaq1_bytes(binary, src) / src.stat().st_size, 4)}
 
 
 def eval_rows(peer: Path | None, methods: list[Method], earlier: Path | None, rerun_below: int = 0) -> list[dict]:
