@@ -6,7 +6,7 @@ is checked against fixed caps before anything is allocated or read.
 
 Version 2 (written since 0.23) holds the same records as version 1 (read still) in fewer bytes:
 lengths as varints, the model named by the first 8 bytes of its sha256 alone. A one-block
-archive carries 44-56 bytes besides its payload instead of 92 plus the model name's length.
+archive carries 44-57 bytes besides its payload instead of 92 plus the model name's length.
 """
 from __future__ import annotations
 
