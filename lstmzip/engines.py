@@ -78,25 +78,39 @@ def engine_for(model: LoadedModel, device: str = "cpu") -> IntegerLSTM:
     return _ENGINES[key]
 
 
-def lstm_method_for(model: LoadedModel) -> Method:
-    """How this model's LSTM blocks are coded when the caller does not say: a shipped model's
-    registry entry, else the `block_method` its file records (lstmzip train writes the method
-    of the model it fine-tuned from), else the default model's."""
-    shipped = registry.block_method(model.sha256)
+# the block methods a model names (models.registry.ShippedModel's fields, and the keys lstmzip
+# train writes into a model file's metadata): every block's, small blocks', repetitive blocks'
+METHOD_KEYS = ("block_method", "small_block_method", "repetitive_block_method")
+
+
+def model_methods(model: LoadedModel) -> dict[str, Method | None]:
+    """How this model's LSTM blocks are coded when the caller does not say (METHOD_KEYS): a
+    shipped model's registry entry, else what its file records (lstmzip train writes the methods
+    of the model it fine-tuned from), else the default model's block method alone."""
+    shipped = registry.SHIPPED_BY_SHA.get(model.sha256)
     if shipped is not None:
-        return Method(shipped)
-    method = model.meta.get("block_method", registry.FALLBACK_METHOD)
-    if method not in [int(m) for m in LSTM_METHODS]:
-        raise LstmzipError(f"model {model.name} asks for block method {method!r}, which this lstmzip cannot write")
-    return Method(method)
+        chosen = {key: getattr(shipped, key) for key in METHOD_KEYS}
+    else:
+        chosen = {key: model.meta.get(key) for key in METHOD_KEYS}
+        if chosen["block_method"] is None:
+            chosen["block_method"] = registry.FALLBACK_METHOD
+    for key, method in chosen.items():
+        if method is not None and method not in [int(m) for m in LSTM_METHODS]:
+            raise LstmzipError(f"model {model.name} asks for block method {method!r}, which this lstmzip cannot write")
+    return {key: None if method is None else Method(method) for key, method in chosen.items()}
+
+
+def lstm_method_for(model: LoadedModel) -> Method:
+    """The block method of this model's LSTM blocks when the caller does not say (model_methods)."""
+    return model_methods(model)["block_method"]
 
 
 def with_model_methods(cfg: CodingConfig, model: LoadedModel) -> CodingConfig:
     """cfg with the model's own block methods where the caller named none (`--method` names one
-    for every block): lstm_method_for's, and for small and for repetitive blocks the ones its
-    registry entry names, if any (CodingConfig.method_for)."""
+    for every block): lstm_method_for's, and for small and for repetitive blocks the ones the
+    model names, if any (model_methods, CodingConfig.method_for)."""
     if cfg.lstm_method is not None:
         return cfg
-    small, repetitive = registry.small_block_method(model.sha256), registry.repetitive_block_method(model.sha256)
-    return dataclasses.replace(cfg, lstm_method=lstm_method_for(model), small_block_method=None if small is None else Method(small),
-                               repetitive_block_method=None if repetitive is None else Method(repetitive))
+    methods = model_methods(model)
+    return dataclasses.replace(cfg, lstm_method=methods["block_method"], small_block_method=methods["small_block_method"],
+                               repetitive_block_method=methods["repetitive_block_method"])

@@ -119,6 +119,7 @@ SHIPPED: dict[str, ShippedModel] = {
 # how a model that names no block method codes (one trained from scratch, or a file of an
 # older lstmzip): as the default model does
 FALLBACK_METHOD = SHIPPED[DEFAULT_MODEL].block_method
+SHIPPED_BY_SHA = {m.sha256: m for m in SHIPPED.values()}  # the entry of a model file's sha256
 
 
 def names() -> list[str]:
@@ -144,28 +145,6 @@ def load(name: str) -> model_file.LoadedModel:
             raise ModelError(f"model file {name} not found")
         return model_file.read(path)
     raise ModelError(f"unknown model '{name}' (shipped models: {', '.join(SHIPPED)})")
-
-
-def _shipped(sha256: str) -> ShippedModel | None:
-    return next((m for m in SHIPPED.values() if m.sha256 == sha256), None)
-
-
-def block_method(sha256: str) -> int | None:
-    """The block method of a shipped model (None for other model files)."""
-    m = _shipped(sha256)
-    return None if m is None else m.block_method
-
-
-def small_block_method(sha256: str) -> int | None:
-    """A shipped model's block method for small blocks, where it has one."""
-    m = _shipped(sha256)
-    return None if m is None else m.small_block_method
-
-
-def repetitive_block_method(sha256: str) -> int | None:
-    """A shipped model's block method for repetitive blocks, where it has one."""
-    m = _shipped(sha256)
-    return None if m is None else m.repetitive_block_method
 
 
 def name_for_id(model_id: str) -> str | None:

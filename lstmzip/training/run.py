@@ -113,18 +113,24 @@ def load_init(name: str):
         raise LstmzipError(str(e)) from None
 
 
-def inherited_method(init_from: str | None) -> int:
-    """The block method a trained model codes with: that of the model it was fine-tuned from
-    (a shipped model's, or the `block_method` a model file records), else the default model's."""
-    from lstmzip.engines import load_model, lstm_method_for
+def inherited_methods(init_from: str | None) -> dict[str, int]:
+    """The block methods a trained model codes with (engines.METHOD_KEYS, those it names): the
+    ones of the model it was fine-tuned from (a shipped model's, or those a model file records),
+    else the default model's."""
+    from lstmzip.engines import load_model, model_methods
     from lstmzip.models import registry
 
-    if init_from in registry.SHIPPED or (init_from or "").endswith(".lstmzm"):
-        try:
-            return int(lstm_method_for(load_model(init_from)))
-        except LstmzipError:  # an unreadable file, or one that asks for an unknown method
-            return registry.FALLBACK_METHOD
-    return registry.FALLBACK_METHOD  # float weights, or from scratch
+    source = init_from if init_from in registry.SHIPPED or (init_from or "").endswith(".lstmzm") else None
+    try:  # (float weights, or from scratch: the default model's)
+        methods = model_methods(load_model(source or registry.DEFAULT_MODEL))
+    except LstmzipError:  # an unreadable file, or one that asks for an unknown method
+        methods = model_methods(load_model(registry.DEFAULT_MODEL))
+    return {key: int(m) for key, m in methods.items() if m is not None}
+
+
+def inherited_method(init_from: str | None) -> int:
+    """The block method of a trained model's blocks (inherited_methods)."""
+    return inherited_methods(init_from)["block_method"]
 
 
 def split(corpus: sources.Corpus, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -256,7 +262,7 @@ def train(corpus_paths: list[Path], out: Path, opts: TrainOptions,
 
     meta = {"name": opts.name or stem, "description": f"trained with lstmzip train on {len(corpus.files)} file(s)",
             "library_version": __version__, "training": training, "validation": figures,
-            "block_method": inherited_method(opts.init_from)}
+            **inherited_methods(opts.init_from)}
     model_file.write(out, qm, meta)
     report.model_path = out
     report.float_bpc, report.int_bpc, report.ratio = figures["float_bpc"], figures["int_bpc"], figures["ratio"]
