@@ -78,20 +78,15 @@ def engine_for(model: LoadedModel, device: str = "cpu") -> IntegerLSTM:
     return _ENGINES[key]
 
 
-# the block methods a model names (models.registry.ShippedModel's fields, and the keys lstmzip
-# train writes into a model file's metadata): every block's, small blocks', repetitive blocks'
-METHOD_KEYS = ("block_method", "small_block_method", "repetitive_block_method")
-
-
 def model_methods(model: LoadedModel) -> dict[str, Method | None]:
-    """How this model's LSTM blocks are coded when the caller does not say (METHOD_KEYS): a
-    shipped model's registry entry, else what its file records (lstmzip train writes the methods
-    of the model it fine-tuned from), else the default model's block method alone."""
+    """How this model's LSTM blocks are coded when the caller does not say (registry.METHOD_KEYS):
+    a shipped model's registry entry, else what its file records (lstmzip train writes the
+    methods of the model it fine-tuned from), else the default model's block method alone."""
     shipped = registry.SHIPPED_BY_SHA.get(model.sha256)
     if shipped is not None:
-        chosen = {key: getattr(shipped, key) for key in METHOD_KEYS}
+        chosen = shipped.methods
     else:
-        chosen = {key: model.meta.get(key) for key in METHOD_KEYS}
+        chosen = {key: model.meta.get(key) for key in registry.METHOD_KEYS}
         if chosen["block_method"] is None:
             chosen["block_method"] = registry.FALLBACK_METHOD
     for key, method in chosen.items():

@@ -18,6 +18,9 @@ if TYPE_CHECKING:  # (loading a model needs torch; the table, read by `lstmzip -
     from lstmzip.models import model_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+# the block methods a model names (ShippedModel's fields, and the keys lstmzip train writes into a
+# model file's metadata): every block's, small blocks', repetitive blocks'
+METHOD_KEYS = ("block_method", "small_block_method", "repetitive_block_method")
 DEFAULT_MODEL = "default"
 
 
@@ -43,6 +46,11 @@ class ShippedModel:
     # kept so that archives made with it still decode (found by sha256), but no longer listed
     # or picked by --model auto
     retired: bool = False
+
+    @property
+    def methods(self) -> dict[str, int | None]:
+        """Its block methods by METHOD_KEYS (None where it has none)."""
+        return {key: getattr(self, key) for key in METHOD_KEYS}
 
 
 SHIPPED: dict[str, ShippedModel] = {
@@ -153,14 +161,11 @@ def name_for_id(model_id: str) -> str | None:
 
 
 def find_by_id(model_id: str) -> model_file.LoadedModel | None:
-    """The shipped model whose sha256 starts with model_id, loaded (and so checked)."""
+    """The shipped model whose sha256 starts with model_id, loaded (load checks its sha256)."""
     for name, entry in SHIPPED.items():
-        if not entry.sha256.startswith(model_id):
-            continue
-        try:
-            m = load(name)
-        except ModelError:
-            continue
-        if m.sha256.startswith(model_id):
-            return m
+        if entry.sha256.startswith(model_id):
+            try:
+                return load(name)
+            except ModelError:
+                continue
     return None

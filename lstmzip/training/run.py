@@ -114,17 +114,18 @@ def load_init(name: str):
 
 
 def inherited_methods(init_from: str | None) -> dict[str, int]:
-    """The block methods a trained model codes with (engines.METHOD_KEYS, those it names): the
+    """The block methods a trained model codes with (registry.METHOD_KEYS, those it names): the
     ones of the model it was fine-tuned from (a shipped model's, or those a model file records),
     else the default model's."""
     from lstmzip.engines import load_model, model_methods
     from lstmzip.models import registry
 
-    source = init_from if init_from in registry.SHIPPED or (init_from or "").endswith(".lstmzm") else None
-    try:  # (float weights, or from scratch: the default model's)
-        methods = model_methods(load_model(source or registry.DEFAULT_MODEL))
-    except LstmzipError:  # an unreadable file, or one that asks for an unknown method
-        methods = model_methods(load_model(registry.DEFAULT_MODEL))
+    methods = registry.SHIPPED[registry.DEFAULT_MODEL].methods  # float weights, or from scratch
+    if init_from in registry.SHIPPED or (init_from or "").endswith(".lstmzm"):
+        try:
+            methods = model_methods(load_model(init_from))
+        except LstmzipError:  # an unreadable file, or one that asks for an unknown method
+            pass
     return {key: int(m) for key, m in methods.items() if m is not None}
 
 
