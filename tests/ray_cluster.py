@@ -48,19 +48,31 @@ def _cmdline(pid: int) -> str:
 class LocalRayCluster:
     def __init__(self, head_cpus: int = 1, worker_nodes: int = 1, cpus_per_worker: int = 1):
         self.temp = tempfile.mkdtemp(prefix="lzray")  # short: Ray's socket paths live under it
-        self.port = _free_port()
-        self.address = f"127.0.0.1:{self.port}"
         self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
                     "RAY_USAGE_STATS_ENABLED": "0"}
         common = ["--object-store-memory", str(80 << 20), "--temp-dir", self.temp, "--disable-usage-stats"]
         try:
-            self._ray(["start", "--head", "--port", str(self.port), "--num-cpus", str(head_cpus),
-                       "--include-dashboard", "false", *common])
+            self._start_head(head_cpus, common)
             for _ in range(worker_nodes):
                 self._ray(["start", "--address", self.address, "--num-cpus", str(cpus_per_worker), *common])
         except BaseException:
             self.kill()
             raise
+
+    def _start_head(self, head_cpus: int, common: list[str], tries: int = 3) -> None:
+        # A port found free can be taken before Ray binds it (another cluster's workers pick
+        # ports too): then start again on a fresh one, after clearing what the failed try left.
+        for attempt in range(tries):
+            self.port = _free_port()
+            self.address = f"127.0.0.1:{self.port}"
+            try:
+                self._ray(["start", "--head", "--port", str(self.port), "--num-cpus", str(head_cpus),
+                           "--include-dashboard", "false", *common])
+                return
+            except RuntimeError as e:
+                if attempt == tries - 1 or "already in use" not in str(e) and "grpc server" not in str(e):
+                    raise
+                self._kill_processes()
 
     def _ray(self, args: list[str]) -> None:
         # The `ray` command of this interpreter's Ray, wherever PATH points.
@@ -83,6 +95,13 @@ class LocalRayCluster:
 
     def kill(self) -> None:
         """The cluster goes away at once (SIGKILL), as when its machine is lost."""
+        self._kill_processes()
+        shutil.rmtree(self.temp, ignore_errors=True)
+        if os.path.exists(self.temp):  # a dying process wrote there once more
+            time.sleep(1)
+            shutil.rmtree(self.temp, ignore_errors=True)
+
+    def _kill_processes(self) -> None:
         for _ in range(3):  # a process may spawn another while we look
             pids = self.pids()
             if not pids:
@@ -93,7 +112,3 @@ class LocalRayCluster:
                 except ProcessLookupError:
                     pass
             time.sleep(0.5)
-        shutil.rmtree(self.temp, ignore_errors=True)
-        if os.path.exists(self.temp):  # a dying process wrote there once more
-            time.sleep(1)
-            shutil.rmtree(self.temp, ignore_errors=True)
