@@ -10,7 +10,7 @@ shipped model a text sample NAME.txt and its archive NAME.lstmz made on the CPU 
 method, rans.txt / rans.lstmz with block method 10, mix.txt / mix.lstmz with method 11,
 mix2.txt / mix2.lstmz with method 12, mix3.txt / mix3.lstmz with method 13, mix4.txt /
 mix4.lstmz with method 14, mix5.txt / mix5.lstmz with method 15, mix6.txt / mix6.lstmz
-with method 16 and mix7.txt / mix7.lstmz with method 18.
+with method 16, mix7.txt / mix7.lstmz with method 18 and mix8.txt / mix8.lstmz with method 19.
 The check:
 1. exactness: every sample compressed on CUDA must give the CPU's archive byte for byte, and
    every CPU archive must decode on CUDA;
@@ -22,7 +22,7 @@ The check:
    verified, MB/s both ways, peak GPU memory; the sha256 of each block's payload so that a CPU
    can check blocks of the same archive later;
 4. first: tests/golden/sample.txt compressed on CUDA with tests/golden/make_golden.py's
-   method 10 to 16 configs (the golden archives CI decodes), compared with the committed
+   method 10 to 19 configs (the golden archives CI decodes), compared with the committed
    CPU-made ones, which must also decode on CUDA.
 Steps run in the order 4, 1, 2, 3; a big run is skipped (and says so) when step 2 projects it
 past --budget seconds.
@@ -63,8 +63,9 @@ MIX4 = CodingConfig(lstm_method=Method.LSTM_MIX4)
 MIX5 = CodingConfig(lstm_method=Method.LSTM_MIX5)
 MIX6 = CodingConfig(lstm_method=Method.LSTM_MIX6)
 MIX7 = CodingConfig(lstm_method=Method.LSTM_MIX7)
+MIX8 = CodingConfig(lstm_method=Method.LSTM_MIX8)
 SAMPLE_CONFIGS = {"rans": RANS, "mix": MIX, "mix2": MIX2, "mix3": MIX3, "mix4": MIX4, "mix5": MIX5,
-                  "mix6": MIX6, "mix7": MIX7}  # samples of the default model with a forced method
+                  "mix6": MIX6, "mix7": MIX7, "mix8": MIX8}  # samples of the default model with a forced method
 SAMPLE_BYTES = 48 << 10
 # Samples are cut into streams of this many bytes (--stream-len): 192 rows a step for 256 steps,
 # so that each sample's check is short on a GPU yet its steps are batched like a big block's.
@@ -271,7 +272,7 @@ def main() -> None:
     # sample.rans.cuda.lstmz, is 0.16's model's)
     for name in ("sample.rans.lstmz", "sample.mix.lstmz", "sample.mix2.lstmz",
                  "sample.mix3.lstmz", "sample.mix4.lstmz", "sample.mix5.lstmz", "sample.mix6.lstmz",
-                 "sample.mix7.lstmz"):
+                 "sample.mix7.lstmz", "sample.mix8.lstmz"):
         made = compress(ORIGINAL.read_bytes(), "default", DEVICE, ARCHIVES[name])
         (args.out / name).write_bytes(made)
         cpu = ROOT / "tests" / "golden" / name

@@ -72,6 +72,7 @@ MIX_FIELDS = {
     "class_shift": "the previous byte's class is the byte >> this",
     "class_step": "the second table learns the mixer's steps >> this",
     "conf_edges": "a context's weight is taken from level i + 1 where its bucket's visits are >= edge i (level 0 below)",
+    "own_orders": "orders with a second counter table keyed by the stream too (after the word's)",
 }
 CONSTANT_MODULES = (fixed_point, record_context, context_bias, match_model, bias_mixer, mix)
 

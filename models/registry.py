@@ -66,8 +66,9 @@ SHIPPED: dict[str, ShippedModel] = {
             # byte) 1.6324 -> 1.6195, 1.7099 -> 1.6902, 1.7699 -> 1.7556, a 60 KB slice 1.7284
             # -> 1.7071; 300 KB of Python (1.75) 0.8831 -> 0.8850 and of logs (0.40) 0.1219 ->
             # 0.1227, 6 Python files of 31-90 KB (2.3-2.7) -0.1 to +0.8% each, 4 logs of 44-71
-            # KB (1.0-1.7) +0.3 to +1.0% each
-            block_method=18, repetitive_block_method=16,
+            # KB (1.0-1.7) +0.3 to +1.0% each. From 0.25 19 for repetitive blocks (16 with
+            # counters kept per stream, MIX_V6): see stages.mix.MIX_V6's comment
+            block_method=18, repetitive_block_method=19,
         ),
         ShippedModel(
             "python", "python.lstmzm", "cba6925be19a8647ddc786f1d0c87b862008632b5a55d983a3a2e61521100810",
@@ -80,7 +81,8 @@ SHIPPED: dict[str, ShippedModel] = {
             # (-0.4 to -4.2% each, 1.9x); 12 files of 14-28 KB: the 8 of 16.4 KB and more -0.3 to
             # -2.5% each, the 4 of 14.6-16.0 KB +3.6 to +6.6% (method 16 codes a block of up to
             # 16 KiB in 512 steps, method 6 in 1,024); 16 files of 1.6-14 KB 1.2667 -> 1.3216.
-            block_method=16, small_block_method=6,
+            # From 0.25 method 19 instead of 16 (training-pool Python, see stages.mix.MIX_V6).
+            block_method=19, small_block_method=6,
         ),
         ShippedModel(
             "logs", "logs.lstmzm", "a3493587ee5128eaeaf50e7e47d69a21303ca7da542d2082fc8c190b888ea59d",

@@ -66,7 +66,7 @@ def test_several_blocks():
 
 @pytest.mark.parametrize("method, runs", [
     (4, [(2, 0), (1, 0), (2, 7), (1, 1)]),  # (threads, engine batch); method 4 honours physical_batch
-    (16, [(2, 0), (1, 0)]),  # the default model's method: its LSTM in a child process, its own batching
+    (19, [(2, 0), (1, 0)]),  # the default model's for repetitive blocks: its LSTM in a child process
 ])
 def test_archive_bytes_independent_of_batch_and_threads(method, runs):
     """Same archive for torch threads 1 and 2, and (method 4) engine batches 1, 7 and all streams."""
@@ -196,8 +196,8 @@ def test_auto_model_picks_the_logs_model_for_logs_and_the_python_model_for_pytho
 
 def test_auto_model_scores_each_model_with_the_method_it_would_code_the_input_with(monkeypatch):
     """An input of up to 16 KiB is one small block: the python model codes it with method 6,
-    so its windows are scored with method 6, a longer input's with method 16 (the default
-    model's with its method for repetitive blocks, 16, either way: this is code)."""
+    so its windows are scored with method 6, a longer input's with method 19 (the default
+    model's with its method for repetitive blocks, 19, either way: this is code)."""
     from lstmzip import api
     from lstmzip import container as ct
 
@@ -212,14 +212,14 @@ def test_auto_model_scores_each_model_with_the_method_it_would_code_the_input_wi
     small, large = code, (code * (1 + (17 << 10) // len(code)))[: 17 << 10]  # 5 KB, 17 KiB
     api.choose_model(small)
     api.choose_model(large)
-    assert [s["python"] for s in seen] == [ct.Method.LSTM_RAMP, ct.Method.LSTM_MIX6]
+    assert [s["python"] for s in seen] == [ct.Method.LSTM_RAMP, ct.Method.LSTM_MIX8]
     assert [s["logs"] for s in seen] == [ct.Method.LSTM_MIXER16] * 2
-    assert [s["default"] for s in seen] == [ct.Method.LSTM_MIX6] * 2
+    assert [s["default"] for s in seen] == [ct.Method.LSTM_MIX8] * 2
 
 
 def test_domain_models_code_with_their_methods():
-    """The logs model's blocks use method 17, the python model's 16 and 6 for blocks of up to 16
-    KiB (models.registry), the default model's 18 and 16 for repetitive blocks; --method's one is
+    """The logs model's blocks use method 17, the python model's 19 and 6 for blocks of up to 16
+    KiB (models.registry), the default model's 18 and 19 for repetitive blocks; --method's one is
     taken for every block."""
 
     from lstmzip import container as ct
@@ -236,22 +236,22 @@ def test_domain_models_code_with_their_methods():
     text = b"".join(b"2016-12-19 10:31:%02d INFO worker %d started\n" % (i % 60, i % 7) for i in range(200))
     assert len(text) <= 16 << 10
     for model, method in (("logs", ct.Method.LSTM_MIXER16), ("python", ct.Method.LSTM_RAMP),
-                          ("default", ct.Method.LSTM_MIX6)):
+                          ("default", ct.Method.LSTM_MIX8)):
         packed = lstmzip.compress(text, model, lstmzip.CodingConfig(try_lzma=False, min_stream_len=1024))
         assert methods(packed) == [method]
         assert lstmzip.decompress(packed) == text
-    # prose (zlib level 1 above 3.4 bits a byte) and a log, one block each: 18 and 16
+    # prose (zlib level 1 above 3.4 bits a byte) and a log, one block each: 18 and 19
     prose = data_file("anne.txt")[:12000]
     cfg = lstmzip.CodingConfig(try_lzma=False, block_size=12000)
     packed = lstmzip.compress(prose + text[:12000], "default", cfg)
-    assert methods(packed) == [ct.Method.LSTM_MIX7, ct.Method.LSTM_MIX6]
+    assert methods(packed) == [ct.Method.LSTM_MIX7, ct.Method.LSTM_MIX8]
     assert lstmzip.decompress(packed) == prose + text[:12000]
     # a 20 KiB block and a small last one: each with its method (coded apart, not in one batch)
     code = data_file("future.py")
     code = (code * (1 + (26 << 10) // len(code)))[: 26 << 10]
     cfg = lstmzip.CodingConfig(try_lzma=False, block_size=20 << 10)
     packed = lstmzip.compress(code, "python", cfg)
-    assert methods(packed) == [ct.Method.LSTM_MIX6, ct.Method.LSTM_RAMP]
+    assert methods(packed) == [ct.Method.LSTM_MIX8, ct.Method.LSTM_RAMP]
     assert lstmzip.decompress(packed) == code
     forced = lstmzip.compress(code, "python", dataclasses.replace(cfg, lstm_method=ct.Method.LSTM_MIX6))
     assert methods(forced) == [ct.Method.LSTM_MIX6] * 2

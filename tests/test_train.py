@@ -46,12 +46,12 @@ def test_train_cli_end_to_end(corpus, tmp_path):
     info = json.loads(CliRunner().invoke(app, ["models", "--info", str(out)]).stdout)
     assert info["training"]["steps"] == 12 and info["training"]["corpus"]["files"]
     assert info["validation"]["int_bpc"] > 0 and "library_version" in info and info["block_method"] == 18
-    assert info["repetitive_block_method"] == 16 and "small_block_method" not in info  # the default model's
+    assert info["repetitive_block_method"] == 19 and "small_block_method" not in info  # the default model's
     from lstmzip import engines
     from lstmzip.container import Method
 
     cfg = engines.with_model_methods(lstmzip.CodingConfig(), engines.load_model(str(out)))
-    assert (cfg.lstm_method, cfg.repetitive_block_method) == (Method.LSTM_MIX7, Method.LSTM_MIX6)
+    assert (cfg.lstm_method, cfg.repetitive_block_method) == (Method.LSTM_MIX7, Method.LSTM_MIX8)
     data = (corpus / "doc0.txt").read_bytes()
     assert lstmzip.decompress(lstmzip.compress(data, str(out)), str(out)) == data
     # fine-tune from the float weights written beside it
@@ -72,10 +72,10 @@ def test_a_fine_tuned_model_codes_with_the_method_of_the_model_it_came_from(tmp_
     from lstmzip.models import model_file
 
     assert inherited_method("logs") == 17 and inherited_method("default") == 18 and inherited_method(None) == 18
-    assert inherited_method(str(tiny_model_file)) == 18 and inherited_method("python") == 16
-    # the small and repetitive blocks' methods come along (python: 6 up to 16 KiB; default: 16 when repetitive)
-    assert inherited_methods("python") == {"block_method": 16, "small_block_method": 6}
-    assert inherited_methods("default") == inherited_methods(None) == {"block_method": 18, "repetitive_block_method": 16}
+    assert inherited_method(str(tiny_model_file)) == 18 and inherited_method("python") == 19
+    # the small and repetitive blocks' methods come along (python: 6 up to 16 KiB; default: 19 when repetitive)
+    assert inherited_methods("python") == {"block_method": 19, "small_block_method": 6}
+    assert inherited_methods("default") == inherited_methods(None) == {"block_method": 18, "repetitive_block_method": 19}
     cfg = with_model_methods(lstmzip.CodingConfig(), model_file.read(tiny_model_file))  # it names none
     assert (cfg.lstm_method, cfg.repetitive_block_method, cfg.small_block_method) == (container.Method.LSTM_MIX7, None, None)
     loaded = model_file.read(tiny_model_file)

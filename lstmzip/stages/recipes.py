@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from lstmzip.container import Method
 from lstmzip.stages.host.context_bias import BIAS_V2, BIAS_V8, BiasConfig
 from lstmzip.stages.host.match_model import MATCH_V2, MATCH_V7, MatchConfig
-from lstmzip.stages.mix import MIX_V1, MIX_V2, MIX_V3, MIX_V4, MIX_V5, MixConfig
+from lstmzip.stages.mix import MIX_V1, MIX_V2, MIX_V3, MIX_V4, MIX_V5, MIX_V6, MixConfig
 from lstmzip.stream_layout import Ramp
 
 
@@ -59,4 +59,7 @@ RECIPES: dict[Method, Recipe] = {
     Method.LSTM_MIX6: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V5, ramp=RAMP_V2, warm_start=True),
     # method 16 with the context bias's orders 2, 4 and 7 only (the default model's method)
     Method.LSTM_MIX7: Recipe(BIAS_V8, MATCH_V7, mix=MIX_V5, ramp=RAMP_V2, warm_start=True),
+    # method 16 plus counters of orders 2 and 4 kept per stream (the default model's method for
+    # repetitive blocks)
+    Method.LSTM_MIX8: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V6, ramp=RAMP_V2, warm_start=True),
 }
