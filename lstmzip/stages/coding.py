@@ -177,7 +177,9 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
     dev = engine.device
     rows = RowBatch.of([len(b) for b in blocks], streams, dev, recipe.ramp)
     # a row that joins later reads the start byte before its first, as a decoder's row does
-    mat = rows.matrix(blocks, before=int(engine.start_bytes(1)[0])).to(torch.int64)
+    # (uint8: a step widens its own column; a 4 MiB block's bytes as int64 would be 32 MiB in
+    # this process and, shared, counted again in a child's)
+    mat = rows.matrix(blocks, before=int(engine.start_bytes(1)[0]))
     parts = recipe.parts  # symbol u = t * parts + k is part k of step t's byte
     T, R = rows.steps * parts, rows.rows
     start = torch.zeros((max(T, 1), R), dtype=torch.int32, device=dev)
@@ -185,7 +187,7 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
     t_dev = torch.zeros((), dtype=torch.int64, device=dev)  # the step, for in-graph indexing
 
     def step(t: int, act: torch.Tensor | None) -> None:
-        y = pick(mat.index_select(1, t_dev.view(1)).squeeze(1), act)
+        y = pick(mat.index_select(1, t_dev.view(1)).squeeze(1).to(torch.int64), act)
         syms, tables = pred.symbols(y), []
         for k, sym in enumerate(syms):
             q = rans.quantize(pred.freqs(t, act) if k == 0 else pred.next_freqs(syms[0]))
@@ -212,6 +214,7 @@ def encode_blocks(engine: IntegerLSTM, blocks: list[bytes], streams: list[int], 
         with lstm_bias(engine, rows, recipe, known=mat) as side:
             pred = Predictor(side, rows, recipe)
             _run_steps(rows, step, None if observe else progress, graphs=observe is None)
+        del pred, side, mat  # the stages' tables go before the coder's words come
         runner = _replay if graphs_enabled(dev) else None
         states, words, wrote = rans.encode(coders, start, freq, runner)
         bits = _model_bits(rows, freq, parts)

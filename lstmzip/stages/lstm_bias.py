@@ -132,7 +132,7 @@ class SharedMatch:
 
 
 class ForkedLstmBias:
-    """LstmBias in a forked child process. `known` (int64 [rows, steps], coding): every step's
+    """LstmBias in a forked child process. `known` (uint8 [rows, steps], coding): every step's
     bytes, so the child runs ahead, the match model too; None (decoding): update hands each
     step's bytes over, and the match model runs here (in the child its update would come
     between a byte and the next rows, which the parent waits for: tried, xargs.1 decoded no
@@ -182,7 +182,7 @@ class ForkedLstmBias:
                     _read(from_parent)  # step t - 1's bytes are in _y (its active rows')
                     y = self._y[: rows.rows if prev is None else prev.shape[0]].clone()
                 else:
-                    y = pick(self.known[:, t - 1], prev)
+                    y = pick(self.known[:, t - 1].to(torch.int64), prev)
                 if self.known is None:
                     local.lstm_update(y, prev)
                 else:

@@ -68,7 +68,8 @@ class Coders:
 def encode(coders: Coders, start: torch.Tensor, freq: torch.Tensor, step_runner=None
            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """start, freq: int32 [steps, rows] (freq 1 where a row does not code).
-    -> final states [coders], words [steps, group, coders], which were written (same shape).
+    -> final states [coders], words [steps, group, coders] (their 32 bits: int64, or int32 on
+    a CPU), which were written (same shape).
     `step_runner(body, steps)` runs body() for steps-1 .. 0 (a CUDA graph may replay it)."""
     if codes_in_numpy(start.device):
         if start.shape[1] <= PYTHON_ROWS:
@@ -112,7 +113,7 @@ def _encode_numpy(coders: Coders, start: np.ndarray, freq: np.ndarray) -> tuple[
     coders, where a numpy op costs a fraction of a torch op's overhead."""
     steps, group, count = start.shape[0], coders.group, coders.count
     x = np.full(count, STATE_LOW, dtype=np.int64)
-    words = np.zeros((steps, group, count), dtype=np.int64)
+    words = np.zeros((steps, group, count), dtype=np.uint32)  # (a 4 MiB block's: 64 MiB as int64)
     wrote = np.zeros((steps, group, count), dtype=bool)
     plan = []
     for j in range(group):
@@ -141,14 +142,14 @@ def _encode_numpy(coders: Coders, start: np.ndarray, freq: np.ndarray) -> tuple[
             coded = (q << SCALE_BITS) + r + st_t[rows]
             x[c] = coded if a is None else np.where(a, coded, xc)
             wrote[t, j, c] = out
-    return torch.from_numpy(x), torch.from_numpy(words), torch.from_numpy(wrote)
+    return torch.from_numpy(x), _as_tensor(words), torch.from_numpy(wrote)
 
 
 def _encode_rows(coders: Coders, start: np.ndarray, freq: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """encode's arithmetic one symbol at a time, in Python integers (a few rows on a CPU)."""
     steps, group, count = start.shape[0], coders.group, coders.count
     x = [STATE_LOW] * count
-    words = np.zeros((steps, group, count), dtype=np.int64)
+    words = np.zeros((steps, group, count), dtype=np.uint32)
     wrote = np.zeros((steps, group, count), dtype=bool)
     # per sub-step, last first: (sub-step, [(row, coder, first step, end step)])
     plan = [(j, list(zip(coders.rows[j].tolist(), coders.coder[j].tolist(),
@@ -170,7 +171,13 @@ def _encode_rows(coders: Coders, start: np.ndarray, freq: np.ndarray) -> tuple[t
                     xc >>= 32
                 q, rem = divmod(xc, f)
                 x[c] = (q << SCALE_BITS) + rem + st_t[r]
-    return (torch.tensor(x, dtype=torch.int64), torch.from_numpy(words), torch.from_numpy(wrote))
+    return (torch.tensor(x, dtype=torch.int64), _as_tensor(words), torch.from_numpy(wrote))
+
+
+def _as_tensor(words: np.ndarray) -> torch.Tensor:
+    """uint32 words as an int32 tensor of the same bits (torch before 2.3 has no uint32);
+    pack writes their 32 bits either way."""
+    return torch.from_numpy(words.view(np.int32))
 
 
 def _eager(body: Callable[[], None], steps: int) -> None:
