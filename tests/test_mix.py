@@ -218,3 +218,34 @@ def test_context_weights_by_confidence_level():
                 first_moved.setdefault(level, step)
         assert not moved[1:, 0].any() and not moved[1:, -1].any()
     assert first_moved == {1: 1, 2: 4}, first_moved
+
+
+def test_own_order_tables_are_kept_per_stream():
+    """MIX_V6: orders 2 and 4 again, keyed by the stream too. Two streams in the same context
+    read the same buckets of the shared tables and different ones of their own; where only
+    stream 0 is in that context for a few steps, stream 1 then finds its own buckets fresh
+    (visits 0) and the shared ones seen."""
+    cfg = mix.MIX_V6
+    rows = RowBatch.of([600], [2], torch.device("cpu"))
+    st = mix.MixStage(cfg, rows, _Match(2))
+    shared, own = len(cfg.orders) + int(cfg.word), len(cfg.own_orders)
+    assert st.n_ctx == shared + own == 8
+    f = torch.full((2, 256), 1 << 10)
+
+    def step(ctx: list[int], y: list[int]) -> torch.Tensor:
+        st.ctx[:] = torch.tensor(ctx)
+        st.word.zero_()
+        st.hi(f, None)
+        buckets, visits = st._first[0].squeeze(2), st._first[1].squeeze(2)  # [rows, contexts]
+        st.lo(torch.tensor(y) >> 4)
+        st.update(torch.tensor(y), None)
+        return buckets, visits
+
+    buckets, _ = step([0x616263, 0x616263], [0x64, 0x64])
+    assert torch.equal(buckets[0, :shared], buckets[1, :shared])
+    assert (buckets[0, shared:] != buckets[1, shared:]).all()
+    for _ in range(3):  # stream 0 alone in a new context
+        step([0x787879, 0x313233], [0x7A, 0x34])
+    _, visits = step([0x787879, 0x787879], [0x7A, 0x7A])
+    assert (visits[1, :shared] > 0).all() and (visits[1, shared:] == 0).all()
+    assert (visits[0, shared:] > 0).all()
