@@ -177,25 +177,27 @@ MIX_V5 = dataclasses.replace(MIX_V4, match_set_edges=(16, 48))
 # 0.9843, logs 0.4235 / 0.4231 / 0.4229, English 1.8066 / 1.8044 / 1.8038 (recency as such buys
 # nothing here; more weights to learn).
 
-# Method 19 (the default model's repetitive blocks, the python model's blocks): MIX_V5 plus
-# counter tables of orders 2 and 4 keyed by the stream too. A block's streams are slices of one
-# text, and a shared table holds every stream's statistics, most of them from far away in the
-# block; a stream's own tables hold what its own last lines did. Where that matters is text that
-# repeats: 300 KB of training-pool logs, default model, 0.1219 bpc in 37 streams of 8 KiB, 0.1026
-# in 10 of 32 KiB, 0.0904 in one (lpaq1 9: 0.0971). Chosen on training-pool text and source files
-# of this machine (C headers, Perl, Tcl, JavaScript, Emacs Lisp), never on eval files; default
-# model, bpc, method 16 -> 19: 300 KB of Python 0.8831 -> 0.8632, of logs 0.1219 -> 0.1191; 11
-# source files of 30-83 KB 0 to -2.9% each; 4 logs of 44-71 KB -0.4 to -2.9%; all 17 files 0.9552
-# -> 0.9440; 25 slices of 6-12 KB of them and of other logs 1.4245 -> 1.4207 (+0.1 to -2.1%
-# each); the python model on 300 KB of Python 0.8309 -> 0.8115, on 6 files of 31-90 KB 1.0319 ->
-# 1.0198. English novels (method 18 with the same tables; two validation books of the default
-# model's split and a 60 KB slice, 500 KB): 1.7302 -> 1.7302, so the prose method keeps MIX_V5. Other orders, on 6
-# of those files (586 KB, 1.1244 bpc with method 16; payload bytes against 82,424): (2, 4) 81,296;
-# (2, 4, 6) 81,280; (1, 2, 4) 81,260; (2, 3, 4, 6) 81,244 (two more inputs for 0.06%); (3, 6)
-# 81,484; (2,) 81,520; (4,) 81,828; (6,) 82,036. Tried, not taken: each context's weight also chosen
-# by its node's run of equal bits (run edges 2, 8 / 4 / 8: within 0.1%); longer ramps for the
-# repetitive blocks' streams (first 512 / 1024 steps, doubling every 32 / 64: -0.2% / -0.1% on
-# those files, -6.7% on the logs, for up to 15% more steps).
+# Method 19 (the default model's repetitive blocks, the python model's blocks above 16 KiB):
+# MIX_V5 plus counter tables of orders 2 and 4 keyed by the stream too. A block's streams are
+# slices of one text, and a shared table holds every stream's statistics, most of them from far
+# away in the block; a stream's own tables hold what its own last lines did. Where that matters
+# is text that repeats: 300 KB of training-pool logs, default model, 0.1219 bpc in 37 streams of
+# 8 KiB, 0.1026 in 10 of 32 KiB, 0.0904 in one (lpaq1 9: 0.0971). Chosen on training-pool text
+# and source files of this machine (C headers, Perl, Tcl, JavaScript, Emacs Lisp), never on eval
+# files; default model, bpc, method 16 -> 19: 300 KB of Python 0.8831 -> 0.8632, of logs 0.1219
+# -> 0.1191; 11 source files of 30-83 KB 0 to -2.9% each, 4 logs of 44-71 KB -0.4 to -2.9%, a
+# 31 KB Python file -0.6% (all 18 files 0.9552 -> 0.9440); 25 slices of 6-14 KB of them and of
+# other logs 1.4245 -> 1.4207 (+0.1 to -2.1% each); the python model on 300 KB of Python 0.8309
+# -> 0.8115, on 6 files of 31-90 KB 1.0319 -> 1.0198. English novels (method 18 with the same
+# tables; two validation books of the default model's split and a 60 KB slice, 500 KB): 1.7302
+# -> 1.7302, so the prose method keeps MIX_V5. Other orders, on 6 of those files (586 KB, 1.1244
+# bpc with method 16; payload bytes against 82,424): (2, 4) 81,296; (2, 4, 6) 81,280; (1, 2, 4)
+# 81,260; (2, 3, 4, 6) 81,244 (two more inputs for 0.06%); (3, 6) 81,484; (2,) 81,520; (4,)
+# 81,828; (6,) 82,036. Tried, not taken: each context's weight also chosen by its node's run of
+# equal bits (run edges 2, 8 / 4 / 8: within 0.1%); longer ramps for the repetitive blocks'
+# streams (first 512 / 1024 steps, doubling every 32 / 64: -0.2% / -0.1% on those files, -6.7%
+# on the logs, for up to 15% more steps); method 19 for the logs model (pool logs 0.2951 ->
+# 0.3116 against its method 17).
 MIX_V6 = dataclasses.replace(MIX_V5, own_orders=(2, 4))
 
 

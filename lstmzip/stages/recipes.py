@@ -60,6 +60,6 @@ RECIPES: dict[Method, Recipe] = {
     # method 16 with the context bias's orders 2, 4 and 7 only (the default model's method)
     Method.LSTM_MIX7: Recipe(BIAS_V8, MATCH_V7, mix=MIX_V5, ramp=RAMP_V2, warm_start=True),
     # method 16 plus counters of orders 2 and 4 kept per stream (the default model's method for
-    # repetitive blocks)
+    # repetitive blocks, the python model's above 16 KiB)
     Method.LSTM_MIX8: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V6, ramp=RAMP_V2, warm_start=True),
 }
