@@ -1,5 +1,5 @@
-"""What context mixing (block methods 11 to 16, lstmzip.stages.mix) buys, file by file and part
-by part.
+"""What context mixing (block methods 11 to 16, 18 and 19, lstmzip.stages.mix) buys, file by file
+and part by part.
 
     python benchmarks/mix_ablation.py --eval [--methods 4,11,12] [--earlier JSON] [--lpaq1 PATH] --out benchmarks/results/mix_eval
     python benchmarks/mix_ablation.py --tuning DIR [--earlier JSON] --out benchmarks/results/mix_ablation
@@ -13,7 +13,8 @@ A/B on a quiet machine).
 --tuning DIR: the training-pool files in DIR (never eval files), coded with method 10 (method
 11 without mixing), method 11 with one part left out at a time, methods 12 and 13 with one
 of their parts left out at a time, method 14, method 15 with and without its warm start, and
-method 16 less one of its parts at a time: the ablation. Sizes are the archives' (the whole container for
+method 16 less one of its parts at a time, methods 18 and 19, and 19 less one of its own-stream
+tables: the ablation. Sizes are the archives' (the whole container for
 --eval, the block payload for --tuning).
 """
 from __future__ import annotations
@@ -40,8 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_files import EVAL, TEXT  # noqa: E402
 from lpaq1_peer import lpaq1_bytes  # noqa: E402
 
-MIX, MIX2, MIX3, MIX4, MIX5, MIX6 = (RECIPES[m] for m in (Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3,
-                                                          Method.LSTM_MIX4, Method.LSTM_MIX5, Method.LSTM_MIX6))
+MIX, MIX2, MIX3, MIX4, MIX5, MIX6, MIX7, MIX8 = (
+    RECIPES[m] for m in (Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3, Method.LSTM_MIX4, Method.LSTM_MIX5,
+                         Method.LSTM_MIX6, Method.LSTM_MIX7, Method.LSTM_MIX8))
 
 
 CLASSIC = [peers.load(name) for name in ("gzip", "bz2", "xz")]  # come with Python: measured in every --eval run
@@ -73,6 +75,10 @@ VARIANTS = {  # ablation rows: method 11 less one part, method 12 less one part
     "16 - third weight set": dataclasses.replace(MIX6, mix=MIX5.mix),
     "16 - context bias order 3": dataclasses.replace(MIX6, bias=dataclasses.replace(MIX6.bias, orders=(1, 2, 4, 6, 7))),
     "16 - context bias orders 1, 3": dataclasses.replace(MIX6, bias=dataclasses.replace(MIX6.bias, orders=(2, 4, 6, 7))),
+    "method 18 (16 with bias orders 2, 4, 7)": MIX7,
+    "method 19 (16 with own-stream counters)": MIX8,
+    "19 - own order 2": _less(MIX8, own_orders=(4,)),
+    "19 - own order 4": _less(MIX8, own_orders=(2,)),
 }
 
 
@@ -141,7 +147,7 @@ def tuning_rows(folder: Path, earlier: Path | None) -> list[dict]:
 
 
 def markdown(meta: dict, rows: list[dict], kind: str) -> str:
-    head = [f"# Context mixing (methods 11 to 16): {kind}", "",
+    head = [f"# Context mixing (methods 11 to 16, 18, 19): {kind}", "",
             f"lstmzip {meta['version']}, {meta['machine']}, torch {meta['torch']}; `{meta['command']}`.", ""]
     if meta.get("note"):
         head += [meta["note"], ""]
