@@ -33,7 +33,8 @@ class ShippedModel:
     # actual archive bpc: benchmarks/eval_bench.py (default), benchmarks/domain_heldout.py (python, logs)
     bpc: tuple[tuple[str, float], ...] = ()
     # the archive block method its LSTM blocks are coded with (lstmzip.container.Method): 18 for
-    # English (context mixing; 4 before 0.17, 16 before 0.24), 6 for code, 17 for logs (line and field contexts,
+    # English (context mixing; 4 before 0.17, 16 before 0.24), 19 for code (6 before 0.21, 16
+    # before 0.25), 17 for logs (line and field contexts,
     # which cost English a few %; ramped streams; 7 adds the line above's fields and
     # warm-started streams, 8 a column APM and longer streams, 9 the bias mixer, 17 its tables
     # in half the memory)
