@@ -177,6 +177,40 @@ def test_the_cpu_encoders_write_the_torch_encoders_words_for_several_blocks(monk
     assert all(torch.equal(a, b) and torch.equal(a, c) for a, b, c in zip(*made)) and made[0][2].any()
 
 
+@pytest.mark.parametrize("ops", CODER_OPS)
+def test_several_blocks_decode_in_lockstep(ops, monkeypatch):
+    """Two blocks' coders in one decoder (each block reads its own words; some sub-steps hold
+    coders of both, some rows start late or end early): every symbol back, every way."""
+    g = torch.Generator().manual_seed(4)
+    steps, streams, group = 60, [5, 4], 3
+    rows = sum(streams)
+    ends = np.array([60, 59, 60, 3, 60, 60, 20, 60, 59])
+    starts = np.array([0, 0, 0, 0, 9, 0, 0, 0, 10])
+    q = rans.quantize(torch.randint(1, 1 << 20, (steps, rows, 16), generator=g) ** 2 >> 16)
+    sym = torch.multinomial(q.view(-1, 16).double(), 1, generator=g).view(steps, rows)
+    f = q.gather(2, sym.unsqueeze(2)).squeeze(2)
+    start = q.cumsum(2).gather(2, sym.unsqueeze(2)).squeeze(2) - f
+    t_col = torch.arange(steps).unsqueeze(1)
+    active = (t_col < torch.from_numpy(ends)) & (t_col >= torch.from_numpy(starts))
+    coders = rans.Coders(streams, starts, ends, group, torch.device("cpu"))
+    _coder_ops(ops, monkeypatch)
+    x, words, wrote = rans.encode(coders, (start * active).to(torch.int32), torch.where(active, f, 1).to(torch.int32))
+    x, words, wrote = x.numpy(), words.numpy(), wrote.numpy()
+    per_block = [rans.pack(x[coders.block_of_coder.numpy() == b], words[:, :, coders.block_of_coder.numpy() == b][wrote[:, :, coders.block_of_coder.numpy() == b]])
+                 for b in range(len(streams))]
+    unpacked = [rans.unpack(p, n) for p, n in zip(per_block, coders.per_block.tolist())]
+    counts = np.array([len(w) for _, w in unpacked])
+    first = np.r_[0, np.cumsum(counts)[:-1]]
+    dec = rans.Decoder(coders, torch.from_numpy(np.concatenate([s for s, _ in unpacked])),
+                       torch.from_numpy(np.concatenate([w for _, w in unpacked])), torch.from_numpy(first),
+                       torch.from_numpy(first + counts))
+    for t in range(steps):
+        act = torch.from_numpy(np.flatnonzero(active[t].numpy()))
+        key = (int((starts <= t).sum()), int((ends <= t).sum()))
+        assert torch.equal(dec.decode(q[t, act], act, key), sym[t, act]), t
+    assert not dec.damaged().any() and counts.min() > 0
+
+
 @pytest.mark.parametrize("method", EVERY_RECIPE)
 def test_blocks_code_the_same_alone_and_batched(engine, method):
     """Every device recipe (method 10, and 11 and 12 with their mixing): a block's payload is

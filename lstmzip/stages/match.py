@@ -98,6 +98,27 @@ class MatchStage:
         self.predicted = self.hist.index_select(0, pos).to(torch.int64)
         self._prepared = True
 
+    def adjust_reads(self) -> list[torch.Tensor]:
+        """The state adjust reads besides prepare's has and predicted, and update changes: every
+        row's match length and misses, the map. (A process that adjusts for this one copies
+        them: take_prepared.)"""
+        return [self.track[2:4], self.apm]
+
+    def take_prepared(self, has: torch.Tensor, predicted: torch.Tensor, reads: list[torch.Tensor]) -> None:
+        """Another MatchStage's prepare() and adjust_reads(), copied here for adjust()."""
+        for mine, theirs in zip(self.adjust_reads(), reads):
+            mine.copy_(theirs)
+        self.has, self.predicted, self._prepared = has, predicted, True
+
+    @property
+    def cell(self) -> torch.Tensor:
+        """The map cells the last adjust() read (the active rows'), which update moves."""
+        return self._cell
+
+    def adjusted_elsewhere(self, cell: torch.Tensor) -> None:
+        """adjust() ran in another process on this one's prepare(): its map cells, for update."""
+        self._cell, self._prepared = cell, False
+
     def adjust(self, freqs: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
         """int32 [n, 256] -> int64 [n, 256] of integers in [1, 2^24); rows without a match
         unchanged."""

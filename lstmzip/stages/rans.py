@@ -252,39 +252,67 @@ class Decoder:
 
     def _np_sub_step_plan(self, act: torch.Tensor | None, j: int, active_key) -> tuple:
         """_sub_step_plan's arrays in numpy, with each block's first place among the sub-step's
-        rows and the row numbers 0 .. m-1."""
+        rows."""
         key = (active_key, j)
         if key not in self._np_plan:
             at, c, block, seg = (v.numpy() for v in self._sub_step_plan(act, j, active_key))
             starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if len(block) else block
-            self._np_plan[key] = (at, c, block, seg, block[starts], starts, np.arange(len(c)))
+            self._np_plan[key] = (at, c, block, seg, block[starts], starts)
+        return self._np_plan[key]
+
+    def _np_step_plan(self, act: torch.Tensor | None, active_key, width: int) -> tuple:
+        """For _decode_numpy, a step's plan: the active rows in sub-step order (so that a
+        sub-step's rows are one slice of them), and per sub-step that slice's bounds, its rows'
+        places in the slice's flattened frequency rows (width apart), its coders (a slice where
+        they are consecutive) and how its reads find their words: its one block's number, or
+        the arrays that spread the reads over several blocks."""
+        key = ("step", active_key, width)
+        if key not in self._np_plan:
+            order, subs, lo = [], [], 0
+            for j in range(self.coders.group):
+                at, c, block, seg, ublock, ustart = self._np_sub_step_plan(act, j, active_key)
+                if len(c) == 0:
+                    continue
+                if np.array_equal(c, np.arange(c[0], c[0] + len(c))):
+                    c = slice(int(c[0]), int(c[0]) + len(c))  # (a view: cheaper than a gather)
+                reads = int(ublock[0]) if len(ublock) == 1 else (block, seg, ublock, ustart)
+                subs.append((lo, lo + len(at), (lo + np.arange(len(at))) * width, c, reads))
+                order.append(at)
+                lo += len(at)
+            order = np.concatenate(order) if order else np.zeros(0, dtype=np.int64)
+            self._np_plan[key] = (order, subs)
         return self._np_plan[key]
 
     def _decode_numpy(self, q: torch.Tensor, act: torch.Tensor | None, active_key) -> torch.Tensor:
         """decode's arithmetic, op for op, in numpy (CPU tensors only)."""
         qn = q.numpy()
-        cdf = np.cumsum(qn, axis=1)
-        top = qn.shape[1] - 1
+        order, subs = self._np_step_plan(act, active_key, qn.shape[1])
+        qo = qn[order]  # the rows in sub-step order
+        cdf = np.cumsum(qo, axis=1)
+        q_flat, cdf_flat, top = qo.ravel(), cdf.ravel(), qn.shape[1] - 1
         X, P, W = self.x.numpy(), self.ptr.numpy(), self.words.numpy()
-        y = np.zeros(qn.shape[0], dtype=np.int64)
-        for j in range(self.coders.group):
-            at, c, block, seg, ublock, ustart, ar = self._np_sub_step_plan(act, j, active_key)
-            if len(c) == 0:
-                continue
+        s_all = np.empty(len(order), dtype=np.int64)
+        for lo, hi, flat, c, reads in subs:
             x = X[c]
-            qj, cj = qn[at], cdf[at]
             slot = x & (TOTAL - 1)
-            s = np.minimum((cj <= slot[:, None]).sum(axis=1), top)  # searchsorted(right=True)
-            f = qj[ar, s]
-            x = f * (x >> SCALE_BITS) + slot - (cj[ar, s] - f)
+            s = np.minimum((cdf[lo:hi] <= slot[:, None]).sum(axis=1), top)  # searchsorted(right=True)
+            at = flat + s
+            f = q_flat.take(at)
+            x = f * (x >> SCALE_BITS) + slot - (cdf_flat.take(at) - f)
             need = x < STATE_LOW
-            n64 = need.astype(np.int64)
-            excl = np.cumsum(n64) - n64
-            pos = P[block] + excl - excl[seg]
+            excl = np.cumsum(need) - need
+            if isinstance(reads, int):  # the sub-step's coders are one block's
+                pos = P[reads] + excl
+                P[reads] += excl[-1] + need[-1]
+            else:
+                block, seg, ublock, ustart = reads
+                pos = P[block] + excl - excl[seg]
+                P[ublock] += np.add.reduceat(need.astype(np.int64), ustart)
             w = W.take(pos, mode="clip")  # reads past the words clamped into them
             X[c] = np.where(need, (x << 32) | w, x)
-            P[ublock] += np.add.reduceat(n64, ustart)
-            y[at] = s
+            s_all[lo:hi] = s
+        y = np.empty(qn.shape[0], dtype=np.int64)
+        y[order] = s_all
         return torch.from_numpy(y)
 
     def _decode_rows(self, q: torch.Tensor, act: torch.Tensor | None, active_key) -> torch.Tensor:
