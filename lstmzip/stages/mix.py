@@ -334,6 +334,8 @@ class MixStage:
         self.path_sign = torch.where(self.on_path, 2 * self.path_bit - 1, 0).to(torch.int32)
         # a node's class weights within its class: (nibble * 4 + depth) * inputs, per nibble
         self.class_node = [(half + self.node_depth) * self.n_in for half in (0, 4)]
+        # and on a byte's path (nibble, depth 0 .. 3: the same 8 places for every byte): [1, inputs, 8]
+        self.class_path = (torch.arange(8, device=dev) * self.n_in).view(1, 1, 8) + self.inputs
         self._hi_inputs: tuple | None = None  # prepare_hi's, for the coming step
 
     def prepare_hi(self, act: torch.Tensor | None) -> None:
@@ -355,7 +357,6 @@ class MixStage:
         if self.cfg.class_weights:
             self._class_base = ((self._prev >> self.cfg.class_shift) * (8 * self.n_in)).unsqueeze(1) + pick(self.class_base, act)
         self._w_base = pick(self.w_base, act)
-        self._class_at: list[torch.Tensor] = []
         self._m_nodes: list[tuple[torch.Tensor, torch.Tensor]] = []  # (on the path, predicted bit)
         if self.match is not None:  # what the match model predicts this step (MatchStage.prepare)
             has, pred = self.match.has, self.match.predicted
@@ -394,24 +395,22 @@ class MixStage:
     def peek_lo(self, hi: torch.Tensor) -> torch.Tensor:
         """lo(hi)'s table for another first nibble than the coded one, keeping nothing for
         update (lstmzip explain's top predictions in the other nibbles' subtrees)."""
-        kept = self._second, self._first_path, list(self._class_at), list(self._m_nodes)
+        kept = self._second, self._first_path, list(self._m_nodes)
         try:
             return self.lo(hi)
         finally:
-            self._second, self._first_path, self._class_at, self._m_nodes = kept
+            self._second, self._first_path, self._m_nodes = kept
 
     def _on_path(self, res: tuple, k: int, nib: torch.Tensor) -> list:
         """Nibble k's (0: first, 1: second; res from _nibble) values at the 4 nodes on the path
         of its coded value nib (int64 [n]), for update: p16, x, w_at, p_mix, cell, frac (and
-        the class weights' places, the match input's (on the path, predicted bit))."""
+        the match input's (on the path, predicted bit))."""
         n = nib.shape[0]
         i = self.nib_node.index_select(0, nib)  # [n, 4]: node - 1
         p16, x, w_at, p_mix, cell, frac = res[2:8]
         i_in = i.unsqueeze(1).expand(n, x.shape[1], 4)
         out = [p16.gather(2, i.unsqueeze(1).expand(n, p16.shape[1], 4)), x.gather(2, i_in), w_at.gather(2, i_in),
                p_mix.gather(1, i), cell.gather(1, i), frac.gather(1, i)]
-        if self.cfg.class_weights:
-            out.append(self._class_at[k].gather(2, i_in))
         if self.cfg.match_input:
             out += [t.gather(1, i) for t in self._m_nodes[k]]
         return out
@@ -441,7 +440,6 @@ class MixStage:
             nibble = 0 if isinstance(salt, int) else 1  # the first nibble's salt is 0
             class_at = (self._class_base + self.class_node[nibble]).unsqueeze(1) + self.inputs
             w = w + self.params.index_select(0, class_at.view(-1)).view(n, self.n_in, 15)
-            self._class_at.append(class_at)
         cells = self._cells_base + nodes * 33
         return buckets, visits, p16, xs, w_at, w, cells
 
@@ -450,8 +448,11 @@ class MixStage:
         the 16 frequencies last."""
         buckets, visits, p16, xs, w_at, w, cells = inputs
         n = f.shape[0]
-        sums = (f.to(torch.float64) @ self.node_sums).to(torch.int64)
-        p = ((sums[:, :15] << 12) // sums[:, 15:]).clamp_(1, 4095)  # each node's p(1) from the LSTM
+        sums = f.to(torch.float64) @ self.node_sums
+        # each node's p(1) from the LSTM: floor(4096 * ones / all), by an IEEE division (the
+        # sums are below 2^32: the quotient's rounding error, < 2^-41, cannot cross an integer,
+        # which a quotient that is not one lies >= 2^-32 from)
+        p = sums[:, :15].mul(4096).div_(sums[:, 15:]).floor_().clamp_(1, 4095).to(torch.int64)
         st_lstm = self.stretch.index_select(0, p.view(-1)).view(n, 1, 15)
         x = torch.cat([st_lstm] + xs + [self.const.expand(n, 1, 15)], dim=1)  # [n, inputs, 15]
         dot = (x.to(torch.int64) * w).sum(1).bitwise_right_shift_(16).clamp_(-ST_MAX, ST_MAX)
@@ -506,8 +507,8 @@ class MixStage:
         else:
             g = (xs * err.unsqueeze(1) + (1 << (cfg.mix_shift - 1))) >> cfg.mix_shift
         adds.append(("weights", wa.view(n, -1), pick(self.w_base, act), g.view(n, -1)))
-        if cfg.class_weights:
-            ca = path[6]
+        if cfg.class_weights:  # (the class weights' places on the path: class_path)
+            ca = self._class_base.unsqueeze(1) + self.class_path
             adds.append(("class_w", ca.view(n, -1), pick(self.class_base, act), (g >> cfg.class_step).view(n, -1)))
         if cfg.match_input:  # the nodes of y's path that the prediction covered: was it right?
             on, expect = path[-2:]
@@ -598,8 +599,9 @@ def _nibble_freqs(p: torch.Tensor) -> torch.Tensor:
     """A nibble's node probabilities [n, 15] (1/4096, node m at m - 1) -> its 16 values'
     frequencies: the product along each path from 2^24, floored at every node, at least 1."""
     n = p.shape[0]
-    prob = torch.full((n, 1), 1 << 24, dtype=torch.int64, device=p.device)
-    for e in range(4):
-        one = (prob * p[:, (1 << e) - 1 : (2 << e) - 1]) >> 12
-        prob = torch.stack([prob - one, one], dim=2).view(n, -1)
+    one = p[:, :1].to(torch.int64) << 12  # the root: 2^24 * p >> 12
+    prob = torch.cat([(1 << 24) - one, one], dim=1)
+    for e in range(1, 4):
+        one = (prob * p[:, (1 << e) - 1 : (2 << e) - 1]).bitwise_right_shift_(12)
+        prob = torch.stack([prob.sub_(one), one], dim=2).view(n, -1)
     return prob.clamp_(min=1)
