@@ -332,9 +332,8 @@ class MixStage:
         self.on_path = torch.arange(1, 16, device=dev).unsqueeze(0) == ((values | 16) >> (4 - self.node_depth))
         self.path_bit = (values >> (3 - self.node_depth)) & 1
         self.path_sign = torch.where(self.on_path, 2 * self.path_bit - 1, 0).to(torch.int32)
-        # a node's class weights within its class: (nibble * 4 + depth) * inputs, per nibble
-        self.class_node = [(half + self.node_depth) * self.n_in for half in (0, 4)]
-        # and on a byte's path (nibble, depth 0 .. 3: the same 8 places for every byte): [1, inputs, 8]
+        # a node's class weights within its class: (nibble * 4 + depth) * inputs + input, for
+        # nibble 0, 1 and depth 0 .. 3 (a byte's path, and each nibble's 4 depths): [1, inputs, 8]
         self.class_path = (torch.arange(8, device=dev) * self.n_in).view(1, 1, 8) + self.inputs
         self._hi_inputs: tuple | None = None  # prepare_hi's, for the coming step
 
@@ -436,10 +435,11 @@ class MixStage:
             level = torch.searchsorted(self.conf_edges, visits.to(torch.int64), right=True) * self.n_in
             w_at[:, 1 : 1 + C] += level.unsqueeze(2)
         w = self.weights.index_select(0, w_at.view(-1)).view(n, self.n_in, 15)
-        if self.cfg.class_weights:
+        if self.cfg.class_weights:  # a node's class weights are its depth's: read 4, spread to 15
             nibble = 0 if isinstance(salt, int) else 1  # the first nibble's salt is 0
-            class_at = (self._class_base + self.class_node[nibble]).unsqueeze(1) + self.inputs
-            w = w + self.params.index_select(0, class_at.view(-1)).view(n, self.n_in, 15)
+            class_at = self._class_base.unsqueeze(1) + self.class_path[:, :, 4 * nibble : 4 * nibble + 4]
+            by_depth = self.params.index_select(0, class_at.reshape(-1)).view(n, self.n_in, 4)
+            w = w.add_(by_depth.index_select(2, self.node_depth.view(-1)))
         cells = self._cells_base + nodes * 33
         return buckets, visits, p16, xs, w_at, w, cells
 
