@@ -47,9 +47,9 @@ class Predictor:
         self.parts = recipe.parts
 
     def freqs(self, t: int, act: torch.Tensor | None) -> torch.Tensor:
-        """int64 frequency rows (integers in 1 .. 2^24 - 1) of step t's active rows: [n, 256]
-        for the byte, or [n, 16] for its first nibble where the recipe mixes. (In a captured
-        CUDA graph t is the captured step's: no stream joins there.)"""
+        """Frequency rows (int64, or int32 from a decoding child: integers in 1 .. 2^24 - 1) of
+        step t's active rows: [n, 256] for the byte, or [n, 16] for its first nibble where the
+        recipe mixes. (In a captured CUDA graph t is the captured step's: no stream joins there.)"""
         # what the mixing reads of its state first: with a child process, while it works
         self.side.prepare_match(t, act)
         if self.mix is not None:

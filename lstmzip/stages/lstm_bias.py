@@ -244,7 +244,7 @@ class ForkedLstmBias:
         if self.known is None:
             _read(self._from_child)
             self.match.adjusted_elsewhere(self._cell[:n].clone())
-            return self._ring[t % AHEAD, :n].to(torch.int64)
+            return self._ring[t % AHEAD, :n]  # (int32; the child writes this slot again at t + AHEAD)
         f = self._ring[t % AHEAD, :n].to(torch.int64)
         if t + AHEAD < self.rows.steps:
             os.write(self._to_child, b"r")  # its slot is free

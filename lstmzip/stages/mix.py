@@ -336,6 +336,7 @@ class MixStage:
         # nibble 0, 1 and depth 0 .. 3 (a byte's path, and each nibble's 4 depths): [1, inputs, 8]
         self.class_path = (torch.arange(8, device=dev) * self.n_in).view(1, 1, 8) + self.inputs
         self._hi_inputs: tuple | None = None  # prepare_hi's, for the coming step
+        self._path_bufs: dict[int, list[torch.Tensor]] = {}  # _path's, per row count
 
     def prepare_hi(self, act: torch.Tensor | None) -> None:
         """The first nibble's inputs that do not depend on the LSTM (contexts, counters, weights,
@@ -373,11 +374,12 @@ class MixStage:
         self._hi_inputs = self._nibble_inputs(0, self.first_nodes.expand(n, 15), predicted)
 
     def hi(self, freqs: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
-        """int64 [n, 256] frequencies of the active rows -> int64 [n, 16] for the first nibble."""
+        """int64 or int32 [n, 256] frequencies of the active rows -> int64 [n, 16] for the first
+        nibble."""
         if self._hi_inputs is None:
             self.prepare_hi(act)
         n = freqs.shape[0]
-        self._f = freqs.to(torch.int64).view(n, 16, 16)
+        self._f = freqs.view(n, 16, 16)
         self._first = self._nibble(self._f.sum(2), self._hi_inputs)
         self._hi_inputs = None
         return self._first[-1]
@@ -385,7 +387,6 @@ class MixStage:
     def lo(self, hi: torch.Tensor) -> torch.Tensor:
         """The first nibble (int64 [n]) -> int64 [n, 16] for the second."""
         n = hi.shape[0]
-        self._first_path = self._on_path(self._first, 0, hi)
         f = self._f.gather(1, hi.view(n, 1, 1).expand(n, 1, 16)).squeeze(1)
         predicted = (self._m_pred & 15, self._m_has & (hi == self._m_pred >> 4)) if self.cfg.match_input else None
         self._second = self._nibble(f, self._nibble_inputs(hi + 1, self.second_nodes.index_select(0, hi), predicted))
@@ -394,25 +395,31 @@ class MixStage:
     def peek_lo(self, hi: torch.Tensor) -> torch.Tensor:
         """lo(hi)'s table for another first nibble than the coded one, keeping nothing for
         update (lstmzip explain's top predictions in the other nibbles' subtrees)."""
-        kept = self._second, self._first_path, list(self._m_nodes)
+        kept = self._second, list(self._m_nodes)
         try:
             return self.lo(hi)
         finally:
-            self._second, self._first_path, self._m_nodes = kept
+            self._second, self._m_nodes = kept
 
-    def _on_path(self, res: tuple, k: int, nib: torch.Tensor) -> list:
-        """Nibble k's (0: first, 1: second; res from _nibble) values at the 4 nodes on the path
-        of its coded value nib (int64 [n]), for update: p16, x, w_at, p_mix, cell, frac (and
-        the match input's (on the path, predicted bit))."""
-        n = nib.shape[0]
-        i = self.nib_node.index_select(0, nib)  # [n, 4]: node - 1
-        p16, x, w_at, p_mix, cell, frac = res[2:8]
-        i_in = i.unsqueeze(1).expand(n, x.shape[1], 4)
-        out = [p16.gather(2, i.unsqueeze(1).expand(n, p16.shape[1], 4)), x.gather(2, i_in), w_at.gather(2, i_in),
-               p_mix.gather(1, i), cell.gather(1, i), frac.gather(1, i)]
+    def _path(self, y: torch.Tensor) -> list[torch.Tensor]:
+        """The values of both nibbles (_nibble's) at the 8 nodes on the path of the coded bytes
+        y (int64 [n]), for update: p16 [n, C, 8], x, w_at [n, inputs, 8], p_mix, cell, frac
+        [n, 8] (and the match input's on the path, predicted bit [n, 8]). Each nibble's values
+        are gathered into their half of buffers kept per row count (no concatenation)."""
+        n = y.shape[0]
+        values = [list(res[2:8]) for res in (self._first, self._second)]
         if self.cfg.match_input:
-            out += [t.gather(1, i) for t in self._m_nodes[k]]
-        return out
+            for k in range(2):
+                values[k] += self._m_nodes[k]
+        bufs = self._path_bufs.get(n)
+        if bufs is None:
+            bufs = self._path_bufs[n] = [torch.empty((*v.shape[:-1], 8), dtype=v.dtype, device=v.device) for v in values[0]]
+        for k, nib in enumerate((y >> 4, y & 15)):
+            i = self.nib_node.index_select(0, nib)  # [n, 4]: node - 1
+            for v, buf in zip(values[k], bufs):
+                at = i if v.dim() == 2 else i.unsqueeze(1).expand(n, v.shape[1], 4)
+                torch.gather(v, v.dim() - 1, at, out=buf[..., 4 * k : 4 * k + 4])
+        return bufs
 
     def _nibble_inputs(self, salt: int | torch.Tensor, nodes: torch.Tensor,
                        predicted: tuple[torch.Tensor, torch.Tensor] | None) -> tuple:
@@ -482,7 +489,7 @@ class MixStage:
         bit = self.byte_bits.index_select(0, y)  # [n, 8] int32: the bits there
         # the two nibbles' buckets and visits [n, C, 2]; their values on y's path [.., 8]
         buckets, visits = (torch.cat([a, b], dim=-1) for a, b in zip(self._first[:2], self._second[:2]))
-        path = [torch.cat([a, b], dim=-1) for a, b in zip(self._first_path, self._on_path(self._second, 1, y & 15))]
+        path = self._path(y)
         p_old, xs, wa, p_mix, c0, fr = path[:6]
         four = lambda v: v.unsqueeze(-1).expand(*v.shape, 4).flatten(-2)  # noqa: E731  (a nibble's value for its 4 nodes)
         # counters: p += (target - p) / (min(visits, limit) + 1.5)

@@ -34,7 +34,9 @@ PYTHON_ROWS = 32
 
 def quantize(freqs: torch.Tensor) -> torch.Tensor:
     """int64 [..., 256] (or [..., 16]) frequencies (1 .. 2^24 - 1) -> the same shape, each >= 1,
-    summing to 2^24: 1 + floor(f * (2^24 - 256) / total), the rest to the first largest."""
+    summing to 2^24: 1 + floor(f * (2^24 - 256) / total), the rest to the first largest.
+    (int32 frequencies are taken as int64.)"""
+    freqs = freqs.to(torch.int64)
     total = freqs.sum(dim=-1, keepdim=True)
     q = (freqs * (TOTAL - 256)).div_(total, rounding_mode="floor").add_(1)
     rest = TOTAL - q.sum(dim=-1, keepdim=True)

@@ -42,6 +42,7 @@ class RowBatch:
             return np.concatenate([getattr(lay, name) for lay in self.layouts]).astype(np.int64)
 
         self.starts_np, self.ends_np = per_row("starts"), per_row("ends")
+        self._sorted_starts, self._sorted_ends = np.sort(self.starts_np), np.sort(self.ends_np)  # (active_key's)
         self.ramped = bool(self.starts_np.any())
         self.last_start = int(self.starts_np.max(initial=0))  # the last step at which rows join
         self.steps = int(self.ends_np.max(initial=0))
@@ -64,7 +65,8 @@ class RowBatch:
 
     def active_key(self, t: int) -> tuple[int, int]:
         """(rows started, rows ended) by step t: which rows are active follows from it."""
-        return int((self.starts_np <= t).sum()), int((self.ends_np <= t).sum())
+        return (int(np.searchsorted(self._sorted_starts, t, side="right")),
+                int(np.searchsorted(self._sorted_ends, t, side="right")))
 
     def full_steps(self) -> tuple[int, int]:
         """The steps [a, b) at which every row is active (a >= b: none)."""
