@@ -291,27 +291,30 @@ class Decoder:
         order, subs = self._np_step_plan(act, active_key, qn.shape[1])
         qo = qn[order]  # the rows in sub-step order
         cdf = np.cumsum(qo, axis=1)
-        q_flat, cdf_flat, top = qo.ravel(), cdf.ravel(), qn.shape[1] - 1
+        # each symbol's frequency and the sum below it, flattened; the cdf's last column is
+        # TOTAL (quantize), above every slot, so no search runs past the last symbol
+        q_flat, below_flat = qo.ravel(), (cdf - qo).ravel()
         X, P, W = self.x.numpy(), self.ptr.numpy(), self.words.numpy()
         s_all = np.empty(len(order), dtype=np.int64)
         for lo, hi, flat, c, reads in subs:
             x = X[c]
             slot = x & (TOTAL - 1)
-            s = np.minimum((cdf[lo:hi] <= slot[:, None]).sum(axis=1), top)  # searchsorted(right=True)
+            s = (cdf[lo:hi] <= slot[:, None]).sum(axis=1)  # searchsorted(right=True)
             at = flat + s
-            f = q_flat.take(at)
-            x = f * (x >> SCALE_BITS) + slot - (cdf_flat.take(at) - f)
+            x = q_flat.take(at) * (x >> SCALE_BITS) + slot - below_flat.take(at)
             need = x < STATE_LOW
-            excl = np.cumsum(need) - need
-            if isinstance(reads, int):  # the sub-step's coders are one block's
-                pos = P[reads] + excl
-                P[reads] += excl[-1] + need[-1]
-            else:
-                block, seg, ublock, ustart = reads
-                pos = P[block] + excl - excl[seg]
-                P[ublock] += np.add.reduceat(need.astype(np.int64), ustart)
-            w = W.take(pos, mode="clip")  # reads past the words clamped into them
-            X[c] = np.where(need, (x << 32) | w, x)
+            if need.any():  # (a coder reads a word every ~32 bits it codes: mostly none)
+                excl = np.cumsum(need) - need
+                if isinstance(reads, int):  # the sub-step's coders are one block's
+                    pos = P[reads] + excl
+                    P[reads] += excl[-1] + need[-1]
+                else:
+                    block, seg, ublock, ustart = reads
+                    pos = P[block] + excl - excl[seg]
+                    P[ublock] += np.add.reduceat(need.astype(np.int64), ustart)
+                w = W.take(pos, mode="clip")  # reads past the words clamped into them
+                x = np.where(need, (x << 32) | w, x)
+            X[c] = x
             s_all[lo:hi] = s
         y = np.empty(qn.shape[0], dtype=np.int64)
         y[order] = s_all
