@@ -34,8 +34,10 @@ def _lstmzip_codec(model: str, threads: int, device: str = "cpu"):
     import torch
 
     from lstmzip import api
+    from lstmzip.malloc_tuning import tune_malloc
     from lstmzip.pipeline import default_threads
 
+    tune_malloc()  # as the CLI does (bench figures before 0.25.1 were made without it)
     torch.set_num_threads(threads or default_threads())  # as the CLI does
     api.decompress(api.compress(b"warm-up " * 300, model, device=device), device=device)  # load model, self-test kernels
     return (lambda d: api.compress(d, model, device=device)), (lambda d: api.decompress(d, device=device))

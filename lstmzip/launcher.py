@@ -4,25 +4,12 @@ importing torch and the CLI takes: one `lstmzip: interrupted` line, never a trac
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import sys
 import threading
 
+from lstmzip.malloc_tuning import tune_malloc
 from lstmzip.signals import install_signal_handlers, interrupted_exit_code
-
-
-def tune_malloc() -> None:
-    """Keep glibc from mapping every large block afresh. It serves blocks above 128 KiB from
-    mmap and unmaps them on free, so each coding step's multi-MB temporaries page-fault again
-    until its threshold adapts: book1 decompressed through the CLI in 28.1 s with method 10,
-    20.5 s with these thresholds (method 4: 19.0 -> 17.1 s), same peak RSS. No-op elsewhere."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 256 << 20)  # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):
-        pass
 
 
 def exit_now(code: object) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from lstmzip.errors import LstmzipError
+from lstmzip.malloc_tuning import tune_malloc
 from lstmzip.models.int_engine import IntegerLSTM
 from lstmzip.stages.bias import BiasStage
 from lstmzip.stages.match import MatchStage
@@ -167,6 +168,7 @@ class ForkedLstmBias:
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                     signal.signal(sig, signal.SIG_DFL)
                 torch.set_num_threads(1)  # (OpenMP's threads are not forked)
+                tune_malloc()  # (this process is lstmzip's own, also under the Python API)
                 with torch.inference_mode(inference), torch.no_grad():
                     self._serve(local, from_parent, to_parent)
                 code = 0
