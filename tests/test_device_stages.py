@@ -121,6 +121,18 @@ def _coder_ops(kind: str, monkeypatch) -> None:
 CODER_OPS = ["torch", "numpy", "rows"]
 
 
+def _random_symbols(g, steps: int, rows: int, alphabet: int, starts: np.ndarray, ends: np.ndarray):
+    """Random quantised tables [steps, rows, alphabet] (some rows sharp, some flat), a symbol
+    drawn from each, its frequency and the sum below it, and which rows code at each step."""
+    q = rans.quantize(torch.randint(1, 1 << 20, (steps, rows, alphabet), generator=g) ** 2 >> 16)
+    sym = torch.multinomial(q.view(-1, alphabet).double(), 1, generator=g).view(steps, rows)
+    f = q.gather(2, sym.unsqueeze(2)).squeeze(2)
+    start = q.cumsum(2).gather(2, sym.unsqueeze(2)).squeeze(2) - f
+    t_col = torch.arange(steps).unsqueeze(1)
+    active = (t_col < torch.from_numpy(ends)) & (t_col >= torch.from_numpy(starts))
+    return q, sym, f, start, active
+
+
 @pytest.mark.parametrize("ops", CODER_OPS)
 @pytest.mark.parametrize("group", [1, 3])
 @pytest.mark.parametrize("ramped", [False, True])
@@ -133,12 +145,7 @@ def test_rans_round_trip_of_random_tables(group, ramped, ops, monkeypatch):
     steps, rows = 300, 7
     ends = np.array([300, 299, 1, 150, 0, 300, 2])
     starts = np.array([0, 40, 0, 7, 0, 299, 1]) if ramped else np.zeros(rows, dtype=np.int64)
-    q = rans.quantize(torch.randint(1, 1 << 20, (steps, rows, 256), generator=g) ** 2 >> 16)
-    sym = torch.multinomial(q.view(-1, 256).double(), 1, generator=g).view(steps, rows)
-    f = q.gather(2, sym.unsqueeze(2)).squeeze(2)
-    start = q.cumsum(2).gather(2, sym.unsqueeze(2)).squeeze(2) - f
-    t_col = torch.arange(steps).unsqueeze(1)
-    active = (t_col < torch.from_numpy(ends)) & (t_col >= torch.from_numpy(starts))
+    q, sym, f, start, active = _random_symbols(g, steps, rows, 256, starts, ends)
     coders = rans.Coders([rows], starts, ends, group, torch.device("cpu"))
     payloads = []
     for encoder in [ops] + [k for k in CODER_OPS if k != ops]:
@@ -186,18 +193,13 @@ def test_several_blocks_decode_in_lockstep(ops, monkeypatch):
     rows = sum(streams)
     ends = np.array([60, 59, 60, 3, 60, 60, 20, 60, 59])
     starts = np.array([0, 0, 0, 0, 9, 0, 0, 0, 10])
-    q = rans.quantize(torch.randint(1, 1 << 20, (steps, rows, 16), generator=g) ** 2 >> 16)
-    sym = torch.multinomial(q.view(-1, 16).double(), 1, generator=g).view(steps, rows)
-    f = q.gather(2, sym.unsqueeze(2)).squeeze(2)
-    start = q.cumsum(2).gather(2, sym.unsqueeze(2)).squeeze(2) - f
-    t_col = torch.arange(steps).unsqueeze(1)
-    active = (t_col < torch.from_numpy(ends)) & (t_col >= torch.from_numpy(starts))
+    q, sym, f, start, active = _random_symbols(g, steps, rows, 16, starts, ends)
     coders = rans.Coders(streams, starts, ends, group, torch.device("cpu"))
     _coder_ops(ops, monkeypatch)
     x, words, wrote = rans.encode(coders, (start * active).to(torch.int32), torch.where(active, f, 1).to(torch.int32))
     x, words, wrote = x.numpy(), words.numpy(), wrote.numpy()
-    per_block = [rans.pack(x[coders.block_of_coder.numpy() == b], words[:, :, coders.block_of_coder.numpy() == b][wrote[:, :, coders.block_of_coder.numpy() == b]])
-                 for b in range(len(streams))]
+    of_block = [coders.block_of_coder.numpy() == b for b in range(len(streams))]
+    per_block = [rans.pack(x[mine], words[:, :, mine][wrote[:, :, mine]]) for mine in of_block]
     unpacked = [rans.unpack(p, n) for p, n in zip(per_block, coders.per_block.tolist())]
     counts = np.array([len(w) for _, w in unpacked])
     first = np.r_[0, np.cumsum(counts)[:-1]]
