@@ -336,7 +336,7 @@ class MixStage:
         # nibble 0, 1 and depth 0 .. 3 (a byte's path, and each nibble's 4 depths): [1, inputs, 8]
         self.class_path = (torch.arange(8, device=dev) * self.n_in).view(1, 1, 8) + self.inputs
         self._hi_inputs: tuple | None = None  # prepare_hi's, for the coming step
-        self._path_bufs: dict[int, list[torch.Tensor]] = {}  # _path's, per row count
+        self._path_bufs: list[torch.Tensor] = []  # _path's, for the latest row count
 
     def prepare_hi(self, act: torch.Tensor | None) -> None:
         """The first nibble's inputs that do not depend on the LSTM (contexts, counters, weights,
@@ -405,15 +405,16 @@ class MixStage:
         """The values of both nibbles (_nibble's) at the 8 nodes on the path of the coded bytes
         y (int64 [n]), for update: p16 [n, C, 8], x, w_at [n, inputs, 8], p_mix, cell, frac
         [n, 8] (and the match input's on the path, predicted bit [n, 8]). Each nibble's values
-        are gathered into their half of buffers kept per row count (no concatenation)."""
+        are gathered into their half of buffers kept while the row count stays (no
+        concatenation)."""
         n = y.shape[0]
         values = [list(res[2:8]) for res in (self._first, self._second)]
         if self.cfg.match_input:
             for k in range(2):
                 values[k] += self._m_nodes[k]
-        bufs = self._path_bufs.get(n)
-        if bufs is None:
-            bufs = self._path_bufs[n] = [torch.empty((*v.shape[:-1], 8), dtype=v.dtype, device=v.device) for v in values[0]]
+        bufs = self._path_bufs
+        if not bufs or bufs[0].shape[0] != n:  # (kept for the latest row count only)
+            bufs = self._path_bufs = [torch.empty((*v.shape[:-1], 8), dtype=v.dtype, device=v.device) for v in values[0]]
         for k, nib in enumerate((y >> 4, y & 15)):
             i = self.nib_node.index_select(0, nib)  # [n, 4]: node - 1
             for v, buf in zip(values[k], bufs):
