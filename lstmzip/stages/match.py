@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from lstmzip.stages.bias import zeros
 from lstmzip.stages.rows import RowBatch, pick, put
 # the host model's hashes are integer operators only: the same functions hash tensors here
 from lstmzip.stages.host.match_model import (_MISS_CELLS, _N_LEVELS, _RK_BASE, _RK_PRIME, CONTEXT_BYTES, LEN_EDGES, P_MAX,
@@ -58,8 +59,10 @@ class MatchStage:
 
         def tables(k: int) -> tuple[torch.Tensor, torch.Tensor]:
             """k tables of 2^TABLE_BITS entries per block in one buffer (a step's probes of all
-            of them are one read, its entries one scatter), and each row's k offsets."""
-            return (torch.zeros(k * B * size, dtype=torch.int64, device=dev),
+            of them are one read, its entries one scatter), and each row's k offsets. (On a CPU
+            mapped as written: made before the LSTM's child process forks, and only one of the
+            two processes ever writes them.)"""
+            return (zeros((k * B * size,), torch.int64, dev),
                     table_off.unsqueeze(1) + torch.arange(k, device=dev).unsqueeze(0) * (B * size))
 
         # the 4-byte context's tables in lookup order: the row's own stream's entries first
