@@ -124,11 +124,9 @@ def _encode_numpy(coders: Coders, start: np.ndarray, freq: np.ndarray) -> tuple[
         # steps from..to - 1 code every row of the sub-step: no mask there
         full = full_range(starts, ends)
         c = coders.coder[j].numpy()
-        if len(c) and np.array_equal(c, np.arange(c[0], c[0] + len(c))):
-            c = slice(int(c[0]), int(c[0]) + len(c))  # (a view: cheaper than a gather)
-        elif not len(c):
+        if not len(c):
             continue
-        plan.append((j, rows, c, starts, ends, full))
+        plan.append((j, rows, _as_slice(c), starts, ends, full))
     plan.reverse()
     for t in range(steps - 1, -1, -1):
         f_t, st_t = freq[t].astype(np.int64), start[t].astype(np.int64)
@@ -174,6 +172,14 @@ def _encode_rows(coders: Coders, start: np.ndarray, freq: np.ndarray) -> tuple[t
                 q, rem = divmod(xc, f)
                 x[c] = (q << SCALE_BITS) + rem + st_t[r]
     return (torch.tensor(x, dtype=torch.int64), _as_tensor(words), torch.from_numpy(wrote))
+
+
+def _as_slice(c: np.ndarray) -> np.ndarray | slice:
+    """Coder numbers (ascending, at least one) as a slice where they are consecutive: indexing
+    by it is a view, cheaper than a gather."""
+    if np.array_equal(c, np.arange(c[0], c[0] + len(c))):
+        return slice(int(c[0]), int(c[0]) + len(c))
+    return c
 
 
 def _as_tensor(words: np.ndarray) -> torch.Tensor:
@@ -275,10 +281,8 @@ class Decoder:
                 at, c, block, seg, ublock, ustart = self._np_sub_step_plan(act, j, active_key)
                 if len(c) == 0:
                     continue
-                if np.array_equal(c, np.arange(c[0], c[0] + len(c))):
-                    c = slice(int(c[0]), int(c[0]) + len(c))  # (a view: cheaper than a gather)
                 reads = int(ublock[0]) if len(ublock) == 1 else (block, seg, ublock, ustart)
-                subs.append((lo, lo + len(at), (lo + np.arange(len(at))) * width, c, reads))
+                subs.append((lo, lo + len(at), (lo + np.arange(len(at))) * width, _as_slice(c), reads))
                 order.append(at)
                 lo += len(at)
             order = np.concatenate(order) if order else np.zeros(0, dtype=np.int64)
