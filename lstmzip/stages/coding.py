@@ -55,7 +55,7 @@ class Predictor:
         if self.mix is not None:
             self.mix.prepare_hi(act)
         f = self.side.freqs(t, act)
-        return f if self.mix is None else self.mix.hi(f, act)
+        return f if self.mix is None else self.mix.hi(f, act, self.side.lstm_input(t, f.shape[0]))
 
     def next_freqs(self, first: torch.Tensor) -> torch.Tensor:
         """[n, 16] for the second nibble, once the first (int64 [n]) is known."""

@@ -32,6 +32,7 @@ from lstmzip.malloc_tuning import tune_malloc
 from lstmzip.models.int_engine import IntegerLSTM
 from lstmzip.stages.bias import BiasStage
 from lstmzip.stages.match import MatchStage
+from lstmzip.stages.mix import LstmNodes
 from lstmzip.stages.recipes import Recipe
 from lstmzip.stages.rows import RowBatch, pick, put
 
@@ -87,6 +88,10 @@ class LstmBias:
         """int64 [n, 256] frequency rows of step t's active rows, the match model's adjustment
         made. (In a captured CUDA graph t is the captured step's: no stream joins there.)"""
         return self.match.adjust(self.lstm_freqs(t, act), act)
+
+    def lstm_input(self, t: int, n: int) -> torch.Tensor | None:
+        """Step t's first-nibble LstmNodes, where worked out beside the rows (here: not)."""
+        return None
 
     def lstm_freqs(self, t: int, act: torch.Tensor | None) -> torch.Tensor:
         """int32 [n, 256]: the rows of the LSTM and the context bias alone."""
@@ -150,6 +155,10 @@ class ForkedLstmBias:
         self._predicted, self._predicted_buf = _shared((AHEAD, rows.rows), torch.int64)
         self._length, self._length_buf = _shared((AHEAD, rows.rows), torch.int64)
         self._y, self._y_buf = _shared((rows.rows,), torch.int64)
+        # where the recipe mixes, the first nibble's LSTM input too (off the parent's step)
+        self._nodes = LstmNodes(rows.device) if recipe.mix is not None else None
+        self._lstm_in, self._lstm_in_buf = _shared((AHEAD, rows.rows, 15), torch.int32)
+        self._lstm_in_now: torch.Tensor | None = None  # coding: freqs' copy of step t's
         local = LstmBias(engine, rows, recipe)  # made here: the child inherits it
         self.match = SharedMatch(local.match) if known is not None else local.match
         if known is None:  # what the child's adjust reads of the match model here, its map cells
@@ -216,6 +225,9 @@ class ForkedLstmBias:
                 self._length[slot].copy_(match.length)
                 f = local.freqs(t, act)
             self._ring[slot, : f.shape[0]].copy_(f)
+            if self._nodes is not None:
+                n = f.shape[0]
+                self._lstm_in[slot, :n].copy_(self._nodes(f.view(n, 16, 16).sum(2)).view(n, 15))
             os.write(to_parent, b"f")
             if self.known is None and t + 1 < rows.steps:
                 local.prepare(t + 1, rows.active(t + 1))  # while the parent decodes step t
@@ -248,9 +260,20 @@ class ForkedLstmBias:
             self.match.adjusted_elsewhere(self._cell[:n].clone())
             return self._ring[t % AHEAD, :n]  # (int32; the child writes this slot again at t + AHEAD)
         f = self._ring[t % AHEAD, :n].to(torch.int64)
+        if self._nodes is not None:  # (copied: the child may write the slot once told it is free)
+            self._lstm_in_now = self._lstm_in[t % AHEAD, :n].clone()
         if t + AHEAD < self.rows.steps:
             os.write(self._to_child, b"r")  # its slot is free
         return f
+
+    def lstm_input(self, t: int, n: int) -> torch.Tensor | None:
+        """Step t's first-nibble LstmNodes (int32 [n, 1, 15]), worked out in the child; None
+        where the recipe does not mix. After freqs(t, ...)."""
+        if self._nodes is None:
+            return None
+        if self.known is None:
+            return self._lstm_in[t % AHEAD, :n].view(n, 1, 15)
+        return self._lstm_in_now.view(n, 1, 15)
 
     def update(self, t: int, t_dev: torch.Tensor, y: torch.Tensor, act: torch.Tensor | None) -> None:
         if self.known is None:

@@ -208,6 +208,35 @@ def table_bits(model_len: int, most: int) -> int:
 
 
 
+class LstmNodes:
+    """The LSTM's input to a nibble's mixing: its 16 frequencies (int32 or int64 [n, 16]) ->
+    stretch(p(1)) at the nibble's 15 nodes, int32 [n, 1, 15] (node m at m - 1), p(1) =
+    floor(4096 * ones / all) within 1 .. 4095. A decoding child works out the first nibble's
+    beside the rows (lstmzip.stages.lstm_bias), which takes it off the parent's step."""
+
+    def __init__(self, device: torch.device):
+        self.stretch = torch.from_numpy(stretch_table(squash_table()).astype(np.int32)).to(device)
+        # node m's column m - 1: the values under its 1-branch; column 15 + m - 1: all under it
+        # (a nibble's 16 frequencies times this are every node's two sums in one product; in
+        # float64 exactly: each is a sum of at most 256 integers below 2^24)
+        sums = np.zeros((16, 30))
+        for node in range(1, 16):
+            width = 16 >> (node.bit_length() - 1)
+            first = (node - (1 << (node.bit_length() - 1))) * width
+            sums[first + width // 2 : first + width, node - 1] = 1
+            sums[first : first + width, 14 + node] = 1
+        self.node_sums = torch.from_numpy(sums).to(device)
+
+    def __call__(self, f: torch.Tensor) -> torch.Tensor:
+        n = f.shape[0]
+        sums = f.to(torch.float64) @ self.node_sums
+        # floor(4096 * ones / all) by an IEEE division (the sums are below 2^32: the quotient's
+        # rounding error, < 2^-41, cannot cross an integer, which a quotient that is not one
+        # lies >= 2^-32 from)
+        p = sums[:, :15].mul(4096).div_(sums[:, 15:]).floor_().clamp_(1, 4095).to(torch.int64)
+        return self.stretch.index_select(0, p.view(-1)).view(n, 1, 15)
+
+
 class MixStage:
     """Codes a byte as two nibbles: hi() gives the first nibble's 16 frequencies, lo(hi) the
     second's once the first is known, and update(y) learns on the byte's 8 nodes."""
@@ -220,9 +249,9 @@ class MixStage:
             raise ValueError("the mixing's match inputs need the match model")
         # kept only where read: method 11 skips the per-step look at the match model
         self.cfg, self.match = cfg, match if uses_match else None
-        sq = squash_table()
-        self.squash = torch.from_numpy(sq.astype(np.int32)).to(dev)
-        self.stretch = torch.from_numpy(stretch_table(sq).astype(np.int32)).to(dev)
+        self.squash = torch.from_numpy(squash_table().astype(np.int32)).to(dev)
+        self.lstm_nodes = LstmNodes(dev)
+        self.stretch = self.lstm_nodes.stretch
         self.n_ctx = len(cfg.orders) + int(cfg.word) + len(cfg.own_orders)
         self.n_in = self.n_ctx + 2 + int(cfg.match_input)  # the LSTM, the contexts, (the match,) a constant
         B, C = rows.blocks, self.n_ctx
@@ -308,16 +337,6 @@ class MixStage:
         e = np.floor(np.log2(m)).astype(np.int64)
         self.first_nodes = torch.from_numpy(m.astype(np.int64)).to(dev).unsqueeze(0)
         self.second_nodes = torch.from_numpy(((16 + np.arange(16)[:, None]) << e) + (m - (1 << e))).to(dev)
-        # node m's column m - 1: the values under its 1-branch; column 15 + m - 1: all under it
-        # (a nibble's 16 frequencies times this are every node's two sums in one product; in
-        # float64 exactly: each is a sum of at most 256 integers below 2^24)
-        sums = np.zeros((16, 30))
-        for node in range(1, 16):
-            width = 16 >> (node.bit_length() - 1)
-            first = (node - (1 << (node.bit_length() - 1))) * width
-            sums[first + width // 2 : first + width, node - 1] = 1
-            sums[first : first + width, 14 + node] = 1
-        self.node_sums = torch.from_numpy(sums).to(dev)
         # per nibble value (0 .. 15): the nodes on its path (1 .. 15, depth 0 to 3) and its bits
         # there; per byte the same for both nibbles ([256, 8]): tables, not a step's shifts
         v = np.arange(16)[:, None]
@@ -373,14 +392,16 @@ class MixStage:
         predicted = (self._m_pred >> 4, self._m_has) if self.cfg.match_input else None
         self._hi_inputs = self._nibble_inputs(0, self.first_nodes.expand(n, 15), predicted)
 
-    def hi(self, freqs: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
-        """int64 or int32 [n, 256] frequencies of the active rows -> int64 [n, 16] for the first
-        nibble."""
+    def hi(self, freqs: torch.Tensor, act: torch.Tensor | None, lstm_in: torch.Tensor | None = None) -> torch.Tensor:
+        """int64 or int32 [n, 256] frequencies of the active rows (and the first nibble's
+        LstmNodes of them, where worked out elsewhere) -> int64 [n, 16] for the first nibble."""
         if self._hi_inputs is None:
             self.prepare_hi(act)
         n = freqs.shape[0]
         self._f = freqs.view(n, 16, 16)
-        self._first = self._nibble(self._f.sum(2), self._hi_inputs)
+        if lstm_in is None:
+            lstm_in = self.lstm_nodes(self._f.sum(2))
+        self._first = self._nibble(lstm_in, self._hi_inputs)
         self._hi_inputs = None
         return self._first[-1]
 
@@ -389,7 +410,7 @@ class MixStage:
         n = hi.shape[0]
         f = self._f.gather(1, hi.view(n, 1, 1).expand(n, 1, 16)).squeeze(1)
         predicted = (self._m_pred & 15, self._m_has & (hi == self._m_pred >> 4)) if self.cfg.match_input else None
-        self._second = self._nibble(f, self._nibble_inputs(hi + 1, self.second_nodes.index_select(0, hi), predicted))
+        self._second = self._nibble(self.lstm_nodes(f), self._nibble_inputs(hi + 1, self.second_nodes.index_select(0, hi), predicted))
         return self._second[-1]
 
     def peek_lo(self, hi: torch.Tensor) -> torch.Tensor:
@@ -451,17 +472,11 @@ class MixStage:
         cells = self._cells_base + nodes * 33
         return buckets, visits, p16, xs, w_at, w, cells
 
-    def _nibble(self, f: torch.Tensor, inputs: tuple) -> tuple:
-        """One nibble: its 16 LSTM frequencies [n, 16] and _nibble_inputs' -> what update needs,
+    def _nibble(self, st_lstm: torch.Tensor, inputs: tuple) -> tuple:
+        """One nibble: the LSTM's input (LstmNodes') and _nibble_inputs' -> what update needs,
         the 16 frequencies last."""
         buckets, visits, p16, xs, w_at, w, cells = inputs
-        n = f.shape[0]
-        sums = f.to(torch.float64) @ self.node_sums
-        # each node's p(1) from the LSTM: floor(4096 * ones / all), by an IEEE division (the
-        # sums are below 2^32: the quotient's rounding error, < 2^-41, cannot cross an integer,
-        # which a quotient that is not one lies >= 2^-32 from)
-        p = sums[:, :15].mul(4096).div_(sums[:, 15:]).floor_().clamp_(1, 4095).to(torch.int64)
-        st_lstm = self.stretch.index_select(0, p.view(-1)).view(n, 1, 15)
+        n = st_lstm.shape[0]
         x = torch.cat([st_lstm] + xs + [self.const.expand(n, 1, 15)], dim=1)  # [n, inputs, 15]
         dot = (x.to(torch.int64) * w).sum(1).bitwise_right_shift_(16).clamp_(-ST_MAX, ST_MAX)
         p_mix = self.squash.index_select(0, (dot + ST_MAX).view(-1)).view(n, 15)
@@ -554,8 +569,8 @@ class MixStage:
         of steps aimed at that entry's key, counted in slots of the row's own block and table:
         the count, and the result, depend only on that block's rows. One scatter counts every
         table's steps; the counters are int16 (their entries first), the rest of the tables are
-        one int32 buffer (`params`). The work is laid out column-major ([entries, n]), so that
-        each table's part is contiguous."""
+        one int32 buffer (`params`). The work is laid out row by row ([n, entries]: no transposed
+        copies), the counters' columns first."""
         names = tuple(name for name, *_ in adds)
         widths = tuple(at.shape[1] for _, at, *_ in adds)
         n = adds[0][1].shape[0]
@@ -565,20 +580,23 @@ class MixStage:
             sqrt = self.cfg.shares == "sqrt"
             region = [_TABLES.index(nm) * self.region_size for nm, w in zip(names, widths) for _ in range(w)]
             den = [self.sqrt_from if sqrt and nm in _SQRT_TABLES else 0 for nm, w in zip(names, widths) for _ in range(w)]
+            # the weights stay within +-W_LIMIT, clamped after their steps (the other int32
+            # tables not: their columns' limit is int32's)
+            limit = [W_LIMIT if nm in ("weights", "class_w") else 2**31 - 1 for nm, w in zip(names[1:], widths[1:]) for _ in range(w)]
             dev = self.scratch.device
-            self._columns[names, widths] = (torch.tensor(region, dtype=torch.int64, device=dev).unsqueeze(1),
-                                            torch.tensor(den, dtype=torch.int32, device=dev).unsqueeze(1))
-        region, den_from = self._columns[names, widths]
+            self._columns[names, widths] = tuple(torch.tensor(v, dtype=dt, device=dev).unsqueeze(0) for v, dt in
+                                                 ((region, torch.int64), (den, torch.int32), (limit, torch.int32)))
+        region, den_from, limit = self._columns[names, widths]
         # per entry its block's first entry of the table and its scratch slots' start: the same
         # every step while all rows are active
         fixed = self._fixed.get((names, widths)) if act is None else None
         if fixed is None:
-            first = torch.cat([f.t().expand(w, n) for (_, _, f, _), w in zip(adds, widths)], 0)
-            fixed = (first, region + pick(self.scratch_base, act).t())
+            first = torch.cat([f.expand(n, w) for (_, _, f, _), w in zip(adds, widths)], 1)
+            fixed = (first, region + pick(self.scratch_base, act))
             if act is None:
                 self._fixed[names, widths] = fixed
         first, slots = fixed
-        at = torch.cat([a.t() for _, a, *_ in adds], 0)  # [entries, n]
+        at = torch.cat([a for _, a, *_ in adds], 1)  # [n, entries]
         # the key, in place: ((e * K2) & M) >> 40 & mask is (e * K2) >> 40 & mask (the & M only
         # clears bit 63, which the mask drops)
         key = (at - first).mul_(_K2).bitwise_right_shift_(40).bitwise_and_((1 << SCRATCH_BITS) - 1)
@@ -586,21 +604,21 @@ class MixStage:
         # (1-D scatters: 1.8x index_add_'s speed on the CPU alone, no measurable change in a step)
         self.scratch.scatter_add_(0, key, self._ones_of(torch.int32, key.numel()))
         count = self.scratch.gather(0, key)
-        q = self.share_scale.index_select(0, count.view(-1, n).add_(den_from).view(-1))
+        q = self.share_scale.index_select(0, count.view(n, -1).add_(den_from).view(-1))
         self.scratch.scatter_(0, key, count.zero_())
         # (32 u + q) // (2 q) = floor(u / (q / 16) + 1/2), in float64: |u| < 2^16 and q < 2^24,
         # so the quotient is correctly rounded far closer than 1 / (2 q) to the true one, and the
         # floor is the integer one (an IEEE division, the same on every device; 2.4x faster than
         # an integer division on the CPU)
-        step = torch.cat([s.t() for *_, s in adds], 0).view(-1).to(torch.float64)
-        share = step.div_(q).add_(0.5).floor_().to(torch.int32).view(-1, n)
+        step = torch.cat([s for *_, s in adds], 1).view(-1).to(torch.float64)
+        share = step.div_(q).add_(0.5).floor_().to(torch.int32).view(n, -1)
         k = widths[0]  # the counters
         # int16 counters: a share may not fit, but sums wrap modulo 2^16 and every entry's true
         # result lies in int16's range (P_LOW, P_HIGH), so the wrapped sum is that result
-        self.counters.view(-1).scatter_add_(0, at[:k].view(-1), share[:k].view(-1).to(torch.int16))
-        self.params.scatter_add_(0, at[k:].view(-1), share[k:].view(-1))
-        w = at[k : k + sum(wd for nm, wd in zip(names, widths) if nm in ("weights", "class_w"))].view(-1)
-        self.params.scatter_(0, w, self.params.gather(0, w).clamp_(-W_LIMIT, W_LIMIT))
+        self.counters.view(-1).scatter_add_(0, at[:, :k].reshape(-1), share[:, :k].reshape(-1).to(torch.int16))
+        rest = at[:, k:].reshape(-1)
+        self.params.scatter_add_(0, rest, share[:, k:].reshape(-1))
+        self.params.scatter_(0, rest, self.params.gather(0, rest).view(n, -1).clamp_(-limit, limit).view(-1))
 
 
 def _nibble_freqs(p: torch.Tensor) -> torch.Tensor:
