@@ -344,6 +344,15 @@ class MixStage:
         self.nib_node = torch.from_numpy(nib_nodes - 1).to(dev)  # [16, 4]: node - 1
         self.byte_nodes = torch.from_numpy(np.concatenate([nib_nodes[np.arange(256) >> 4], nib_nodes[np.arange(256) & 15]], 1)).to(dev)
         self.byte_bits = torch.from_numpy(np.concatenate([nib_bits[np.arange(256) >> 4], nib_bits[np.arange(256) & 15]], 1).astype(np.int32)).to(dev)
+        # per byte the byte-tree nodes (1 .. 255) on its path
+        self.byte_tree_nodes = torch.from_numpy((np.arange(256)[:, None] | 256) >> (8 - np.arange(8))).to(dev)
+        # the weights' warm-up factor (Q4) per count a set has had: 16 (warm_boost w + n) // (w + n),
+        # 16 from n = w (16 warm_boost - 17) + 1 on (the counts read are capped there)
+        w8 = cfg.weight_warm
+        had = np.arange(w8 * max(16 * cfg.warm_boost - 17, 0) + 2) if w8 else np.zeros(1, dtype=np.int64)
+        self.warm_mult = torch.from_numpy((16 * (cfg.warm_boost * w8 + had)) // np.maximum(w8 + had, 1)).to(torch.int32).to(dev)
+        low = np.arange(256) | 32
+        self.is_letter = torch.from_numpy((low >= 97) & (low <= 122)).to(dev)
         self.node_depth = torch.from_numpy(e).to(dev).unsqueeze(0)  # [1, 15]: each nibble node's depth
         # per nibble value: whether each of the 15 nodes lies on its path, the bit it takes at each
         # node, and +1 / -1 / 0 (on the path, towards a 1 / a 0; off it): the match input's tables
@@ -507,25 +516,28 @@ class MixStage:
         buckets, visits = (torch.cat([a, b], dim=-1) for a, b in zip(self._first[:2], self._second[:2]))
         path = self._path(y)
         p_old, xs, wa, p_mix, c0, fr = path[:6]
-        four = lambda v: v.unsqueeze(-1).expand(*v.shape, 4).flatten(-2)  # noqa: E731  (a nibble's value for its 4 nodes)
-        # counters: p += (target - p) / (min(visits, limit) + 1.5)
+        # counters: p += (target - p) / (min(visits, limit) + 1.5), a nibble's bucket for its 4
+        # nodes ([n, C, 2, 4])
         # (the integer quotient, in float64 as _add_shares takes it: |numerator| < 2^18, so the
         # correctly rounded quotient floors to the integer one)
-        v = four(visits).to(torch.float64).clamp_(0, cfg.rate_limit)
-        step = ((P_LOW + bit.unsqueeze(1) * (P_HIGH - P_LOW) - p_old) * 2).to(torch.float64).div_(2 * v + 3).floor_()
-        entry = four(buckets) * 16 + m.unsqueeze(1)
+        den = visits.to(torch.float64).clamp_(0, cfg.rate_limit).mul_(2).add_(3).unsqueeze(3)
+        step = ((P_LOW + bit.unsqueeze(1) * (P_HIGH - P_LOW) - p_old) * 2).to(torch.float64).view(n, C, 2, 4).div_(den).floor_()
+        b16 = buckets * 16
+        entry = b16.unsqueeze(3) + m.view(n, 1, 2, 4)
         flat = self.counters.view(-1)
         adds = [("counters", entry.view(n, -1), pick(self.entry_base, act), step.view(n, -1))]
-        seen = (buckets * 16).view(-1)  # slot 0: the bucket's visits, capped
+        seen = b16.view(-1)  # slot 0: the bucket's visits, capped
         flat.scatter_add_(0, seen, self._ones_of(torch.int16, seen.numel()))
         flat.scatter_(0, seen, flat.gather(0, seen).clamp_(0, COUNT_CAP))
         # mixer: w += x * (bit - p_mix) >> mix_shift (times the warm-up factor)
         err = (bit << 12) - p_mix
         if cfg.weight_warm:  # the factor in Q4, from the set's count before this step
-            set_ids = (wa[:, 0, :] // self.node_stride).reshape(-1)
-            had = self.w_seen.index_select(0, set_ids).view(n, 1, 8)
-            mult = (16 * (cfg.warm_boost * cfg.weight_warm + had)) // (cfg.weight_warm + had)
-            g = (xs * err.unsqueeze(1) * mult + (1 << (cfg.mix_shift + 3))) >> (cfg.mix_shift + 4)
+            # (a set's weights are those of its byte-tree node: its number is the node's)
+            set_ids = (self._w_base // self.node_stride + self.byte_tree_nodes.index_select(0, y)).view(-1)
+            had = self.w_seen.index_select(0, set_ids).clamp_(max=len(self.warm_mult) - 1)
+            mult = self.warm_mult.index_select(0, had).view(n, 1, 8)
+            # (|x * err * mult| < 2^11 * 2^12 * 2^6: int32)
+            g = (xs * (err.unsqueeze(1) * mult) + (1 << (cfg.mix_shift + 3))) >> (cfg.mix_shift + 4)
             self.w_seen.scatter_add_(0, set_ids, self._ones_of(torch.int32, set_ids.numel()))
         else:
             g = (xs * err.unsqueeze(1) + (1 << (cfg.mix_shift - 1))) >> cfg.mix_shift
@@ -545,14 +557,15 @@ class MixStage:
             cells = torch.cat([c0, c0 + 1], 1)
             share = torch.cat([128 - fr, fr], 1)
             cur = self.params.index_select(0, cells.view(-1)).view(n, 16)
-            move = (((bit * 65535).repeat(1, 2) - cur) * share + (1 << (6 + cfg.apm_rate))) >> (7 + cfg.apm_rate)
-            adds.append(("apm", cells, pick(self.apm_base, act), move))
+            move = (((bit * 65535).unsqueeze(1) - cur.view(n, 2, 8)) * share.view(n, 2, 8)
+                    + (1 << (6 + cfg.apm_rate))) >> (7 + cfg.apm_rate)
+            adds.append(("apm", cells, pick(self.apm_base, act), move.view(n, 16)))
         self._add_shares(adds, act)
         c = pick(self.ctx, act)
         put(self.ctx, act, ((c << 8) | y) & ((1 << 56) - 1))
         if cfg.word:
             low = y | 32
-            letter = (low >= 97) & (low <= 122)
+            letter = self.is_letter.index_select(0, y)
             put(self.word, act, torch.where(letter, ((pick(self.word, act) + low) * _WORD_MULT) & _WORD_MASK, 0))
 
     def _ones_of(self, dtype: torch.dtype, n: int) -> torch.Tensor:
