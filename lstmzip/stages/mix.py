@@ -468,10 +468,12 @@ class MixStage:
         xs = [self.stretch.index_select(0, (p16 >> 4).view(-1)).view(n, C, 15)]
         if predicted is not None:
             xs.append(self._match_input(*predicted))
-        w_at = (self._w_base + nodes * self.node_stride).unsqueeze(1) + self.inputs
-        if self.levels > 1:  # the contexts' weights at their buckets' confidence levels
-            level = torch.searchsorted(self.conf_edges, visits.to(torch.int64), right=True) * self.n_in
-            w_at[:, 1 : 1 + C] += level.unsqueeze(2)
+        # a weight's place: its node's set, its input (the contexts' at their buckets' confidence
+        # levels), per row and input first, then spread over the 15 nodes ([n, inputs, 15])
+        by_input = self._w_base + self.inputs.view(1, -1)
+        if self.levels > 1:
+            by_input[:, 1 : 1 + C] += torch.searchsorted(self.conf_edges, visits.to(torch.int64), right=True) * self.n_in
+        w_at = by_input.unsqueeze(2) + (nodes * self.node_stride).unsqueeze(1)
         w = self.weights.index_select(0, w_at.view(-1)).view(n, self.n_in, 15)
         if self.cfg.class_weights:  # a node's class weights are its depth's: read 4, spread to 15
             nibble = 0 if isinstance(salt, int) else 1  # the first nibble's salt is 0
