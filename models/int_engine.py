@@ -92,10 +92,11 @@ class IntegerLSTM:
         return self.lut_exp.index_select(0, d.view(-1)).view(d.shape)
 
     def recurrent(self, state: EngineState) -> list[torch.Tensor]:
-        """Each layer's product with its own h (layer 0's gate sums less its input's part):
-        step_logits(x, state, these) gives what step_logits(x, state) gives, so these products
-        can be worked out before x is known (a decoder's child process does, while the byte is
-        decoded). A higher layer's weights are split in two for it (its input's half and its
+        """Each layer's product with its own h, scaled (times the layer's mult; a higher layer's
+        plus its bias: what is left to add is its input's part): step_logits(x, state, these)
+        gives what step_logits(x, state) gives, so these can be worked out before x is known (a
+        decoder's child process does, while the byte is decoded; in int32, whose sums wrap alike
+        in any order: each part is below the whole's bound). A higher layer's weights are split in two for it (its input's half and its
         own h's), made on the first call: two half-width products cost one full one on the
         2-core EPYC (346 rows: 189 us each, 393 us with the concatenation)."""
         if self._halves is None:
@@ -103,7 +104,9 @@ class IntegerLSTM:
             self._halves = [None] + [(ExactMatmul(w[:, :H].contiguous(), self.device, self._use_int_mm),
                                       ExactMatmul(w[:, H:].contiguous(), self.device, self._use_int_mm))
                                      for w in self._layer_w[1:]]
-        return [self.layers[0][0](state.h[0])] + [own(h) for (_, own), h in zip(self._halves[1:], state.h[1:])]
+        mm, mult = self.layers[0][:2]
+        return [mm(state.h[0]).mul_(mult)] + [own(h).mul_(mult).add_(add) for (_, own), h, (_, mult, _, add)
+                                                in zip(self._halves[1:], state.h[1:], self.layers[1:])]
 
     def step_logits(self, x: torch.Tensor, state: EngineState, recurrent: list[torch.Tensor] | None = None
                     ) -> tuple[torch.Tensor, EngineState]:
@@ -111,14 +114,12 @@ class IntegerLSTM:
         (`recurrent`: self.recurrent(state), worked out before; consumed)."""
         hs, cs = [], []
         for layer, (mm, mult, shift, add) in enumerate(self.layers):
-            if layer == 0:
-                acc = mm(state.h[0]) if recurrent is None else recurrent[0]
-                add = add.index_select(0, x)
-            elif recurrent is None:
-                acc = mm(torch.cat([hs[-1], state.h[layer]], dim=1))
+            if recurrent is not None:  # (scaled, a higher layer's with its bias)
+                part = add.index_select(0, x) if layer == 0 else self._halves[layer][0](hs[-1]).mul_(mult)
+                idx = recurrent[layer].add_(part).bitwise_right_shift_(shift)
             else:
-                acc = self._halves[layer][0](hs[-1]).add_(recurrent[layer])
-            idx = acc.mul_(mult).add_(add).bitwise_right_shift_(shift)
+                acc = mm(state.h[0] if layer == 0 else torch.cat([hs[-1], state.h[layer]], dim=1))
+                idx = acc.mul_(mult).add_(add.index_select(0, x) if layer == 0 else add).bitwise_right_shift_(shift)
             h, c = self._cell(idx, state.c[layer])
             hs.append(h)
             cs.append(c)
