@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 import numpy as np
 import torch
@@ -37,6 +38,10 @@ from lstmzip.stages.recipes import Recipe
 from lstmzip.stages.rows import RowBatch, pick, put
 
 AHEAD = 4  # coding: the child's lead in steps (its ring of frequency rows)
+# how long a side waiting for the other's hand-over watches for it before it sleeps in read:
+# waking a process asleep in read took ~30 us of the writer's time and more of the reader's
+# on the 2-core VM, on both sides of the loop a decoding step waits on (rows, byte)
+SPIN_S = 0.002
 
 # coders running in this process: a fork while another thread is inside torch could copy a
 # lock that thread holds, so the child process is used only by the one coder running
@@ -165,6 +170,7 @@ class ForkedLstmBias:
             self._reads = [_shared(tuple(r.shape), r.dtype) for r in local.match.adjust_reads()]
             self._cell, self._cell_buf = _shared((rows.rows,), torch.int64)
             self._matched = -1  # the last step whose match was found and handed over
+        sent, self._sent_buf = _shared((2,), torch.int64)  # hand-overs sent: to the child, to the parent
         from_child, to_parent = os.pipe()
         from_parent, to_child = os.pipe()
         inference = torch.is_inference_mode_enabled()
@@ -179,7 +185,7 @@ class ForkedLstmBias:
                 torch.set_num_threads(1)  # (OpenMP's threads are not forked)
                 tune_malloc()  # (this process is lstmzip's own, also under the Python API)
                 with torch.inference_mode(inference), torch.no_grad():
-                    self._serve(local, from_parent, to_parent)
+                    self._serve(local, _Pipe(from_parent, to_parent, sent.numpy(), 0, 1))
                 code = 0
             except BaseException:  # noqa: BLE001  the parent reports it: the pipe closes early
                 pass
@@ -188,16 +194,17 @@ class ForkedLstmBias:
         os.close(to_parent)
         os.close(from_parent)
         self._from_child, self._to_child = from_child, to_child
+        self._pipe = _Pipe(from_child, to_child, sent.numpy(), 1, 0)
         self._done = False
 
-    def _serve(self, local: LstmBias, from_parent: int, to_parent: int) -> None:
+    def _serve(self, local: LstmBias, pipe: _Pipe) -> None:
         rows, prev = self.rows, None
         t_dev = torch.zeros((), dtype=torch.int64)
         for t in range(rows.steps):
             act = rows.active(t)
             if t > 0:
                 if self.known is None:
-                    _read(from_parent)  # step t - 1's bytes are in _y (its active rows')
+                    pipe.receive()  # step t - 1's bytes are in _y (its active rows')
                     y = self._y[: rows.rows if prev is None else prev.shape[0]].clone()
                 else:
                     y = pick(self.known[:, t - 1].to(torch.int64), prev)
@@ -207,11 +214,11 @@ class ForkedLstmBias:
                     local.update(t - 1, t_dev, y, prev)
                     t_dev.add_(1)
             if self.known is not None and t >= AHEAD:
-                _read(from_parent)  # the parent has read step t - AHEAD's rows: its slot is free
+                pipe.receive()  # the parent has read step t - AHEAD's rows: its slot is free
             slot = t % AHEAD
             if self.known is None:
                 f = local.lstm_freqs(t, act)
-                _read(from_parent)  # the parent's match model has prepared step t
+                pipe.receive()  # the parent's match model has prepared step t
                 n = f.shape[0]
                 local.match.take_prepared(self._has[slot, :n].clone(), self._predicted[slot, :n].clone(),
                                           [r for r, _ in self._reads])
@@ -228,7 +235,7 @@ class ForkedLstmBias:
             if self._nodes is not None:
                 n = f.shape[0]
                 self._lstm_in[slot, :n].copy_(self._nodes(f.view(n, 16, 16).sum(2)).view(n, 15))
-            os.write(to_parent, b"f")
+            pipe.send(b"f")
             if self.known is None and t + 1 < rows.steps:
                 local.prepare(t + 1, rows.active(t + 1))  # while the parent decodes step t
             prev = act
@@ -244,10 +251,10 @@ class ForkedLstmBias:
             self._predicted[slot, :n].copy_(self.match.predicted)
             for (shared, _), r in zip(self._reads, self.match.adjust_reads()):
                 shared.copy_(r)
-            os.write(self._to_child, b"m")
+            self._pipe.send(b"m")
             return
         n = self.rows.rows if act is None else act.shape[0]
-        _read(self._from_child)  # the child's step t is in its slot
+        self._pipe.receive()  # the child's step t is in its slot
         slot = t % AHEAD
         self.match.has = self._has[slot, :n].clone()
         self.match.predicted = self._predicted[slot, :n].clone()
@@ -256,14 +263,14 @@ class ForkedLstmBias:
     def freqs(self, t: int, act: torch.Tensor | None) -> torch.Tensor:
         n = self.rows.rows if act is None else act.shape[0]
         if self.known is None:
-            _read(self._from_child)
+            self._pipe.receive()
             self.match.adjusted_elsewhere(self._cell[:n].clone())
             return self._ring[t % AHEAD, :n]  # (int32; the child writes this slot again at t + AHEAD)
         f = self._ring[t % AHEAD, :n].to(torch.int64)
         if self._nodes is not None:  # (copied: the child may write the slot once told it is free)
             self._lstm_in_now = self._lstm_in[t % AHEAD, :n].clone()
         if t + AHEAD < self.rows.steps:
-            os.write(self._to_child, b"r")  # its slot is free
+            self._pipe.send(b"r")  # its slot is free
         return f
 
     def lstm_input(self, t: int, n: int) -> torch.Tensor | None:
@@ -279,7 +286,7 @@ class ForkedLstmBias:
         if self.known is None:
             if t + 1 < self.rows.steps:
                 self._y[: y.shape[0]].copy_(y)
-                os.write(self._to_child, b"y")
+                self._pipe.send(b"y")
             self.match.update(t, t_dev, y, act)
             if t + 1 < self.rows.steps:  # the child waits for it once it has the rows
                 self.prepare_match(t + 1, self.rows.active(t + 1))
@@ -294,10 +301,31 @@ class ForkedLstmBias:
         os.waitpid(self.pid, 0)
 
 
-def _read(fd: int) -> None:
-    """One hand-over byte; LstmzipError where the other side has gone."""
-    if not os.read(fd, 1):
-        raise LstmzipError("the model's process ended unexpectedly")
+class _Pipe:
+    """One process's ends of the hand-overs: a byte down a pipe each, and in shared memory a
+    count of the bytes sent each way (`sent`: this side's at `mine`, the other's at `theirs`,
+    counted once each byte is written), which a receiver watches for up to SPIN_S so that the
+    byte is there when it reads: no sleep, no wake-up. The read is the hand-over (what was
+    written before the byte is seen after reading it); the count only says when to read."""
+
+    def __init__(self, read_fd: int, write_fd: int, sent: np.ndarray, theirs: int, mine: int):
+        self.read_fd, self.write_fd = read_fd, write_fd
+        self.theirs, self.mine = sent[theirs : theirs + 1], sent[mine : mine + 1]
+        self.received = 0
+
+    def send(self, byte: bytes) -> None:
+        os.write(self.write_fd, byte)
+        self.mine[0] += 1  # (only this process writes it)
+
+    def receive(self) -> None:
+        """One hand-over byte; LstmzipError where the other side has gone."""
+        self.received += 1
+        if self.theirs[0] < self.received:
+            end = time.perf_counter() + SPIN_S
+            while self.theirs[0] < self.received and time.perf_counter() < end:
+                pass
+        if not os.read(self.read_fd, 1):
+            raise LstmzipError("the model's process ended unexpectedly")
 
 
 @contextlib.contextmanager
