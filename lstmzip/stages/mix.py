@@ -211,8 +211,8 @@ def table_bits(model_len: int, most: int) -> int:
 class LstmNodes:
     """The LSTM's input to a nibble's mixing: its 16 frequencies (int32 or int64 [n, 16]) ->
     stretch(p(1)) at the nibble's 15 nodes, int32 [n, 1, 15] (node m at m - 1), p(1) =
-    floor(4096 * ones / all) within 1 .. 4095. A decoding child works out the first nibble's
-    beside the rows (lstmzip.stages.lstm_bias), which takes it off the parent's step."""
+    floor(4096 * ones / all) within 1 .. 4095. A forked LSTM child works out the first
+    nibble's beside the rows (lstmzip.stages.lstm_bias), off the parent's step."""
 
     def __init__(self, device: torch.device):
         self.stretch = torch.from_numpy(stretch_table(squash_table()).astype(np.int32)).to(device)
