@@ -95,11 +95,11 @@ class IntegerLSTM:
         """Each layer's product with its own h, scaled (times the layer's mult; a higher layer's
         plus its bias: what is left to add is its input's part): step_logits(x, state, these)
         gives what step_logits(x, state) gives, so these can be worked out before x is known (a
-        decoder's child process does, while the byte is decoded; int32 sums in another order, the
-        same integers: a part's bound is within the whole's, and wrapping sums agree anyway). A higher layer's weights are split
-        in two for it (its input's half and its own h's), made on the first call: two half-width
-        products cost one full one on the 2-core EPYC (346 rows: 189 us each, 393 us with the
-        concatenation)."""
+        decoder's child process does, while the byte is decoded; int32 sums in another order,
+        the same integers: a part's bound is within the whole's, and wrapping sums agree
+        anyway). A higher layer's weights are split in two for it (its input's half and its own
+        h's), made on the first call: two half-width products cost one full one on the 2-core
+        EPYC (346 rows: 189 us each, 393 us with the concatenation)."""
         if self._halves is None:
             H = self.cfg.hidden
             self._halves = [None] + [(ExactMatmul(w[:, :H].contiguous(), self.device, self._use_int_mm),

@@ -162,7 +162,7 @@ class ForkedLstmBias:
         self._y, self._y_buf = _shared((rows.rows,), torch.int64)
         # where the recipe mixes, the first nibble's LSTM input too (off the parent's step)
         self._nodes = LstmNodes(rows.device) if recipe.mix is not None else None
-        self._lstm_in, self._lstm_in_buf = _shared((AHEAD, rows.rows, 15), torch.int32)
+        self._lstm_in, self._lstm_in_buf = _shared((AHEAD, rows.rows, 15), torch.int32) if self._nodes is not None else (None, None)
         self._lstm_in_now: torch.Tensor | None = None  # coding: freqs' copy of step t's
         local = LstmBias(engine, rows, recipe)  # made here: the child inherits it
         self.match = SharedMatch(local.match) if known is not None else local.match

@@ -295,6 +295,11 @@ class MixStage:
         at = {"weights": table("weights", w)}  # first: a weight's index // node_stride is its set's (w_seen)
         if cfg.weight_warm:  # updates each weight set (block, set, node) has had
             self.w_seen = torch.zeros(B * sets * 256, dtype=torch.int32, device=dev)
+            # the warm-up factor (Q4) per count n a set has had: 16 (warm_boost w + n) // (w + n),
+            # 16 from n = w (16 warm_boost - 17) + 1 on (the counts read are capped there)
+            warm = cfg.weight_warm
+            had = np.arange(warm * max(16 * cfg.warm_boost - 17, 0) + 2)
+            self.warm_mult = torch.from_numpy((16 * (cfg.warm_boost * warm + had)) // (warm + had)).to(torch.int32).to(dev)
         self.w_base = (block * sets * 256 * self.node_stride).unsqueeze(1)
         self.conf_edges = torch.tensor(cfg.conf_edges, dtype=torch.int64, device=dev)
         if cfg.class_weights:  # per block: (256 >> class_shift) classes x 2 nibbles x 4 depths
@@ -346,11 +351,6 @@ class MixStage:
         self.byte_bits = torch.from_numpy(np.concatenate([nib_bits[np.arange(256) >> 4], nib_bits[np.arange(256) & 15]], 1).astype(np.int32)).to(dev)
         # per byte the byte-tree nodes (1 .. 255) on its path
         self.byte_tree_nodes = torch.from_numpy((np.arange(256)[:, None] | 256) >> (8 - np.arange(8))).to(dev)
-        # the weights' warm-up factor (Q4) per count a set has had: 16 (warm_boost w + n) // (w + n),
-        # 16 from n = w (16 warm_boost - 17) + 1 on (the counts read are capped there)
-        w8 = cfg.weight_warm
-        had = np.arange(w8 * max(16 * cfg.warm_boost - 17, 0) + 2) if w8 else np.zeros(1, dtype=np.int64)
-        self.warm_mult = torch.from_numpy((16 * (cfg.warm_boost * w8 + had)) // np.maximum(w8 + had, 1)).to(torch.int32).to(dev)
         low = np.arange(256) | 32
         self.is_letter = torch.from_numpy((low >= 97) & (low <= 122)).to(dev)
         self.node_depth = torch.from_numpy(e).to(dev).unsqueeze(0)  # [1, 15]: each nibble node's depth
