@@ -73,6 +73,7 @@ MIX_FIELDS = {
     "class_step": "the second table learns the mixer's steps >> this",
     "conf_edges": "a context's weight is taken from level i + 1 where its bucket's visits are >= edge i (level 0 below)",
     "own_orders": "orders with a second counter table keyed by the stream too (after the word's)",
+    "word_history": "counter tables keyed by the last 1, 2, .. this many words, the current word and the last byte (after the own orders')",
 }
 CONSTANT_MODULES = (fixed_point, record_context, context_bias, match_model, bias_mixer, mix)
 

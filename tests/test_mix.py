@@ -249,3 +249,42 @@ def test_own_order_tables_are_kept_per_stream():
     _, visits = step([0x787879, 0x787879], [0x7A, 0x7A])
     assert (visits[1, :shared] > 0).all() and (visits[1, shared:] == 0).all()
     assert (visits[0, shared:] > 0).all()
+
+
+def test_word_history_tables_are_keyed_by_the_words_before():
+    """MIX_V7: tables keyed by the last word and the last two words. Two streams on the same
+    word and byte after different previous words share the plain word table's bucket, not the
+    word-pair tables'; a word moves into the history only when it ends, and the two-word table
+    tells apart what the one-word table does not."""
+    cfg = mix.MIX_V7
+    rows = RowBatch.of([600], [2], torch.device("cpu"))
+    st = mix.MixStage(cfg, rows, _Match(2))
+    word_at = len(cfg.orders)  # the word's table, then the histories' (no own orders)
+    assert st.n_ctx == word_at + 1 + cfg.word_history == 6
+    f = torch.full((2, 256), 1 << 10)
+
+    def code(texts: list[bytes]) -> torch.Tensor:
+        """Code the two rows' bytes in lockstep; the buckets read for the last ones."""
+        for a, b in zip(*texts):
+            st.hi(f, None)
+            buckets = st._first[0].squeeze(2)
+            y = torch.tensor([a, b])
+            st.lo(y >> 4)
+            st.update(y, None)
+        return buckets
+
+    # "red catalog" against "big catalog": at the last byte the same word, byte and last 6 bytes
+    buckets = code([b"xx red catalog", b"xx big catalog"])
+    assert torch.equal(buckets[0, : word_at + 1], buckets[1, : word_at + 1])
+    assert (buckets[0, word_at + 1 :] != buckets[1, word_at + 1 :]).all()
+    assert (st.words_before[:, 0] != 0).all() and st.words_before[0, 0] != st.words_before[1, 0]
+    # inside a word the history stays; at the byte after it the word moves in
+    before = st.words_before.clone()
+    code([b"s", b"s"])
+    assert torch.equal(st.words_before, before)
+    code([b" ", b" "])
+    assert torch.equal(st.words_before[:, 1], before[:, 0]) and (st.words_before[:, 0] != before[:, 0]).all()
+    # the same last word, different words two back: the one-word table shares, the two-word not
+    st.words_before[:, 0], st.words_before[:, 1] = 5, torch.tensor([11, 12])
+    buckets = code([b"a", b"a"])
+    assert buckets[0, word_at + 1] == buckets[1, word_at + 1] and buckets[0, word_at + 2] != buckets[1, word_at + 2]

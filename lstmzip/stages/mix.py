@@ -103,6 +103,10 @@ class MixConfig:
     # stream's own recent text did there (the lines just above), beside the block's shared
     # tables, where every stream's text adds (others' lines, from elsewhere in the block)
     own_orders: tuple[int, ...] = ()
+    # more counter tables (after the own-stream ones), table k = 1 .. word_history keyed by the
+    # last k words, the current word's letters and the last byte: which word follows which
+    # (a word ends where a letter is followed by a byte that is not one)
+    word_history: int = 0
 
 
 # Method 11. Chosen on training-pool text, never on eval files (an English validation novel and
@@ -200,6 +204,27 @@ MIX_V5 = dataclasses.replace(MIX_V4, match_set_edges=(16, 48))
 # 0.3116 against its method 17).
 MIX_V6 = dataclasses.replace(MIX_V5, own_orders=(2, 4))
 
+# Methods 20 and 21 (the default model's from 0.26, prose and repetitive blocks): tables keyed by
+# the last word and by the last two words (word_history 2), and fewer orders: beside the LSTM, the
+# context bias and the match model, orders 1 (and on prose 2) added little. Chosen on training-pool
+# text and files of this machine, never on eval files; default model, archive bytes, method 18 ->
+# 20 (prose, zlib level 1 above 3.4 bits a byte): a validation book's 150 KB 31,692 -> 31,632, 289
+# KB 63,613 -> 63,437, 1 MB of other books 221,625 -> 221,093, a CSV of stock prices (68 KB)
+# 22,172 -> 22,216; method 19 -> 21 (repetitive): Insectivorous Plants (934 KB) 160,113 ->
+# 157,545, 300 KB of Python 32,369 -> 32,121, of logs 4,467 -> 4,339, UTF-8 locale files (150 KB:
+# Cyrillic, CJK, Greek) 27,484 -> 26,928, a JSON policy list (157 KB) 9,163 -> 9,219; 9 slices of
+# 2-12 KB of the book, the Python and the logs 10,544 -> 10,496. Steps (method 18/19 otherwise):
+# word pairs alone -0.05 to -0.2% on the books, -1.0% Insectivorous Plants, -0.35% Python, -1.25%
+# logs; with the triples -1.6 / -0.8 / -2.9% on those three; order 1 left out: -0.03 to -0.06%.
+# Orders with the word tables, on the CSV and the books: (2, 4, 6) 22,364 and 0.01% larger on the
+# books, (2, 3, 4, 6) 22,188 and 0.02% larger (one more input: slower), (3, 4, 6) 22,216. On the
+# repetitive files (with a first version of the word keys): (3,) / (2, 4) within 0.4% of (2, 3, 4,
+# 6) on the Python, the logs and Insectivorous Plants, but the JSON +1.1 / +0.6% and the locales
+# +2.0 / +1.2%; orders 1-6 the JSON -0.9%, for one more input again. Not taken: no plain word
+# table beside them (+2% on everything); triples without pairs (worse on English).
+MIX_V7 = dataclasses.replace(MIX_V5, orders=(3, 4, 6), word_history=2)
+MIX_V8 = dataclasses.replace(MIX_V6, orders=(2, 3, 4, 6), word_history=2)
+
 
 def table_bits(model_len: int, most: int) -> int:
     """Buckets per table for a block: twice its bytes (each byte visits two), within 10 .. most."""
@@ -252,7 +277,7 @@ class MixStage:
         self.squash = torch.from_numpy(squash_table().astype(np.int32)).to(dev)
         self.lstm_nodes = LstmNodes(dev)
         self.stretch = self.lstm_nodes.stretch
-        self.n_ctx = len(cfg.orders) + int(cfg.word) + len(cfg.own_orders)
+        self.n_ctx = len(cfg.orders) + int(cfg.word) + len(cfg.own_orders) + cfg.word_history
         self.n_in = self.n_ctx + 2 + int(cfg.match_input)  # the LSTM, the contexts, (the match,) a constant
         B, C = rows.blocks, self.n_ctx
         bits = [table_bits(int(lay.lengths.sum()), cfg.bucket_bits) for lay in rows.layouts]
@@ -275,6 +300,10 @@ class MixStage:
                          + (rows.local.unsqueeze(1) + 1) * _K2).bitwise_and_(_M63)
         self.ctx = torch.zeros(rows.rows, dtype=torch.int64, device=dev)
         self.word = torch.zeros(rows.rows, dtype=torch.int64, device=dev)
+        if cfg.word_history:  # the last words' hashes, the latest first
+            if not cfg.word:
+                raise ValueError("word_history needs the word context")
+            self.words_before = torch.zeros((rows.rows, cfg.word_history), dtype=torch.int64, device=dev)
         # the int32 tables the mixing learns (weights, class weights, match cells, map) live in
         # one buffer, so that a step's updates of all of them are one scatter (_add_shares);
         # each table's base below is its place in that buffer
@@ -378,6 +407,13 @@ class MixStage:
             keys.append((pick(self.word, act).unsqueeze(1) + 7) * _K2 + (c & 0xFF) * _K3)
         if self.cfg.own_orders:
             keys.append(((c & self.own_mask) + 1) * _K1 + pick(self.own_salt, act))
+        if self.cfg.word_history:  # key k: the last k words (a running hash), the word, the byte
+            before = pick(self.words_before, act)
+            this = (pick(self.word, act).unsqueeze(1) + 7) * _K3 + (c & 0xFF) * _K2
+            h = torch.zeros_like(this)
+            for k in range(self.cfg.word_history):
+                h = (h + before[:, k : k + 1] + 13) * _K1
+                keys.append(h + this)
         self._keys = torch.cat(keys, dim=1).bitwise_and_(_M63)  # [n, C]
         self._prev = c.squeeze(1) & 0xFF
         # what both nibbles' map cells and class weights start from this step
@@ -568,6 +604,11 @@ class MixStage:
         if cfg.word:
             low = y | 32
             letter = self.is_letter.index_select(0, y)
+            if cfg.word_history:  # a word that ends becomes the latest of the words before
+                wd = pick(self.word, act)
+                before = pick(self.words_before, act)
+                shifted = torch.cat([wd.unsqueeze(1), before[:, :-1]], dim=1)
+                put(self.words_before, act, torch.where((letter | (wd == 0)).unsqueeze(1), before, shifted))
             put(self.word, act, torch.where(letter, ((pick(self.word, act) + low) * _WORD_MULT) & _WORD_MASK, 0))
 
     def _ones_of(self, dtype: torch.dtype, n: int) -> torch.Tensor:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from lstmzip.container import Method
 from lstmzip.stages.host.context_bias import BIAS_V2, BIAS_V8, BiasConfig
 from lstmzip.stages.host.match_model import MATCH_V2, MATCH_V7, MatchConfig
-from lstmzip.stages.mix import MIX_V1, MIX_V2, MIX_V3, MIX_V4, MIX_V5, MIX_V6, MixConfig
+from lstmzip.stages.mix import MIX_V1, MIX_V2, MIX_V3, MIX_V4, MIX_V5, MIX_V6, MIX_V7, MIX_V8, MixConfig
 from lstmzip.stream_layout import Ramp
 
 
@@ -57,9 +57,15 @@ RECIPES: dict[Method, Recipe] = {
     # method 15 with matches also found by the last 12 bytes (the stream's own first), and a
     # third weight set for matches of 48 bytes or more
     Method.LSTM_MIX6: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V5, ramp=RAMP_V2, warm_start=True),
-    # method 16 with the context bias's orders 2, 4 and 7 only (the default model's method)
+    # method 16 with the context bias's orders 2, 4 and 7 only (the default model's in 0.24-0.25)
     Method.LSTM_MIX7: Recipe(BIAS_V8, MATCH_V7, mix=MIX_V5, ramp=RAMP_V2, warm_start=True),
-    # method 16 plus counters of orders 2 and 4 kept per stream (the default model's method for
-    # repetitive blocks, the python model's above 16 KiB)
+    # method 16 plus counters of orders 2 and 4 kept per stream (the python model's above 16 KiB;
+    # the default model's for repetitive blocks in 0.25)
     Method.LSTM_MIX8: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V6, ramp=RAMP_V2, warm_start=True),
+    # method 18 with tables of the last word and the last two words, and orders 3, 4, 6 (the
+    # default model's method)
+    Method.LSTM_MIX9: Recipe(BIAS_V8, MATCH_V7, mix=MIX_V7, ramp=RAMP_V2, warm_start=True),
+    # method 19 with those tables, and orders 2, 3, 4, 6 (the default model's method for
+    # repetitive blocks)
+    Method.LSTM_MIX10: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V8, ramp=RAMP_V2, warm_start=True),
 }

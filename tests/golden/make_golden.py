@@ -35,6 +35,8 @@ ARCHIVES = {
        for name, method in (("sample.mix5.lstmz", Method.LSTM_MIX5), ("sample.mix6.lstmz", Method.LSTM_MIX6))},
     "sample.mix7.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX7),
     "sample.mix8.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX8),
+    "sample.mix9.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX9),
+    "sample.mix10.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX10),
 }
 # Decoded, no longer written: their models were replaced and ship under another name, found by
 # sha256. default-0.16/: one archive per method (the names above) written with the default model
