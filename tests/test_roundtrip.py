@@ -196,7 +196,7 @@ def test_auto_model_picks_the_logs_model_for_logs_and_the_python_model_for_pytho
 
 def test_auto_model_scores_each_model_with_the_method_it_would_code_the_input_with(monkeypatch):
     """An input of up to 16 KiB is one small block: the python model codes it with method 6,
-    so its windows are scored with method 6, a longer input's with method 19 (the default
+    so its windows are scored with method 6, a longer input's with method 21 (the default
     model's with its method for repetitive blocks, 21, either way: this is code)."""
     from lstmzip import api
     from lstmzip import container as ct
@@ -212,13 +212,13 @@ def test_auto_model_scores_each_model_with_the_method_it_would_code_the_input_wi
     small, large = code, (code * (1 + (17 << 10) // len(code)))[: 17 << 10]  # 5 KB, 17 KiB
     api.choose_model(small)
     api.choose_model(large)
-    assert [s["python"] for s in seen] == [ct.Method.LSTM_RAMP, ct.Method.LSTM_MIX8]
+    assert [s["python"] for s in seen] == [ct.Method.LSTM_RAMP, ct.Method.LSTM_MIX10]
     assert [s["logs"] for s in seen] == [ct.Method.LSTM_MIXER16] * 2
     assert [s["default"] for s in seen] == [ct.Method.LSTM_MIX10] * 2
 
 
 def test_domain_models_code_with_their_methods():
-    """The logs model's blocks use method 17, the python model's 19 and 6 for blocks of up to 16
+    """The logs model's blocks use method 17, the python model's 21 and 6 for blocks of up to 16
     KiB (models.registry), the default model's 20 and 21 for repetitive blocks; --method's one is
     taken for every block."""
 
@@ -251,7 +251,7 @@ def test_domain_models_code_with_their_methods():
     code = (code * (1 + (26 << 10) // len(code)))[: 26 << 10]
     cfg = lstmzip.CodingConfig(try_lzma=False, block_size=20 << 10)
     packed = lstmzip.compress(code, "python", cfg)
-    assert methods(packed) == [ct.Method.LSTM_MIX8, ct.Method.LSTM_RAMP]
+    assert methods(packed) == [ct.Method.LSTM_MIX10, ct.Method.LSTM_RAMP]
     assert lstmzip.decompress(packed) == code
     forced = lstmzip.compress(code, "python", dataclasses.replace(cfg, lstm_method=ct.Method.LSTM_MIX6))
     assert methods(forced) == [ct.Method.LSTM_MIX6] * 2

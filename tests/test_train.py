@@ -72,9 +72,9 @@ def test_a_fine_tuned_model_codes_with_the_method_of_the_model_it_came_from(tmp_
     from lstmzip.models import model_file
 
     assert inherited_method("logs") == 17 and inherited_method("default") == 20 and inherited_method(None) == 20
-    assert inherited_method(str(tiny_model_file)) == 20 and inherited_method("python") == 19
+    assert inherited_method(str(tiny_model_file)) == 20 and inherited_method("python") == 21
     # the small and repetitive blocks' methods come along (python: 6 up to 16 KiB; default: 21 when repetitive)
-    assert inherited_methods("python") == {"block_method": 19, "small_block_method": 6}
+    assert inherited_methods("python") == {"block_method": 21, "small_block_method": 6}
     assert inherited_methods("default") == inherited_methods(None) == {"block_method": 20, "repetitive_block_method": 21}
     cfg = with_model_methods(lstmzip.CodingConfig(), model_file.read(tiny_model_file))  # it names none
     assert (cfg.lstm_method, cfg.repetitive_block_method, cfg.small_block_method) == (container.Method.LSTM_MIX9, None, None)

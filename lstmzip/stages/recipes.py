@@ -59,13 +59,13 @@ RECIPES: dict[Method, Recipe] = {
     Method.LSTM_MIX6: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V5, ramp=RAMP_V2, warm_start=True),
     # method 16 with the context bias's orders 2, 4 and 7 only (the default model's in 0.24-0.25)
     Method.LSTM_MIX7: Recipe(BIAS_V8, MATCH_V7, mix=MIX_V5, ramp=RAMP_V2, warm_start=True),
-    # method 16 plus counters of orders 2 and 4 kept per stream (the python model's above 16 KiB;
-    # the default model's for repetitive blocks in 0.25)
+    # method 16 plus counters of orders 2 and 4 kept per stream (in 0.25 the default model's for
+    # repetitive blocks, the python model's above 16 KiB)
     Method.LSTM_MIX8: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V6, ramp=RAMP_V2, warm_start=True),
     # method 18 with tables of the last word and the last two words, and orders 3, 4, 6 (the
     # default model's method)
     Method.LSTM_MIX9: Recipe(BIAS_V8, MATCH_V7, mix=MIX_V7, ramp=RAMP_V2, warm_start=True),
     # method 19 with those tables, and orders 2, 3, 4, 6 (the default model's method for
-    # repetitive blocks)
+    # repetitive blocks, the python model's above 16 KiB)
     Method.LSTM_MIX10: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V8, ramp=RAMP_V2, warm_start=True),
 }
