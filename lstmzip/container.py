@@ -67,13 +67,14 @@ class Method(IntEnum):
     LSTM_MIX8 = 19  # as 16, plus counters of orders 2 and 4 kept per stream (MIX_V6)
     LSTM_MIX9 = 20  # as 18, plus tables of the last word and two words, orders 3, 4, 6 (MIX_V7)
     LSTM_MIX10 = 21  # as 19, plus those tables, orders 2, 3, 4, 6 (MIX_V8)
+    LSTM_MIX11 = 22  # as 18, plus those tables (MIX_V9)
 
 
 LSTM_METHODS = (Method.LSTM, Method.LSTM_ADAPTIVE, Method.LSTM_ADAPTIVE2, Method.LSTM_RECORDS, Method.LSTM_RAMP,
                 Method.LSTM_FIELDS, Method.LSTM_COLUMNS, Method.LSTM_MIXER, Method.LSTM_RANS,
                 Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3, Method.LSTM_MIX4, Method.LSTM_MIX5,
                 Method.LSTM_MIX6, Method.LSTM_MIXER16, Method.LSTM_MIX7, Method.LSTM_MIX8,
-                Method.LSTM_MIX9, Method.LSTM_MIX10)
+                Method.LSTM_MIX9, Method.LSTM_MIX10, Method.LSTM_MIX11)
 
 
 @dataclass(frozen=True)

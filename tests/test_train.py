@@ -46,7 +46,7 @@ def test_train_cli_end_to_end(corpus, tmp_path):
     info = json.loads(CliRunner().invoke(app, ["models", "--info", str(out)]).stdout)
     assert info["training"]["steps"] == 12 and info["training"]["corpus"]["files"]
     assert info["validation"]["int_bpc"] > 0 and "library_version" in info and info["block_method"] == 20
-    assert info["repetitive_block_method"] == 21 and "small_block_method" not in info  # the default model's
+    assert info["repetitive_block_method"] == 21 and info["small_block_method"] == 22  # the default model's
     from lstmzip import engines
     from lstmzip.container import Method
 
@@ -73,9 +73,10 @@ def test_a_fine_tuned_model_codes_with_the_method_of_the_model_it_came_from(tmp_
 
     assert inherited_method("logs") == 17 and inherited_method("default") == 20 and inherited_method(None) == 20
     assert inherited_method(str(tiny_model_file)) == 20 and inherited_method("python") == 21
-    # the small and repetitive blocks' methods come along (python: 6 up to 16 KiB; default: 21 when repetitive)
+    # the small and repetitive blocks' methods come along (python: 6 up to 16 KiB; default: 22, 21 when repetitive)
     assert inherited_methods("python") == {"block_method": 21, "small_block_method": 6}
-    assert inherited_methods("default") == inherited_methods(None) == {"block_method": 20, "repetitive_block_method": 21}
+    assert inherited_methods("default") == inherited_methods(None) == {"block_method": 20, "repetitive_block_method": 21,
+                                                                         "small_block_method": 22}
     cfg = with_model_methods(lstmzip.CodingConfig(), model_file.read(tiny_model_file))  # it names none
     assert (cfg.lstm_method, cfg.repetitive_block_method, cfg.small_block_method) == (container.Method.LSTM_MIX9, None, None)
     loaded = model_file.read(tiny_model_file)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from lstmzip.container import Method
 from lstmzip.stages.host.context_bias import BIAS_V2, BIAS_V8, BiasConfig
 from lstmzip.stages.host.match_model import MATCH_V2, MATCH_V7, MatchConfig
-from lstmzip.stages.mix import MIX_V1, MIX_V2, MIX_V3, MIX_V4, MIX_V5, MIX_V6, MIX_V7, MIX_V8, MixConfig
+from lstmzip.stages.mix import MIX_V1, MIX_V2, MIX_V3, MIX_V4, MIX_V5, MIX_V6, MIX_V7, MIX_V8, MIX_V9, MixConfig
 from lstmzip.stream_layout import Ramp
 
 
@@ -68,4 +68,7 @@ RECIPES: dict[Method, Recipe] = {
     # method 19 with those tables, and orders 2, 3, 4, 6 (the default model's method for
     # repetitive blocks, the python model's above 16 KiB)
     Method.LSTM_MIX10: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V8, ramp=RAMP_V2, warm_start=True),
+    # method 18 with the tables of the last words beside orders 1-6 (the default model's method
+    # for blocks of up to 16 KiB)
+    Method.LSTM_MIX11: Recipe(BIAS_V8, MATCH_V7, mix=MIX_V9, ramp=RAMP_V2, warm_start=True),
 }

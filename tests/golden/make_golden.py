@@ -37,6 +37,7 @@ ARCHIVES = {
     "sample.mix8.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX8),
     "sample.mix9.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX9),
     "sample.mix10.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX10),
+    "sample.mix11.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX11),
 }
 # Decoded, no longer written: their models were replaced and ship under another name, found by
 # sha256. default-0.16/: one archive per method (the names above) written with the default model
