@@ -141,11 +141,12 @@ class CodingConfig:
     # how LSTM blocks are coded: None = the model's own method (models.registry: LSTM_MIXER16
     # for the logs model, LSTM_MIX9 for the default, LSTM_MIX10 for python), or one of container.LSTM_METHODS
     lstm_method: Method | None = None
-    # ... and a block of at most small_block_len bytes with this one instead (None: lstm_method):
-    # the model's own choice (models.registry), set with lstm_method where the caller gives neither
+    # ... and a block of at most small_block_len bytes with this one instead (None: lstm_method),
+    # unless repetitive_block_method takes it: the model's own choice (models.registry), set with
+    # lstm_method where the caller gives neither
     small_block_method: Method | None = None
-    # ... and a larger block that zlib level 1 codes in under repetitive_bpc bits a byte (code,
-    # logs, tables) with this one instead (None: lstm_method): the model's own choice, as above
+    # ... and a block, of any size, that zlib level 1 codes in under repetitive_bpc bits a byte
+    # (code, logs, tables) with this one instead (None: lstm_method): the model's own choice, as above
     repetitive_block_method: Method | None = None
     lstm: bool = True  # False: LZMA or stored blocks only (`--fast`: xz speed, no model work)
     # Methods with line contexts (5-7) learn from the lines above in the same stream: where
@@ -171,11 +172,13 @@ class CodingConfig:
     batch_blocks: int = 0
 
     def method_for(self, block: bytes) -> Method:
-        """The block method of an LSTM block of these bytes."""
-        if self.small_block_method is not None and len(block) <= self.small_block_len:
-            return self.small_block_method
+        """The block method of an LSTM block of these bytes: a repetitive block's where there is
+        one (the default model's: small or not, code and tables keep the stages that suit them;
+        a small block of prose takes the small blocks' method), else a small block's."""
         if self.repetitive_block_method is not None and zlib_bpc(block) < self.repetitive_bpc:
             return self.repetitive_block_method
+        if self.small_block_method is not None and len(block) <= self.small_block_len:
+            return self.small_block_method
         return self.lstm_method if self.lstm_method is not None else Method.LSTM_ADAPTIVE2
 
     def with_streams(self, n: int) -> "CodingConfig":

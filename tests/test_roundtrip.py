@@ -197,7 +197,7 @@ def test_auto_model_picks_the_logs_model_for_logs_and_the_python_model_for_pytho
 def test_auto_model_scores_each_model_with_the_method_it_would_code_the_input_with(monkeypatch):
     """An input of up to 16 KiB is one small block: the python model codes it with method 6,
     so its windows are scored with method 6, a longer input's with method 21 (the default
-    model's with its methods for small and for repetitive blocks, 22 and 21: this is code)."""
+    model's with its method for repetitive blocks, 21, either way: this is code)."""
     from lstmzip import api
     from lstmzip import container as ct
 
@@ -214,13 +214,13 @@ def test_auto_model_scores_each_model_with_the_method_it_would_code_the_input_wi
     api.choose_model(large)
     assert [s["python"] for s in seen] == [ct.Method.LSTM_RAMP, ct.Method.LSTM_MIX10]
     assert [s["logs"] for s in seen] == [ct.Method.LSTM_MIXER16] * 2
-    assert [s["default"] for s in seen] == [ct.Method.LSTM_MIX11, ct.Method.LSTM_MIX10]
+    assert [s["default"] for s in seen] == [ct.Method.LSTM_MIX10] * 2
 
 
 def test_domain_models_code_with_their_methods():
     """The logs model's blocks use method 17, the python model's 21 and 6 for blocks of up to 16
-    KiB (models.registry), the default model's 20, 21 for repetitive blocks and 22 for blocks of
-    up to 16 KiB; --method's one is taken for every block."""
+    KiB (models.registry), the default model's 20, 21 for repetitive blocks (of any size) and 22
+    for other blocks of up to 16 KiB; --method's one is taken for every block."""
 
     from lstmzip import container as ct
 
@@ -236,13 +236,15 @@ def test_domain_models_code_with_their_methods():
     text = b"".join(b"2016-12-19 10:31:%02d INFO worker %d started\n" % (i % 60, i % 7) for i in range(200))
     assert len(text) <= 16 << 10
     for model, method in (("logs", ct.Method.LSTM_MIXER16), ("python", ct.Method.LSTM_RAMP),
-                          ("default", ct.Method.LSTM_MIX11)):
+                          ("default", ct.Method.LSTM_MIX10)):
         packed = lstmzip.compress(text, model, lstmzip.CodingConfig(try_lzma=False, min_stream_len=1024))
         assert methods(packed) == [method]
         assert lstmzip.decompress(packed) == text
     # prose (zlib level 1 above 3.4 bits a byte) and a log, one block each above the small
-    # blocks' size (here 4 KiB): 20 and 21
+    # blocks' size (here 4 KiB): 20 and 21; of up to 16 KiB: 22 and 21
     prose = data_file("anne.txt")[:12000]
+    packed = lstmzip.compress(prose + text[:12000], "default", lstmzip.CodingConfig(try_lzma=False, block_size=12000))
+    assert methods(packed) == [ct.Method.LSTM_MIX11, ct.Method.LSTM_MIX10]
     cfg = lstmzip.CodingConfig(try_lzma=False, block_size=12000, small_block_len=4096)
     packed = lstmzip.compress(prose + text[:12000], "default", cfg)
     assert methods(packed) == [ct.Method.LSTM_MIX9, ct.Method.LSTM_MIX10]

@@ -224,12 +224,14 @@ MIX_V6 = dataclasses.replace(MIX_V5, own_orders=(2, 4))
 # table beside them (+2% on everything); triples without pairs (worse on English).
 MIX_V7 = dataclasses.replace(MIX_V5, orders=(3, 4, 6), word_history=2)
 MIX_V8 = dataclasses.replace(MIX_V6, orders=(2, 3, 4, 6), word_history=2)
-# Method 22 (the default model's blocks of up to 16 KiB from 0.26): the word tables beside all of
-# orders 1-6. In a small block the low orders learn first; without them small files of markup
-# did worse. Default model, archive bytes, method 18 (19 where repetitive) / 20 (21) / this: 10
-# man pages of this machine (troff, 4-12 KB) 22,184 / 22,552 / 22,200; the 9 slices of 2-12 KB
-# above 10,544 / 10,496 / 10,520 (the same orders and tables over MIX_V8, the repetitive
-# methods' stages, for every small block: 22,052 and 10,612, English slices +1.6%).
+# Method 22 (the default model's for blocks of up to 16 KiB that are not repetitive, from 0.26):
+# the word tables beside all of orders 1-6. In a small block the low orders learn first; without
+# them small files of markup did worse. Default model, archive bytes, 10 man pages of this
+# machine (troff, 4-12 KB; 3 of them repetitive) and the 9 slices of 2-12 KB above: methods 18 and
+# 19 22,184 and 10,544; 20 and 21 22,552 and 10,496; 22 for the small blocks that are not
+# repetitive, 21 for those that are, 22,196 and 10,508 (22 for every small block: 22,200 and
+# 10,520, and small files of code worse: fields.c +1.2%; the same orders over MIX_V8, method 21's
+# stages, for every small block: 22,052 and 10,612, the English slices +1.6%).
 MIX_V9 = dataclasses.replace(MIX_V5, word_history=2)
 
 
