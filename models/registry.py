@@ -69,8 +69,8 @@ SHIPPED: dict[str, ShippedModel] = {
             # 0.1227, 6 Python files of 31-90 KB (2.3-2.7) -0.1 to +0.8% each, 4 logs of 44-71
             # KB (1.0-1.7) +0.3 to +1.0% each. From 0.25 19 for repetitive blocks (16 with
             # counters kept per stream, MIX_V6): see stages.mix.MIX_V6's comment. From 0.26 20 and
-            # 21 (18 and 19 with tables of the last words), and 22 for blocks of up to 16 KiB: see
-            # stages.mix.MIX_V7's and MIX_V9's comments
+            # 21 (18 and 19 with tables of the last words), and 22 for other blocks of up to 16
+            # KiB: see stages.mix.MIX_V7's and MIX_V9's comments
             block_method=20, repetitive_block_method=21, small_block_method=22,
         ),
         ShippedModel(

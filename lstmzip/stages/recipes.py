@@ -69,6 +69,6 @@ RECIPES: dict[Method, Recipe] = {
     # repetitive blocks, the python model's above 16 KiB)
     Method.LSTM_MIX10: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V8, ramp=RAMP_V2, warm_start=True),
     # method 18 with the tables of the last words beside orders 1-6 (the default model's method
-    # for blocks of up to 16 KiB)
+    # for blocks of up to 16 KiB that are not repetitive)
     Method.LSTM_MIX11: Recipe(BIAS_V8, MATCH_V7, mix=MIX_V9, ramp=RAMP_V2, warm_start=True),
 }
