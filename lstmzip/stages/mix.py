@@ -225,7 +225,8 @@ MIX_V6 = dataclasses.replace(MIX_V5, own_orders=(2, 4))
 # words too in method 21 (logs -3.6%, the locales -1.1%, Insectivorous Plants and Python -0.1%,
 # the JSON 0: one more input and table on every repetitive block). Twice the buckets (bucket_bits
 # 22: 2^21 for Insectivorous Plants) -0.35% there, where the old contexts' gained <= 0.16% from
-# 4x: the word tables collide more, but a 4 MB block's 9 tables would take ~860 MiB more.
+# 4x: the word tables collide more, but a 4 MB block's 9 tables, 4x as large, would take up to
+# ~860 MiB more.
 MIX_V7 = dataclasses.replace(MIX_V5, orders=(3, 4, 6), word_history=2)
 MIX_V8 = dataclasses.replace(MIX_V6, orders=(2, 3, 4, 6), word_history=2)
 # Method 22 (the default model's for blocks of up to 16 KiB that are not repetitive, from 0.26):
