@@ -162,7 +162,8 @@ class ForkedLstmBias:
         self._y, self._y_buf = _shared((rows.rows,), torch.int64)
         # where the recipe mixes, the first nibble's LSTM input too (off the parent's step)
         self._nodes = LstmNodes(rows.device) if recipe.mix is not None else None
-        self._lstm_in, self._lstm_in_buf = _shared((AHEAD, rows.rows, 15), torch.int32) if self._nodes is not None else (None, None)
+        self._lstm_in, self._lstm_in_buf = (_shared((AHEAD, rows.rows, 15), torch.int32) if self._nodes is not None
+                                            else (None, None))
         self._lstm_in_now: torch.Tensor | None = None  # coding: freqs' copy of step t's
         local = LstmBias(engine, rows, recipe)  # made here: the child inherits it
         self.match = SharedMatch(local.match) if known is not None else local.match
@@ -193,7 +194,6 @@ class ForkedLstmBias:
                 os._exit(code)
         os.close(to_parent)
         os.close(from_parent)
-        self._from_child, self._to_child = from_child, to_child
         self._pipe = _Pipe(from_child, to_child, sent.numpy(), 1, 0)
         self._done = False
 
@@ -294,7 +294,7 @@ class ForkedLstmBias:
             self._done = True
 
     def close(self) -> None:
-        for fd in (self._from_child, self._to_child):
+        for fd in (self._pipe.read_fd, self._pipe.write_fd):
             os.close(fd)
         if not self._done:  # stopped early (an error, an interrupt): it need not finish its step
             os.kill(self.pid, signal.SIGKILL)

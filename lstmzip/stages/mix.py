@@ -417,13 +417,14 @@ class MixStage:
         c = pick(self.ctx, act).unsqueeze(1)
         n = c.shape[0]
         keys = [((c & self.order_mask) + 1) * _K1 + self.order_salt]
-        if self.cfg.word:
-            keys.append((pick(self.word, act).unsqueeze(1) + 7) * _K2 + (c & 0xFF) * _K3)
+        if self.cfg.word:  # (word_history needs it: its keys take `word` too)
+            word = pick(self.word, act).unsqueeze(1) + 7
+            keys.append(word * _K2 + (c & 0xFF) * _K3)
         if self.cfg.own_orders:
             keys.append(((c & self.own_mask) + 1) * _K1 + pick(self.own_salt, act))
         if self.cfg.word_history:  # key k: the last k words (a running hash), the word, the byte
             before = pick(self.words_before, act)
-            this = (pick(self.word, act).unsqueeze(1) + 7) * _K3 + (c & 0xFF) * _K2
+            this = word * _K3 + (c & 0xFF) * _K2
             h = torch.zeros_like(this)
             for k in range(self.cfg.word_history):
                 h = (h + before[:, k : k + 1] + 13) * _K1
@@ -618,12 +619,12 @@ class MixStage:
         if cfg.word:
             low = y | 32
             letter = self.is_letter.index_select(0, y)
+            word = pick(self.word, act)
             if cfg.word_history:  # a word that ends becomes the latest of the words before
-                wd = pick(self.word, act)
                 before = pick(self.words_before, act)
-                shifted = torch.cat([wd.unsqueeze(1), before[:, :-1]], dim=1)
-                put(self.words_before, act, torch.where((letter | (wd == 0)).unsqueeze(1), before, shifted))
-            put(self.word, act, torch.where(letter, ((pick(self.word, act) + low) * _WORD_MULT) & _WORD_MASK, 0))
+                shifted = torch.cat([word.unsqueeze(1), before[:, :-1]], dim=1)
+                put(self.words_before, act, torch.where((letter | (word == 0)).unsqueeze(1), before, shifted))
+            put(self.word, act, torch.where(letter, ((word + low) * _WORD_MULT) & _WORD_MASK, 0))
 
     def _ones_of(self, dtype: torch.dtype, n: int) -> torch.Tensor:
         """n ones (a slice of a kept buffer: a step allocates none)."""
