@@ -11,13 +11,14 @@ method, rans.txt / rans.lstmz with block method 10, mix.txt / mix.lstmz with met
 mix2.txt / mix2.lstmz with method 12, mix3.txt / mix3.lstmz with method 13, mix4.txt /
 mix4.lstmz with method 14, mix5.txt / mix5.lstmz with method 15, mix6.txt / mix6.lstmz
 with method 16, mix7.txt / mix7.lstmz with method 18, mix8.txt / mix8.lstmz with method 19, and
-mix9 to mix11 with methods 20 to 22 (the default model's from 0.26).
+mix9 to mix11 with methods 20 to 22 (the default model's in 0.26), mix12 to mix14 with
+methods 23 to 25 (the default model's from 0.27).
 The check:
 1. exactness: every sample compressed on CUDA must give the CPU's archive byte for byte, and
    every CPU archive must decode on CUDA;
 2. throughput against rows in flight: K blocks of 512 streams coded together, 256 steps
    (at 32 blocks also without CUDA graphs), with method 10 (--counts) and with --mix-method
-   (default 20, the default model's; --mix-counts);
+   (default 23, the default model's; --mix-counts);
 3. the big run: --corpus (>= 100 MB of text) compressed and decompressed on CUDA with the
    default model and method 10, once for each --big-streams (the most streams a block),
    verified, MB/s both ways, peak GPU memory; the sha256 of each block's payload so that a CPU
@@ -66,9 +67,10 @@ MIX6 = CodingConfig(lstm_method=Method.LSTM_MIX6)
 MIX7 = CodingConfig(lstm_method=Method.LSTM_MIX7)
 MIX8 = CodingConfig(lstm_method=Method.LSTM_MIX8)
 MIX9, MIX10, MIX11 = (CodingConfig(lstm_method=m) for m in (Method.LSTM_MIX9, Method.LSTM_MIX10, Method.LSTM_MIX11))
+MIX12, MIX13, MIX14 = (CodingConfig(lstm_method=m) for m in (Method.LSTM_MIX12, Method.LSTM_MIX13, Method.LSTM_MIX14))
 SAMPLE_CONFIGS = {"rans": RANS, "mix": MIX, "mix2": MIX2, "mix3": MIX3, "mix4": MIX4, "mix5": MIX5,
                   "mix6": MIX6, "mix7": MIX7, "mix8": MIX8, "mix9": MIX9, "mix10": MIX10,
-                  "mix11": MIX11}  # samples of the default model with a forced method
+                  "mix11": MIX11, "mix12": MIX12, "mix13": MIX13, "mix14": MIX14}  # samples of the default model with a forced method
 SAMPLE_BYTES = 48 << 10
 # Samples are cut into streams of this many bytes (--stream-len): 192 rows a step for 256 steps,
 # so that each sample's check is short on a GPU yet its steps are batched like a big block's.
@@ -248,7 +250,7 @@ def main() -> None:
     ap.add_argument("--samples", nargs="*", help="only these samples of --inputs (default: all)")
     ap.add_argument("--counts", type=int, nargs="*", default=[1, 4, 16, 32, 64])
     ap.add_argument("--mix-counts", type=int, nargs="*", default=[1, 16, 64], help="the same for --mix-method")
-    ap.add_argument("--mix-method", type=int, default=int(Method.LSTM_MIX9))
+    ap.add_argument("--mix-method", type=int, default=int(Method.LSTM_MIX12))
     ap.add_argument("--big-streams", type=int, nargs="*", default=[RANS.max_streams],
                     help="the big run once per value, with at most this many streams a block")
     ap.add_argument("--stream-len", type=int, default=SAMPLE_STREAM_LEN, help="--prepare: the samples' stream length")
@@ -276,7 +278,7 @@ def main() -> None:
     for name in ("sample.rans.lstmz", "sample.mix.lstmz", "sample.mix2.lstmz",
                  "sample.mix3.lstmz", "sample.mix4.lstmz", "sample.mix5.lstmz", "sample.mix6.lstmz",
                  "sample.mix7.lstmz", "sample.mix8.lstmz", "sample.mix9.lstmz", "sample.mix10.lstmz",
-                 "sample.mix11.lstmz"):
+                 "sample.mix11.lstmz", "sample.mix12.lstmz", "sample.mix13.lstmz", "sample.mix14.lstmz"):
         made = compress(ORIGINAL.read_bytes(), "default", DEVICE, ARCHIVES[name])
         (args.out / name).write_bytes(made)
         cpu = ROOT / "tests" / "golden" / name

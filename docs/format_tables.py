@@ -74,6 +74,8 @@ MIX_FIELDS = {
     "conf_edges": "a context's weight is taken from level i + 1 where its bucket's visits are >= edge i (level 0 below)",
     "own_orders": "orders with a second counter table keyed by the stream too (after the word's)",
     "word_history": "counter tables keyed by the last 1, 2, .. this many words, the current word and the last byte (after the own orders')",
+    "check_bits": "> 0: each bucket holds a check of this many bits of its context's hash; another context reads fresh counters there (section 5.4)",
+    "check_keep": "with check_bits: a bucket seen this many times is not taken over by another context, but loses a visit",
 }
 CONSTANT_MODULES = (fixed_point, record_context, context_bias, match_model, bias_mixer, mix)
 

@@ -60,11 +60,11 @@ ClusterOpt = typer.Option(None, "--cluster", help="Code blocks on the workers of
                           "(or GPU) unless --workers says how many.")
 RecursiveOpt = typer.Option(False, "--recursive", "-r", help="Every file under the given folders, each to its own archive.")
 MethodOpt = typer.Option(None, "--method", help="Block method of the LSTM blocks, by name (docs/FORMAT.md), "
-                         "instead of the model's own (the default model's: lstm_mix9, context mixing; "
-                         "lstm_mix10 for repetitive blocks, lstm_mix11 for other blocks of up to 16 KiB). "
+                         "instead of the model's own (the default model's: lstm_mix12, context mixing; "
+                         "lstm_mix13 for repetitive blocks, lstm_mix14 for other blocks of up to 16 KiB). "
                          "lstm_adaptive2 is lstmzip 0.7's default: ~6% larger archives, ~1.3x the speed; "
                          "lstm_rans codes it on the model's device, many blocks per step on a GPU; lstm_mix to "
-                         "lstm_mix8 are lstm_mix9's earlier versions.")
+                         "lstm_mix11 are lstm_mix12's earlier versions.")
 
 
 def _with_method(config, method: str | None):

@@ -68,13 +68,17 @@ class Method(IntEnum):
     LSTM_MIX9 = 20  # as 18, plus tables of the last word and two words, orders 3, 4, 6 (MIX_V7)
     LSTM_MIX10 = 21  # as 19, plus those tables, orders 2, 3, 4, 6 (MIX_V8)
     LSTM_MIX11 = 22  # as 18, plus those tables (MIX_V9)
+    LSTM_MIX12 = 23  # as 20, with checked buckets (MIX_V10) and 16-bit context bias entries (BIAS_V9)
+    LSTM_MIX13 = 24  # as 21, with checked buckets and the last three words (MIX_V11), 16-bit bias (BIAS_V10)
+    LSTM_MIX14 = 25  # as 22, with checked buckets (MIX_V12) and 16-bit context bias entries (BIAS_V9)
 
 
 LSTM_METHODS = (Method.LSTM, Method.LSTM_ADAPTIVE, Method.LSTM_ADAPTIVE2, Method.LSTM_RECORDS, Method.LSTM_RAMP,
                 Method.LSTM_FIELDS, Method.LSTM_COLUMNS, Method.LSTM_MIXER, Method.LSTM_RANS,
                 Method.LSTM_MIX, Method.LSTM_MIX2, Method.LSTM_MIX3, Method.LSTM_MIX4, Method.LSTM_MIX5,
                 Method.LSTM_MIX6, Method.LSTM_MIXER16, Method.LSTM_MIX7, Method.LSTM_MIX8,
-                Method.LSTM_MIX9, Method.LSTM_MIX10, Method.LSTM_MIX11)
+                Method.LSTM_MIX9, Method.LSTM_MIX10, Method.LSTM_MIX11, Method.LSTM_MIX12,
+                Method.LSTM_MIX13, Method.LSTM_MIX14)
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,7 @@ class CodingConfig:
     physical_batch: int = 0  # engine rows per call; 0 = all active streams (no effect on output)
     try_lzma: bool = True
     # how LSTM blocks are coded: None = the model's own method (models.registry: LSTM_MIXER16
-    # for the logs model, LSTM_MIX9 for the default, LSTM_MIX10 for python), or one of container.LSTM_METHODS
+    # for the logs model, LSTM_MIX12 for the default, LSTM_MIX13 for python), or one of container.LSTM_METHODS
     lstm_method: Method | None = None
     # ... and a block of at most small_block_len bytes with this one instead (None: lstm_method),
     # unless repetitive_block_method takes it: the model's own choice (models.registry), set with

@@ -59,7 +59,7 @@ SHIPPED: dict[str, ShippedModel] = {
     for m in [
         ShippedModel(
             "default", "default.lstmzm", "1b527496a175678c18f46ab8b01a58d01da5c8a38e2247b0df1ac40356a7cb0a",
-            "English and general text: 2 x 256 LSTM mixed with context models (block method 20)",
+            "English and general text: 2 x 256 LSTM mixed with context models (block method 23)",
             (("alice29", 1.642), ("book1", 1.892), ("bible", 1.347)),
             # from 0.24 18 (16 with the context bias's orders 2, 4, 7 only), and 16 (as before)
             # for repetitive blocks. Chosen on training-pool text, 16 -> 18 (bpc): three validation
@@ -70,8 +70,10 @@ SHIPPED: dict[str, ShippedModel] = {
             # KB (1.0-1.7) +0.3 to +1.0% each. From 0.25 19 for repetitive blocks (16 with
             # counters kept per stream, MIX_V6): see stages.mix.MIX_V6's comment. From 0.26 20 and
             # 21 (18 and 19 with tables of the last words), and 22 for other blocks of up to 16
-            # KiB: see stages.mix.MIX_V7's and MIX_V9's comments
-            block_method=20, repetitive_block_method=21, small_block_method=22,
+            # KiB: see stages.mix.MIX_V7's and MIX_V9's comments. From 0.27 23, 24 and 25 (the same
+            # with checked buckets and 16-bit context bias entries, 24 with the last three words
+            # too: stages.mix.MIX_V10's comment)
+            block_method=23, repetitive_block_method=24, small_block_method=25,
         ),
         ShippedModel(
             "python", "python.lstmzm", "cba6925be19a8647ddc786f1d0c87b862008632b5a55d983a3a2e61521100810",
@@ -86,8 +88,10 @@ SHIPPED: dict[str, ShippedModel] = {
             # 16 KiB in 512 steps, method 6 in 1,024); 16 files of 1.6-14 KB 1.2667 -> 1.3216.
             # From 0.25 method 19 instead of 16 (training-pool Python, see stages.mix.MIX_V6); from
             # 0.26 21 (19 with tables of the last words, stages.mix.MIX_V8): its two held-out files
-            # above 16 KiB 4,811 -> 4,755 and 3,835 -> 3,831 bytes, 300 KB of the pool -0.7%.
-            block_method=21, small_block_method=6,
+            # above 16 KiB 4,811 -> 4,755 and 3,835 -> 3,831 bytes, 300 KB of the pool -0.7%. From
+            # 0.27 24 (checked buckets, the last three words, 16-bit bias entries: stages.mix.MIX_V11):
+            # 300 KB of the pool 30,213 -> 30,085 bytes.
+            block_method=24, small_block_method=6,
         ),
         ShippedModel(
             "logs", "logs.lstmzm", "a3493587ee5128eaeaf50e7e47d69a21303ca7da542d2082fc8c190b888ea59d",

@@ -85,6 +85,27 @@ def test_16_bit_entries_saturate_where_32_bit_ones_go_on():
     assert (np.diff(peak16) >= 0).all()  # saturates, never wraps around
 
 
+@pytest.mark.parametrize("bits", [16, 32])
+def test_the_device_stage_saturates_as_the_host_one(bits):
+    """The device context bias (methods 23-25's BIAS_V9/V10: 16-bit entries) gives the host
+    one's frequencies step by step, past the step where a 16-bit entry saturates."""
+    from lstmzip.stages.bias import BiasStage
+    from lstmzip.stages.rows import RowBatch
+
+    steps, cfg = 400, BiasConfig(orders=(1,), entry_bits=bits)
+    logits = torch.zeros((1, 256), dtype=torch.int32)
+    logits[0, ord("a")] = -540
+    host = ContextBias(1, EXP, cfg, steps)
+    dev = BiasStage(cfg, RowBatch.of([steps], [1], torch.device("cpu")), EXP)
+    y = torch.tensor([ord("a")])
+    for _ in range(steps):
+        assert np.array_equal(dev.freqs(logits.clone(), None).numpy(), host.freqs(logits.clone()))
+        dev.update(y, None)
+        host.update(y.numpy())
+    assert dev.table.dtype == (torch.int16 if bits == 16 else torch.int32)
+    assert (int(dev.table.max()) == 32767) == (bits == 16)
+
+
 def test_too_many_streams_refused():
     with pytest.raises(ValueError):
         ContextBias(MAX_STREAMS + 1, EXP)

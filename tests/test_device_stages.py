@@ -59,7 +59,7 @@ LONG = (replace(RAMPED[0], match=MATCH_V7), replace(RAMPED[1], match=MATCH_V7))
 # Every recipe's invariants run with `-m slow`; the default suite keeps the first (no mixing)
 # and the newest (every part of the mixing), and the golden tests decode and re-make every
 # method's archive bit for bit (methods 11-15 alone took ~7 of CI's 20 minutes here).
-NEWEST = (Method.LSTM_RANS, Method.LSTM_MIX10)
+NEWEST = (Method.LSTM_RANS, Method.LSTM_MIX13)
 EVERY_RECIPE = [m if m in NEWEST else pytest.param(m, marks=pytest.mark.slow) for m in RECIPES]
 
 
@@ -364,10 +364,10 @@ def test_a_coder_starting_in_another_thread_waits_for_the_fork(monkeypatch):
     assert lstm_bias._running == 0
 
 
-@pytest.mark.parametrize("method", [Method.LSTM_RANS, Method.LSTM_MIX10])
+@pytest.mark.parametrize("method", [Method.LSTM_RANS, Method.LSTM_MIX13])
 def test_the_decoders_torch_ops_decode_what_its_numpy_ones_do(engine, method, monkeypatch):
     """A CPU decodes in numpy or (a few rows) in Python integers; the torch ops a GPU runs
-    decode the same blocks (batched, with a ramped layout for method 21), and find a damaged
+    decode the same blocks (batched, with a ramped layout for method 24), and find a damaged
     one."""
     recipe = RECIPES[method]
     blocks, streams = [SAMPLE[:1500], SAMPLE[1500:2700]], [2, 3]

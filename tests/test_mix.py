@@ -60,7 +60,8 @@ class _Match:
         self.length = torch.zeros(rows, dtype=torch.int64)
 
 
-@pytest.mark.parametrize("cfg", [mix.MIX_V1, mix.MIX_V2, mix.MIX_V3, mix.MIX_V4], ids=["MIX_V1", "MIX_V2", "MIX_V3", "MIX_V4"])
+@pytest.mark.parametrize("cfg", [mix.MIX_V1, mix.MIX_V2, mix.MIX_V3, mix.MIX_V4, mix.MIX_V10],
+                         ids=["MIX_V1", "MIX_V2", "MIX_V3", "MIX_V4", "MIX_V10"])
 def test_updates_do_not_depend_on_the_order_of_the_rows(cfg):
     """Rows that share counters, weights, map cells and match cells in one step (the same
     contexts, the same predictions): the tables after the step are the same whichever order
@@ -288,3 +289,39 @@ def test_word_history_tables_are_keyed_by_the_words_before():
     st.words_before[:, 0], st.words_before[:, 1] = 5, torch.tensor([11, 12])
     buckets = code([b"a", b"a"])
     assert buckets[0, word_at + 1] == buckets[1, word_at + 1] and buckets[0, word_at + 2] != buckets[1, word_at + 2]
+
+
+def test_checked_buckets_go_to_the_highest_claim_whatever_the_order_of_the_rows():
+    """MIX_V10-12: a bucket stays with a context whose check it holds; else the largest check
+    takes it, reset to fresh counters, unless it has been seen check_keep times (it keeps its
+    counters and loses a visit); the contexts that lost update the block's sink bucket."""
+    cfg = mix.MIX_V11
+    assert cfg.check_bits == 7 and cfg.check_keep == 2
+
+    def take(order: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        st = mix.MixStage(cfg, RowBatch.of([600], [6], torch.device("cpu")), _Match(6))
+        flat = st.counters.view(-1)
+        # buckets 10, 20, 30: check 5, seen 3, 1 and 4 times; bucket 40 fresh (check 0, unseen)
+        for bucket, seen in ((10, 3), (20, 1), (30, 4)):
+            flat[bucket * 16] = (5 << 8) + seen
+            flat[bucket * 16 + 1 : bucket * 16 + 16] = 77
+        buckets = torch.tensor([10, 10, 20, 20, 30, 40])
+        check = torch.tensor([5, 9, 9, 12, 9, 3])
+        stored = flat.index_select(0, buckets * 16).to(torch.int64)
+        visits = torch.where((stored >> 8) == check, stored & 255, 0)
+        shape = (6, 1, 1)
+        got, checks = st._take_buckets(*(x[order].view(shape) for x in (buckets, check, stored, visits)), None)
+        assert torch.equal(checks.view(-1), check[order])
+        sink = int(st.sink[0])
+        back = torch.empty(6, dtype=torch.int64)
+        back[order] = got.view(-1)
+        assert back.tolist() == [10, sink, sink, 20, sink, 40]
+        return back, torch.stack([flat[b * 16 : b * 16 + 16] for b in (10, 20, 30, 40)])
+
+    _, tables = take(torch.arange(6))
+    assert tables[0, 0] == (5 << 8) + 3 and (tables[0, 1:] == 77).all()  # held: stays
+    assert tables[1, 0] == 12 << 8 and (tables[1, 1:] == 0).all()  # seen once: the largest check, reset
+    assert tables[2, 0] == (5 << 8) + 3 and (tables[2, 1:] == 77).all()  # seen 4 times: kept, one visit less
+    assert tables[3, 0] == 3 << 8 and (tables[3, 1:] == 0).all()  # fresh: taken
+    for order in (torch.tensor([5, 3, 0, 4, 1, 2]), torch.tensor([1, 0, 3, 2, 5, 4])):
+        assert torch.equal(take(order)[1], tables)

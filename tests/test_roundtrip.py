@@ -196,8 +196,8 @@ def test_auto_model_picks_the_logs_model_for_logs_and_the_python_model_for_pytho
 
 def test_auto_model_scores_each_model_with_the_method_it_would_code_the_input_with(monkeypatch):
     """An input of up to 16 KiB is one small block: the python model codes it with method 6,
-    so its windows are scored with method 6, a longer input's with method 21 (the default
-    model's with its method for repetitive blocks, 21, either way: this is code)."""
+    so its windows are scored with method 6, a longer input's with method 24 (the default
+    model's with its method for repetitive blocks, 24, either way: this is code)."""
     from lstmzip import api
     from lstmzip import container as ct
 
@@ -212,14 +212,14 @@ def test_auto_model_scores_each_model_with_the_method_it_would_code_the_input_wi
     small, large = code, (code * (1 + (17 << 10) // len(code)))[: 17 << 10]  # 5 KB, 17 KiB
     api.choose_model(small)
     api.choose_model(large)
-    assert [s["python"] for s in seen] == [ct.Method.LSTM_RAMP, ct.Method.LSTM_MIX10]
+    assert [s["python"] for s in seen] == [ct.Method.LSTM_RAMP, ct.Method.LSTM_MIX13]
     assert [s["logs"] for s in seen] == [ct.Method.LSTM_MIXER16] * 2
-    assert [s["default"] for s in seen] == [ct.Method.LSTM_MIX10] * 2
+    assert [s["default"] for s in seen] == [ct.Method.LSTM_MIX13] * 2
 
 
 def test_domain_models_code_with_their_methods():
-    """The logs model's blocks use method 17, the python model's 21 and 6 for blocks of up to 16
-    KiB (models.registry), the default model's 20, 21 for repetitive blocks (of any size) and 22
+    """The logs model's blocks use method 17, the python model's 24 and 6 for blocks of up to 16
+    KiB (models.registry), the default model's 23, 24 for repetitive blocks (of any size) and 25
     for other blocks of up to 16 KiB; --method's one is taken for every block."""
 
     from lstmzip import container as ct
@@ -236,25 +236,25 @@ def test_domain_models_code_with_their_methods():
     text = b"".join(b"2016-12-19 10:31:%02d INFO worker %d started\n" % (i % 60, i % 7) for i in range(200))
     assert len(text) <= 16 << 10
     for model, method in (("logs", ct.Method.LSTM_MIXER16), ("python", ct.Method.LSTM_RAMP),
-                          ("default", ct.Method.LSTM_MIX10)):
+                          ("default", ct.Method.LSTM_MIX13)):
         packed = lstmzip.compress(text, model, lstmzip.CodingConfig(try_lzma=False, min_stream_len=1024))
         assert methods(packed) == [method]
         assert lstmzip.decompress(packed) == text
     # prose (zlib level 1 above 3.4 bits a byte) and a log, one block each above the small
-    # blocks' size (here 4 KiB): 20 and 21; of up to 16 KiB: 22 and 21
+    # blocks' size (here 4 KiB): 23 and 24; of up to 16 KiB: 25 and 24
     prose = data_file("anne.txt")[:12000]
     packed = lstmzip.compress(prose + text[:12000], "default", lstmzip.CodingConfig(try_lzma=False, block_size=12000))
-    assert methods(packed) == [ct.Method.LSTM_MIX11, ct.Method.LSTM_MIX10]
+    assert methods(packed) == [ct.Method.LSTM_MIX14, ct.Method.LSTM_MIX13]
     cfg = lstmzip.CodingConfig(try_lzma=False, block_size=12000, small_block_len=4096)
     packed = lstmzip.compress(prose + text[:12000], "default", cfg)
-    assert methods(packed) == [ct.Method.LSTM_MIX9, ct.Method.LSTM_MIX10]
+    assert methods(packed) == [ct.Method.LSTM_MIX12, ct.Method.LSTM_MIX13]
     assert lstmzip.decompress(packed) == prose + text[:12000]
     # a 20 KiB block and a small last one: each with its method (coded apart, not in one batch)
     code = data_file("future.py")
     code = (code * (1 + (26 << 10) // len(code)))[: 26 << 10]
     cfg = lstmzip.CodingConfig(try_lzma=False, block_size=20 << 10)
     packed = lstmzip.compress(code, "python", cfg)
-    assert methods(packed) == [ct.Method.LSTM_MIX10, ct.Method.LSTM_RAMP]
+    assert methods(packed) == [ct.Method.LSTM_MIX13, ct.Method.LSTM_RAMP]
     assert lstmzip.decompress(packed) == code
     forced = lstmzip.compress(code, "python", dataclasses.replace(cfg, lstm_method=ct.Method.LSTM_MIX6))
     assert methods(forced) == [ct.Method.LSTM_MIX6] * 2

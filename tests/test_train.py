@@ -45,13 +45,13 @@ def test_train_cli_end_to_end(corpus, tmp_path):
         assert (tmp_path / f"tiny{suffix}").exists(), suffix
     info = json.loads(CliRunner().invoke(app, ["models", "--info", str(out)]).stdout)
     assert info["training"]["steps"] == 12 and info["training"]["corpus"]["files"]
-    assert info["validation"]["int_bpc"] > 0 and "library_version" in info and info["block_method"] == 20
-    assert info["repetitive_block_method"] == 21 and info["small_block_method"] == 22  # the default model's
+    assert info["validation"]["int_bpc"] > 0 and "library_version" in info and info["block_method"] == 23
+    assert info["repetitive_block_method"] == 24 and info["small_block_method"] == 25  # the default model's
     from lstmzip import engines
     from lstmzip.container import Method
 
     cfg = engines.with_model_methods(lstmzip.CodingConfig(), engines.load_model(str(out)))
-    assert (cfg.lstm_method, cfg.repetitive_block_method) == (Method.LSTM_MIX9, Method.LSTM_MIX10)
+    assert (cfg.lstm_method, cfg.repetitive_block_method) == (Method.LSTM_MIX12, Method.LSTM_MIX13)
     data = (corpus / "doc0.txt").read_bytes()
     assert lstmzip.decompress(lstmzip.compress(data, str(out)), str(out)) == data
     # fine-tune from the float weights written beside it
@@ -71,14 +71,14 @@ def test_a_fine_tuned_model_codes_with_the_method_of_the_model_it_came_from(tmp_
     from lstmzip.training.run import inherited_method, inherited_methods
     from lstmzip.models import model_file
 
-    assert inherited_method("logs") == 17 and inherited_method("default") == 20 and inherited_method(None) == 20
-    assert inherited_method(str(tiny_model_file)) == 20 and inherited_method("python") == 21
-    # the small and repetitive blocks' methods come along (python: 6 up to 16 KiB; default: 22, 21 when repetitive)
-    assert inherited_methods("python") == {"block_method": 21, "small_block_method": 6}
-    assert inherited_methods("default") == inherited_methods(None) == {"block_method": 20, "repetitive_block_method": 21,
-                                                                         "small_block_method": 22}
+    assert inherited_method("logs") == 17 and inherited_method("default") == 23 and inherited_method(None) == 23
+    assert inherited_method(str(tiny_model_file)) == 23 and inherited_method("python") == 24
+    # the small and repetitive blocks' methods come along (python: 6 up to 16 KiB; default: 25, 24 when repetitive)
+    assert inherited_methods("python") == {"block_method": 24, "small_block_method": 6}
+    assert inherited_methods("default") == inherited_methods(None) == {"block_method": 23, "repetitive_block_method": 24,
+                                                                         "small_block_method": 25}
     cfg = with_model_methods(lstmzip.CodingConfig(), model_file.read(tiny_model_file))  # it names none
-    assert (cfg.lstm_method, cfg.repetitive_block_method, cfg.small_block_method) == (container.Method.LSTM_MIX9, None, None)
+    assert (cfg.lstm_method, cfg.repetitive_block_method, cfg.small_block_method) == (container.Method.LSTM_MIX12, None, None)
     loaded = model_file.read(tiny_model_file)
     meta = {k: v for k, v in loaded.meta.items() if k not in ("format", "format_version", "engine_version", "config")}
     six = tmp_path / "six.lstmzm"

@@ -14,7 +14,7 @@ import torch
 
 from lstmzip.stages.lazy import lazy_zeros
 from lstmzip.stages.rows import RowBatch, pick, put
-from lstmzip.stages.host.context_bias import _HASH_MULT, _HASH_MULT_HI, BIAS_LIMIT, MAX_STREAMS, P_BITS, BiasConfig, _table_rows
+from lstmzip.stages.host.context_bias import _HASH_MULT, _HASH_MULT_HI, ENTRIES, MAX_STREAMS, P_BITS, BiasConfig, _table_rows
 
 
 def zeros(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -37,7 +37,9 @@ class BiasStage:
         offsets = np.cumsum([0] + sizes[:-1])
         # one row more than the blocks use: the scratch row that update() writes unused slots to
         self.scratch_row = rows.blocks * per_block
-        self.table = zeros((self.scratch_row + 1, 256), torch.int32, dev)
+        # entries of entry_bits (ENTRIES), each clamped within +-limit
+        dtype, self.limit = ENTRIES[cfg.entry_bits]
+        self.table = zeros((self.scratch_row + 1, 256), torch.from_numpy(np.zeros(0, dtype)).dtype, dev)
         self.row_updates = torch.zeros(self.scratch_row + 1, dtype=torch.int64, device=dev)
         self.block_off = rows.block * per_block
         # on the CPU the rows a step updates are found by torch.unique (fewer rows to update;
@@ -129,8 +131,8 @@ class BiasStage:
         n_u = self.row_updates.index_select(0, u)
         factor = (self.cfg.warm << 16) // ((self.cfg.warm + n_u) * self.scale.index_select(0, count))
         factor = factor.to(torch.float64).mul_(2.0 ** -16)
-        old = self.table.index_select(0, u)
-        self.table.index_copy_(0, u, old.add(self._step(sums, factor.unsqueeze(1))).clamp_(-BIAS_LIMIT, BIAS_LIMIT))
+        old = self.table.index_select(0, u).to(torch.int32)
+        self.table.index_copy_(0, u, old.add(self._step(sums, factor.unsqueeze(1))).clamp_(-self.limit, self.limit).to(self.table.dtype))
         self.row_updates.index_copy_(0, u, n_u.add_(1).clamp_(max=self.cfg.cap))
         self._pending = (u, runs, sums, factor, old)
 
@@ -152,5 +154,6 @@ class BiasStage:
         flat.index_add_(0, at, torch.full((at.shape[0],), float(1 << P_BITS), dtype=torch.float64, device=y.device))
         step = self._step(flat.index_select(0, at), factor.index_select(0, runs.view(-1)))
         entry = (u.index_select(0, runs.view(-1)) * 256).add_(y.unsqueeze(1).expand_as(runs).reshape(-1))
-        self.table.view(-1).index_copy_(0, entry, old.view(-1).index_select(0, at).add_(step).clamp_(-BIAS_LIMIT, BIAS_LIMIT))
+        new = old.view(-1).index_select(0, at).add_(step).clamp_(-self.limit, self.limit)
+        self.table.view(-1).index_copy_(0, entry, new.to(self.table.dtype))
         put(self.ctx, act, ((pick(self.ctx, act) << 8) | y) & self.ctx_mask)

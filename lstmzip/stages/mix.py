@@ -39,6 +39,9 @@ P_HALF = 1 << 15  # counters are Q16 probabilities stored less one half (so zero
 # half a unit per row (512 rows at most), which must not leave int16
 P_LOW, P_HIGH = 512, 65535 - 512
 COUNT_CAP = 1 << 14  # a bucket's visit count stops here (int16)
+# with MixConfig.check_bits: a bucket's slot 0 holds its check above 8 bits of visits, capped here
+CHECKED_VISITS = 255
+CHECK_SHIFT = 26  # a bucket's check: bits CHECK_SHIFT and up of its hash (its index takes the lowest)
 W_LIMIT = 1 << 20  # mixer weights (Q16) stay within +-16
 SCRATCH_BITS = 16  # per block and table: slots of the table that counts updates aimed at one entry
 _M63 = (1 << 63) - 1
@@ -107,6 +110,14 @@ class MixConfig:
     # last k words, the current word's letters and the last byte: which word follows which
     # (a word ends where a letter is followed by a byte that is not one)
     word_history: int = 0
+    # > 0: each bucket keeps a check of this many bits (<= 7) of its context's hash beside its
+    # visits (<= CHECKED_VISITS); a context whose check is not the bucket's sees fresh counters
+    # (1/2, no visits) and, on its update, takes the bucket over, reset, unless the bucket has
+    # been seen check_keep times or more: then its visits drop by one instead (once a step),
+    # so that a context seen often is not pushed out by one seen once (FORMAT.md 5.4 says which
+    # context takes a bucket where several contexts of one step meet there)
+    check_bits: int = 0
+    check_keep: int = 2
 
 
 # Method 11. Chosen on training-pool text, never on eval files (an English validation novel and
@@ -238,6 +249,28 @@ MIX_V8 = dataclasses.replace(MIX_V6, orders=(2, 3, 4, 6), word_history=2)
 # 10,520, and small files of code worse: fields.c +1.2%; the same orders over MIX_V8, method 21's
 # stages, for every small block: 22,052 and 10,612, the English slices +1.6%).
 MIX_V9 = dataclasses.replace(MIX_V5, word_history=2)
+# Methods 23-25 (the default model's from 0.27): methods 20-22 with a 7-bit check in each bucket.
+# A block's tables hold at most 2^20 buckets, twice its bytes below that: a 4 MB block's contexts
+# share buckets, whose counters then mix unrelated statistics. With the check a context that
+# finds another's bucket starts from fresh counters (which the mixer trusts little: their visits
+# are 0) and takes the bucket over, unless it has been seen twice or more (then it loses a
+# visit). Chosen on training-pool text and files of this machine, never on eval files; default
+# model, archive bytes, methods 20 / 21 / 22 -> the same with checks: 2.5 MB of the English pool
+# (method 20) 543,888 -> 542,348 (bucket_bits 22, 4x the memory: 542,068), 768 / 150 / 289 KB
+# books 154,953 / 31,632 / 63,437 -> 154,653 / 31,600 / 63,377; 4 MB of Python (21) 510,580 ->
+# 504,144 (bucket_bits 22: 504,088), Insectivorous Plants 157,545 -> 156,729, 300 KB of Python
+# 32,121 -> 32,041, of logs 4,339 -> 4,335, the locale files 26,928 -> 26,844, the JSON list
+# 9,219 -> 9,155, the CSV 22,072 -> 21,984; the man pages and 9 slices (22) 32,720 -> 32,588.
+# Replacement rules (2.5 MB English / Insectivorous Plants / 4 MB Python): always 543,924 /
+# 157,305 / 503,364; kept from 2 visits, halved per claim 542,704 / - / -; from 1, 3, 4, 16
+# visits, halved: 542,784, 542,912, 543,084, 543,560; from 2 less one 542,348 / 156,729 /
+# 504,144; from 3 less one 542,588 / 156,825; from 4 less one 542,780. The last three words too
+# (method 24, repetitive blocks; against the same with two): Insectivorous Plants 156,729 ->
+# 156,333, logs 4,335 -> 4,179, locales 26,836 -> 26,544, Python 32,041 -> 31,997, the JSON
+# 9,155 -> 9,151, the CSV 21,984 -> 22,000; on prose (method 23) -0.02%: not taken there.
+MIX_V10 = dataclasses.replace(MIX_V7, check_bits=7)
+MIX_V11 = dataclasses.replace(MIX_V8, check_bits=7, word_history=3)
+MIX_V12 = dataclasses.replace(MIX_V9, check_bits=7)
 
 
 def table_bits(model_len: int, most: int) -> int:
@@ -295,7 +328,8 @@ class MixStage:
         self.n_in = self.n_ctx + 2 + int(cfg.match_input)  # the LSTM, the contexts, (the match,) a constant
         B, C = rows.blocks, self.n_ctx
         bits = [table_bits(int(lay.lengths.sum()), cfg.bucket_bits) for lay in rows.layouts]
-        per_block = np.array([C << b for b in bits], dtype=np.int64)
+        # (with checks, one bucket more per block: where the updates that do not land go)
+        per_block = np.array([(C << b) + int(cfg.check_bits > 0) for b in bits], dtype=np.int64)
         base = np.concatenate([[0], np.cumsum(per_block)[:-1]]).astype(np.int64)
         block = rows.block
         self.mask = torch.tensor([(1 << b) - 1 for b in bits], dtype=torch.int64, device=dev).index_select(0, block)
@@ -304,6 +338,12 @@ class MixStage:
         first = torch.from_numpy(base).to(dev).index_select(0, block).unsqueeze(1)
         self.ctx_base = first + torch.arange(C, device=dev).unsqueeze(0) * nb
         self.entry_base = first * 16  # the block's first counter
+        if cfg.check_bits:
+            if not 0 < cfg.check_bits <= 7:
+                raise ValueError("check_bits: 1 .. 7 (a check and 8 bits of visits share an int16)")
+            self.sink = first + C * nb  # [rows, 1]: the block's last bucket
+            # (zeroed after each step: what lands there, in no fixed order, is never read)
+            self.sinks = torch.from_numpy(base + per_block - 1).to(dev)
         self.counters = zeros((int(per_block.sum()), 16), torch.int16, dev)
         self.order_mask = torch.tensor([(1 << (8 * k)) - 1 for k in cfg.orders], dtype=torch.int64, device=dev)
         self.order_salt = torch.tensor([(j + 1) * _K3 & _M63 for j in range(len(cfg.orders))], dtype=torch.int64, device=dev)
@@ -516,6 +556,12 @@ class MixStage:
         got = self.counters.index_select(0, buckets.view(-1)).view(n, C, 16)
         visits = got[:, :, 0]
         p16 = got[:, :, 1:].to(torch.int32).add_(P_HALF)  # 0 .. 65535: int16 + 2^15
+        if self.cfg.check_bits:  # a bucket whose check is not the context's: fresh counters
+            check = (h >> CHECK_SHIFT) & ((1 << self.cfg.check_bits) - 1)
+            hit = (visits >> 8) == check
+            visits = torch.where(hit, visits & CHECKED_VISITS, 0)
+            p16 = torch.where(hit.unsqueeze(2), p16, P_HALF)
+            buckets = torch.stack([buckets, check, got[:, :, 0].to(torch.int64)])  # (for update)
         xs = [self.stretch.index_select(0, (p16 >> 4).view(-1)).view(n, C, 15)]
         if predicted is not None:
             xs.append(self._match_input(*predicted))
@@ -549,7 +595,7 @@ class MixStage:
         frac = s & 127
         p_apm = (lo * (128 - frac) + hi * frac) >> 11
         p = ((p_mix + 3 * p_apm) >> 2 if self.cfg.apm else p_mix).clamp_(1, 4095)
-        return buckets.unsqueeze(2), visits.unsqueeze(2), p16, x, w_at, p_mix, cell, frac, _nibble_freqs(p)
+        return buckets.unsqueeze(-1), visits.unsqueeze(2), p16, x, w_at, p_mix, cell, frac, _nibble_freqs(p)
 
     def _match_input(self, pred: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """The predicted nibble and whether the prediction holds (int64, bool [n]) -> the input
@@ -567,6 +613,8 @@ class MixStage:
         bit = self.byte_bits.index_select(0, y)  # [n, 8] int32: the bits there
         # the two nibbles' buckets and visits [n, C, 2]; their values on y's path [.., 8]
         buckets, visits = (torch.cat([a, b], dim=-1) for a, b in zip(self._first[:2], self._second[:2]))
+        if cfg.check_bits:
+            buckets, check = self._take_buckets(*buckets, visits, act)
         path = self._path(y)
         p_old, xs, wa, p_mix, c0, fr = path[:6]
         # counters: p += (target - p) / (min(visits, limit) + 1.5), a nibble's bucket for its 4
@@ -581,7 +629,12 @@ class MixStage:
         adds = [("counters", entry.view(n, -1), pick(self.entry_base, act), step.view(n, -1))]
         seen = b16.view(-1)  # slot 0: the bucket's visits, capped
         flat.scatter_add_(0, seen, self._ones_of(torch.int16, seen.numel()))
-        flat.scatter_(0, seen, flat.gather(0, seen).clamp_(0, COUNT_CAP))
+        if cfg.check_bits:  # visits below the check: (v - check * 256) mod 2^16 is the true count
+            above = (check << 8).view(-1)
+            got = (flat.gather(0, seen).to(torch.int64) - above).bitwise_and_(0xFFFF).clamp_(max=CHECKED_VISITS)
+            flat.scatter_(0, seen, got.add_(above).to(torch.int16))
+        else:
+            flat.scatter_(0, seen, flat.gather(0, seen).clamp_(0, COUNT_CAP))
         # mixer: w += x * (bit - p_mix) >> mix_shift (times the warm-up factor)
         err = (bit << 12) - p_mix
         if cfg.weight_warm:  # the factor in Q4, from the set's count before this step
@@ -614,6 +667,8 @@ class MixStage:
                     + (1 << (6 + cfg.apm_rate))) >> (7 + cfg.apm_rate)
             adds.append(("apm", cells, pick(self.apm_base, act), move.view(n, 16)))
         self._add_shares(adds, act)
+        if cfg.check_bits:
+            self.counters.index_fill_(0, self.sinks, 0)
         c = pick(self.ctx, act)
         put(self.ctx, act, ((c << 8) | y) & ((1 << 56) - 1))
         if cfg.word:
@@ -625,6 +680,36 @@ class MixStage:
                 shifted = torch.cat([word.unsqueeze(1), before[:, :-1]], dim=1)
                 put(self.words_before, act, torch.where((letter | (word == 0)).unsqueeze(1), before, shifted))
             put(self.word, act, torch.where(letter, ((word + low) * _WORD_MULT) & _WORD_MASK, 0))
+
+    def _take_buckets(self, buckets: torch.Tensor, check: torch.Tensor, stored: torch.Tensor, visits: torch.Tensor,
+                      act: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Checked buckets: the contexts' buckets, checks, the buckets' slot 0 as read, the
+        visits [n, C, 2] -> the buckets their updates land in, and the checks. Each bucket goes
+        to the highest claim on it this step: a context whose check it holds (it stays), else
+        the largest check (it is reset: fresh counters under that check) unless it has been seen
+        check_keep times (it stays, its visits less one); the updates of the contexts that lost go to
+        the block's sink bucket. The same whatever the order of the rows."""
+        cfg = self.cfg
+        flat = self.counters.view(-1)
+        hit = (stored >> 8) == check
+        kept = (stored & CHECKED_VISITS) >= cfg.check_keep
+        claim = torch.where(hit, 256, torch.where(kept, check - 128, check))
+        slot = (buckets * 16).view(-1)
+        flat.scatter_(0, slot, self._ones_of(torch.int16, slot.numel()).neg().mul_(1 << 15))
+        flat.scatter_reduce_(0, slot, claim.view(-1).to(torch.int16), "amax")
+        best = flat.gather(0, slot).view(claim.shape)
+        won = (best == claim) & (claim >= 0)
+        sink = pick(self.sink, act).unsqueeze(2)
+        # slot 0: one visit less where the bucket was kept against every claim; where won, as its
+        # winners read it (their check; their visits, 0 where reset), written over that
+        flat.scatter_(0, slot, (stored - 1).view(-1).to(torch.int16))
+        buckets = torch.where(won, buckets, sink)
+        flat.scatter_(0, (buckets * 16).view(-1), ((check << 8) + visits).view(-1).to(torch.int16))
+        # a reset bucket's counters back to 1/2
+        reset = torch.where(won & ~hit, buckets, sink) * 16
+        nodes = (reset.unsqueeze(3) + torch.arange(1, 16, device=reset.device)).view(-1)
+        flat.scatter_(0, nodes, torch.zeros((), dtype=torch.int16, device=reset.device).expand(nodes.numel()))
+        return buckets, check
 
     def _ones_of(self, dtype: torch.dtype, n: int) -> torch.Tensor:
         """n ones (a slice of a kept buffer: a step allocates none)."""

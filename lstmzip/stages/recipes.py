@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lstmzip.container import Method
-from lstmzip.stages.host.context_bias import BIAS_V2, BIAS_V8, BiasConfig
+from lstmzip.stages.host.context_bias import BIAS_V2, BIAS_V8, BIAS_V9, BIAS_V10, BiasConfig
 from lstmzip.stages.host.match_model import MATCH_V2, MATCH_V7, MatchConfig
-from lstmzip.stages.mix import MIX_V1, MIX_V2, MIX_V3, MIX_V4, MIX_V5, MIX_V6, MIX_V7, MIX_V8, MIX_V9, MixConfig
+from lstmzip.stages.mix import (MIX_V1, MIX_V2, MIX_V3, MIX_V4, MIX_V5, MIX_V6, MIX_V7, MIX_V8, MIX_V9, MIX_V10,
+                               MIX_V11, MIX_V12, MixConfig)
 from lstmzip.stream_layout import Ramp
 
 
@@ -71,4 +72,10 @@ RECIPES: dict[Method, Recipe] = {
     # method 18 with the tables of the last words beside orders 1-6 (the default model's method
     # for blocks of up to 16 KiB that are not repetitive)
     Method.LSTM_MIX11: Recipe(BIAS_V8, MATCH_V7, mix=MIX_V9, ramp=RAMP_V2, warm_start=True),
+    # methods 20-22 with a check in each counter bucket (a context that finds another's bucket
+    # starts fresh there) and the context bias in 16-bit entries; the repetitive blocks' also
+    # with a table of the last three words (the default model's methods)
+    Method.LSTM_MIX12: Recipe(BIAS_V9, MATCH_V7, mix=MIX_V10, ramp=RAMP_V2, warm_start=True),
+    Method.LSTM_MIX13: Recipe(BIAS_V10, MATCH_V7, mix=MIX_V11, ramp=RAMP_V2, warm_start=True),
+    Method.LSTM_MIX14: Recipe(BIAS_V9, MATCH_V7, mix=MIX_V12, ramp=RAMP_V2, warm_start=True),
 }

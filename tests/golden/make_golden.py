@@ -38,6 +38,9 @@ ARCHIVES = {
     "sample.mix9.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX9),
     "sample.mix10.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX10),
     "sample.mix11.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX11),
+    "sample.mix12.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX12),
+    "sample.mix13.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX13),
+    "sample.mix14.lstmz": lstmzip.CodingConfig(min_stream_len=700, try_lzma=False, lstm_method=Method.LSTM_MIX14),
 }
 # Decoded, no longer written: their models were replaced and ship under another name, found by
 # sha256. default-0.16/: one archive per method (the names above) written with the default model

@@ -118,6 +118,12 @@ BIAS_V7 = dataclasses.replace(BIAS_V6, entry_bits=16)
 # 1.7577 / 0.8922 / 0.1235; one order (2 or 4) 1.6289 / 1.6251 on the first. English -0.8 to
 # -1.2%, Python +0.2%, logs +0.7% (those have their own models), and three tables less to learn.
 BIAS_V8 = dataclasses.replace(BIAS_V2, orders=(2, 4, 7))
+# Methods 23-25: BIAS_V8 and BIAS_V2 in 16-bit entries (as method 17's BIAS_V7): a 4 MB block's
+# 6 tables of 2^16 rows take 160 MiB instead of 320 once touched (4 MB of training-pool Python,
+# default model, method 21's stages: the LSTM child's peak RSS 586 -> 457 MiB), and the archives
+# of the training-pool text tried were the same bytes (no entry reached 32767 there).
+BIAS_V9 = dataclasses.replace(BIAS_V8, entry_bits=16)
+BIAS_V10 = dataclasses.replace(BIAS_V2, entry_bits=16)
 SCALE_ONE = 1 << 12  # the logit scale's 1.0
 _KEY_MULT_LO, _KEY_MULT_HI, _KEY_SALT = 0x2545F491, 0x1B873593, 0x9E3779B
 
