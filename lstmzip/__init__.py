@@ -5,7 +5,7 @@ workers do not pay for (or measure) torch.
 """
 from pathlib import Path as _Path
 
-__version__ = "0.26.0"
+__version__ = "0.27.0"
 
 # Installed, codec/ and models/ are lstmzip/codec and lstmzip/models (pyproject's package-dir;
 # an editable install maps them too). A source tree used without installing it (PYTHONPATH=.,
