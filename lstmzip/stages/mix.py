@@ -553,15 +553,18 @@ class MixStage:
         salt = salt if isinstance(salt, int) else salt.unsqueeze(1)
         h = (self._keys + salt * _K2) * _K1 >> 30  # (no & M: it would change bit 63 only, above the mask)
         buckets = (h & pick(self.mask, self._act).unsqueeze(1)) + pick(self.ctx_base, self._act)  # [n, C]
-        got = self.counters.index_select(0, buckets.view(-1)).view(n, C, 16)
-        visits = got[:, :, 0]
-        p16 = got[:, :, 1:].to(torch.int32).add_(P_HALF)  # 0 .. 65535: int16 + 2^15
-        if self.cfg.check_bits:  # a bucket whose check is not the context's: fresh counters
+        if self.cfg.check_bits:  # a bucket whose check is not the context's: fresh counters, read
+            # from the sink (zero between steps)
             check = (h >> CHECK_SHIFT) & ((1 << self.cfg.check_bits) - 1)
-            hit = (visits >> 8) == check
-            visits = torch.where(hit, visits & CHECKED_VISITS, 0)
-            p16 = torch.where(hit.unsqueeze(2), p16, P_HALF)
-            buckets = torch.stack([buckets, check, got[:, :, 0].to(torch.int64)])  # (for update)
+            stored = self.counters.view(-1).index_select(0, buckets.view(-1) * 16).view(n, C).to(torch.int64)
+            read = torch.where((stored >> 8) == check, buckets, pick(self.sink, self._act))
+            got = self.counters.index_select(0, read.view(-1)).view(n, C, 16)
+            visits = got[:, :, 0] & CHECKED_VISITS
+            buckets = torch.stack([buckets, check, stored])  # (for update)
+        else:
+            got = self.counters.index_select(0, buckets.view(-1)).view(n, C, 16)
+            visits = got[:, :, 0]
+        p16 = got[:, :, 1:].to(torch.int32).add_(P_HALF)  # 0 .. 65535: int16 + 2^15
         xs = [self.stretch.index_select(0, (p16 >> 4).view(-1)).view(n, C, 15)]
         if predicted is not None:
             xs.append(self._match_input(*predicted))
@@ -689,27 +692,24 @@ class MixStage:
         the largest check (it is reset: fresh counters under that check) unless it has been seen
         check_keep times (it stays, its visits less one); the updates of the contexts that lost go to
         the block's sink bucket. The same whatever the order of the rows."""
-        cfg = self.cfg
         flat = self.counters.view(-1)
         hit = (stored >> 8) == check
-        kept = (stored & CHECKED_VISITS) >= cfg.check_keep
-        claim = torch.where(hit, 256, torch.where(kept, check - 128, check))
+        kept = (stored & CHECKED_VISITS) >= self.cfg.check_keep
+        claim = torch.where(hit, 256, check - kept * 128)  # (-128 .. -1: a claim that cannot win)
         slot = (buckets * 16).view(-1)
-        flat.scatter_(0, slot, self._ones_of(torch.int16, slot.numel()).neg().mul_(1 << 15))
+        # (below every claim first: ~2x faster than include_self=False on the CPU)
+        flat.scatter_(0, slot, torch.full((), -1 << 15, dtype=torch.int16, device=slot.device).expand(slot.numel()))
         flat.scatter_reduce_(0, slot, claim.view(-1).to(torch.int16), "amax")
         best = flat.gather(0, slot).view(claim.shape)
         won = (best == claim) & (claim >= 0)
         sink = pick(self.sink, act).unsqueeze(2)
-        # slot 0: one visit less where the bucket was kept against every claim; where won, as its
-        # winners read it (their check; their visits, 0 where reset), written over that
-        flat.scatter_(0, slot, (stored - 1).view(-1).to(torch.int16))
-        buckets = torch.where(won, buckets, sink)
-        flat.scatter_(0, (buckets * 16).view(-1), ((check << 8) + visits).view(-1).to(torch.int16))
-        # a reset bucket's counters back to 1/2
-        reset = torch.where(won & ~hit, buckets, sink) * 16
-        nodes = (reset.unsqueeze(3) + torch.arange(1, 16, device=reset.device)).view(-1)
-        flat.scatter_(0, nodes, torch.zeros((), dtype=torch.int16, device=reset.device).expand(nodes.numel()))
-        return buckets, check
+        # a reset bucket's slots all zero, then slot 0: where won, as its winners read it (their
+        # check; their visits, 0 where reset); where kept against every claim, one visit less
+        # (a bucket as 4 int64: ~1.7x faster than as 16 int16 on the CPU)
+        self.counters.view(torch.int64).index_fill_(0, torch.where(won & ~hit, buckets, sink).view(-1), 0)
+        at = torch.where(won | (best < 0), buckets, sink) * 16
+        flat.scatter_(0, at.view(-1), torch.where(won, (check << 8) + visits, stored - 1).view(-1).to(torch.int16))
+        return torch.where(won, buckets, sink), check
 
     def _ones_of(self, dtype: torch.dtype, n: int) -> torch.Tensor:
         """n ones (a slice of a kept buffer: a step allocates none)."""
