@@ -341,9 +341,10 @@ class MixStage:
         if cfg.check_bits:
             if not 0 < cfg.check_bits <= 7:
                 raise ValueError("check_bits: 1 .. 7 (a check and 8 bits of visits share an int16)")
-            self.sink = first + C * nb  # [rows, 1]: the block's last bucket
-            # (zeroed after each step: what lands there, in no fixed order, is never read)
+            # each block's last bucket (zeroed after each step: what lands there, in no fixed
+            # order, is never read), and each row's
             self.sinks = torch.from_numpy(base + per_block - 1).to(dev)
+            self.sink = self.sinks.index_select(0, block).unsqueeze(1)
         self.counters = zeros((int(per_block.sum()), 16), torch.int16, dev)
         self.order_mask = torch.tensor([(1 << (8 * k)) - 1 for k in cfg.orders], dtype=torch.int64, device=dev)
         self.order_salt = torch.tensor([(j + 1) * _K3 & _M63 for j in range(len(cfg.orders))], dtype=torch.int64, device=dev)

@@ -64,12 +64,12 @@ RECIPES: dict[Method, Recipe] = {
     # repetitive blocks, the python model's above 16 KiB)
     Method.LSTM_MIX8: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V6, ramp=RAMP_V2, warm_start=True),
     # method 18 with tables of the last word and the last two words, and orders 3, 4, 6 (the
-    # default model's method)
+    # default model's in 0.26)
     Method.LSTM_MIX9: Recipe(BIAS_V8, MATCH_V7, mix=MIX_V7, ramp=RAMP_V2, warm_start=True),
-    # method 19 with those tables, and orders 2, 3, 4, 6 (the default model's method for
+    # method 19 with those tables, and orders 2, 3, 4, 6 (in 0.26 the default model's for
     # repetitive blocks, the python model's above 16 KiB)
     Method.LSTM_MIX10: Recipe(BIAS_V2, MATCH_V7, mix=MIX_V8, ramp=RAMP_V2, warm_start=True),
-    # method 18 with the tables of the last words beside orders 1-6 (the default model's method
+    # method 18 with the tables of the last words beside orders 1-6 (in 0.26 the default model's
     # for blocks of up to 16 KiB that are not repetitive)
     Method.LSTM_MIX11: Recipe(BIAS_V8, MATCH_V7, mix=MIX_V9, ramp=RAMP_V2, warm_start=True),
     # methods 20-22 with a check in each counter bucket (a context that finds another's bucket
